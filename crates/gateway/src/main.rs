@@ -1,0 +1,3 @@
+//! The `sipbridge` binary.
+
+fn main() {}
