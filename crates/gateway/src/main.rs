@@ -1,3 +1,103 @@
-//! The `sipbridge` binary.
+//! `sipbridge`: an edge SIP gateway between SIP trunks and room servers.
+//!
+//! `sipbridge` alone runs the gateway with the embedded default configuration
+//! (`configs/sipbridge.toml`); see `sipbridge --help` for the other commands.
 
-fn main() {}
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+
+use gateway::config::Config;
+use gateway::health;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "sipbridge",
+    version,
+    about = "Edge SIP gateway between SIP trunks and room servers"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the gateway (the default command).
+    Run {
+        /// Configuration file; without it the embedded default is used.
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+    /// Validate a configuration file and report every problem found.
+    CheckConfig {
+        /// The file to check.
+        file: PathBuf,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command.unwrap_or(Command::Run { config: None }) {
+        Command::Run { config } => report(run(config)),
+        Command::CheckConfig { file } => match Config::load(&file) {
+            Ok(_) => {
+                println!("{}: ok", file.display());
+                ExitCode::SUCCESS
+            }
+            Err(err) => {
+                eprintln!("{err:#}");
+                ExitCode::FAILURE
+            }
+        },
+    }
+}
+
+fn report(result: Result<()>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("sipbridge: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(config_path: Option<PathBuf>) -> Result<()> {
+    let config = match &config_path {
+        Some(path) => Config::load(path)?,
+        None => Config::embedded_default()?,
+    };
+    init_tracing();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async move {
+        let metrics = health::install_metrics()?;
+        let readiness = Arc::new(health::Readiness::default());
+        let listener = health::bind(config.http.listen).await?;
+        tracing::info!(http = %config.http.listen, "sipbridge started");
+        let server = health::serve(listener, health::router(metrics, readiness.clone()));
+        tokio::select! {
+            result = server => result,
+            _ = tokio::signal::ctrl_c() => {
+                readiness.set_draining();
+                tracing::info!("shutting down");
+                Ok(())
+            }
+        }
+    })
+}
+
+fn init_tracing() {
+    use tracing_subscriber::EnvFilter;
+    let filter =
+        EnvFilter::try_from_env("SIPBRIDGE_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false)
+        .init();
+}
