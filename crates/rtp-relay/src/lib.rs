@@ -3,4 +3,12 @@
 #![warn(missing_docs)]
 
 pub mod codec;
+pub mod demux;
+pub mod dtmf;
+pub mod error;
+pub mod rtcp;
+pub mod rtp;
+pub mod stats;
 pub mod tone;
+
+pub use error::Error;
