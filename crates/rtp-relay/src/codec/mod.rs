@@ -1,1 +1,429 @@
-//! Audio codecs.
+//! Audio codecs, sample-rate conversion and transcoding.
+//!
+//! - [`CodecKind`] knows the RTP facts of each codec (payload type, RTP clock, audio rate).
+//! - [`Encoder`] / [`Decoder`] turn 16-bit mono PCM frames into RTP payloads and back:
+//!   G.711 with our own tables ([`g711`]), G.722 through the `audio-codec` crate, Opus
+//!   through libopus (the `opus` crate). Decoders also conceal lost packets
+//!   ([`Decoder::conceal`]).
+//! - [`Resampler`] converts between 8, 12, 16, 24 and 48 kHz with a windowed-sinc
+//!   polyphase filter.
+//! - [`Transcoder`] relays one direction of a call from codec A to codec B through a
+//!   small [`PlayoutBuffer`], with loss concealment and RTP timestamps in B's clock, or
+//!   passes payloads through untouched when both legs use the same codec
+//!   ([`MediaPath::decide`]).
+//!
+//! Nothing here reads a clock: a playout buffer releases packets by sequence order and
+//! depth, not by time.
+
+pub mod g711;
+mod g722;
+mod opus;
+pub mod playout;
+mod plc;
+pub mod resample;
+pub mod transcode;
+
+pub use playout::{PlayoutBuffer, PlayoutEvent, PlayoutStats};
+pub use plc::Concealer;
+pub use resample::Resampler;
+pub use transcode::{
+    InputPacket, MediaPath, OutputFrame, Transcoder, TranscoderConfig, TranscoderStats,
+};
+
+use crate::error::Error;
+
+/// The longest frame any encoder or decoder here handles: 120 ms, Opus's maximum packet
+/// duration (RFC 6716 §3.2.5). Payloads that decode to more are rejected.
+pub const MAX_FRAME_MS: u32 = 120;
+
+/// Largest encoded payload [`Encoder::encode`] can produce: 1275 bytes is the largest Opus
+/// frame (RFC 6716 §3.4, R2); 120 ms of G.711 or G.722 is 960 bytes.
+pub const MAX_PAYLOAD_BYTES: usize = 1275;
+
+/// Largest number of PCM samples in one frame at any supported rate (120 ms at 48 kHz).
+pub const MAX_FRAME_SAMPLES: usize = 48 * MAX_FRAME_MS as usize;
+
+/// The audio codecs sipbridge speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CodecKind {
+    /// G.711 µ-law.
+    Pcmu,
+    /// G.711 A-law.
+    Pcma,
+    /// G.722 sub-band ADPCM at 64 kbit/s.
+    G722,
+    /// Opus, mono.
+    Opus,
+}
+
+impl CodecKind {
+    /// All kinds, in the default preference order of an offer.
+    pub const ALL: [CodecKind; 4] = [Self::Pcmu, Self::Pcma, Self::G722, Self::Opus];
+
+    /// The static payload type (RFC 3551 table 4), `None` for Opus, which is always dynamic
+    /// (RFC 7587 §6.1).
+    #[must_use]
+    pub const fn static_payload_type(self) -> Option<u8> {
+        match self {
+            Self::Pcmu => Some(0),
+            Self::Pcma => Some(8),
+            Self::G722 => Some(9),
+            Self::Opus => None,
+        }
+    }
+
+    /// The RTP timestamp clock rate.
+    ///
+    /// G.722 samples at 16 kHz but its RTP clock is 8000 Hz, an error in RFC 1890 kept for
+    /// compatibility (RFC 3551 §4.5.2). Opus always uses 48000 Hz whatever rate it encodes
+    /// at (RFC 7587 §4.1).
+    #[must_use]
+    pub const fn clock_rate(self) -> u32 {
+        match self {
+            Self::Pcmu | Self::Pcma | Self::G722 => 8000,
+            Self::Opus => 48000,
+        }
+    }
+
+    /// The audio sample rate of the decoded PCM. For Opus this is the default (full band);
+    /// [`OpusConfig::sample_rate`] may choose another.
+    #[must_use]
+    pub const fn sample_rate(self) -> u32 {
+        match self {
+            Self::Pcmu | Self::Pcma => 8000,
+            Self::G722 => 16000,
+            Self::Opus => 48000,
+        }
+    }
+
+    /// The encoding name of the SDP `a=rtpmap` line (RFC 3551 §6, RFC 7587 §7).
+    #[must_use]
+    pub const fn encoding_name(self) -> &'static str {
+        match self {
+            Self::Pcmu => "PCMU",
+            Self::Pcma => "PCMA",
+            Self::G722 => "G722",
+            Self::Opus => "opus",
+        }
+    }
+
+    /// The channel count of the `a=rtpmap` line: Opus MUST be declared with 2 channels
+    /// even when mono is sent (RFC 7587 §7); the others declare none.
+    #[must_use]
+    pub const fn rtpmap_channels(self) -> Option<u8> {
+        match self {
+            Self::Opus => Some(2),
+            _ => None,
+        }
+    }
+
+    /// Finds the kind for an `a=rtpmap` encoding name (case-insensitive, RFC 4855 §3) and
+    /// clock rate.
+    #[must_use]
+    pub fn from_rtpmap(name: &str, clock_rate: u32) -> Option<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|k| k.encoding_name().eq_ignore_ascii_case(name) && k.clock_rate() == clock_rate)
+    }
+
+    /// Converts a duration in samples at `sample_rate` to RTP timestamp ticks of this codec.
+    #[must_use]
+    pub const fn ticks_for_samples(self, samples: u64, sample_rate: u32) -> u64 {
+        samples * self.clock_rate() as u64 / sample_rate as u64
+    }
+}
+
+/// A codec as negotiated for one leg: its kind and the payload type used on that leg.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Codec {
+    /// Which codec.
+    pub kind: CodecKind,
+    /// The RTP payload type (static, or the dynamic one from SDP).
+    pub payload_type: u8,
+}
+
+impl Codec {
+    /// The codec with its static payload type, or 111 for Opus (the value WebRTC stacks
+    /// commonly offer; any dynamic value 96..=127 works).
+    #[must_use]
+    pub const fn with_default_pt(kind: CodecKind) -> Self {
+        let payload_type = match kind.static_payload_type() {
+            Some(pt) => pt,
+            None => 111,
+        };
+        Self { kind, payload_type }
+    }
+}
+
+/// Opus encoder and decoder settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OpusConfig {
+    /// Internal audio rate: 8000, 12000, 16000, 24000 or 48000 Hz. The RTP clock stays
+    /// 48 kHz regardless (RFC 7587 §4.1).
+    pub sample_rate: u32,
+    /// Target bitrate in bit/s; `None` leaves libopus's automatic choice.
+    pub bitrate: Option<i32>,
+    /// In-band forward error correction (RFC 7587 §3.3, fmtp `useinbandfec`).
+    pub fec: bool,
+    /// Expected packet loss in percent (0..=100), tunes FEC.
+    pub expected_loss_percent: u8,
+    /// Discontinuous transmission (RFC 7587 §3.1.3, fmtp `usedtx`): silent frames are not
+    /// sent.
+    pub dtx: bool,
+    /// Encoder complexity 0..=10; lower is cheaper.
+    pub complexity: u8,
+}
+
+impl Default for OpusConfig {
+    fn default() -> Self {
+        Self {
+            sample_rate: 48000,
+            bitrate: None,
+            fec: true,
+            expected_loss_percent: 5,
+            dtx: false,
+            complexity: 5,
+        }
+    }
+}
+
+/// Samples in `ms` milliseconds at `rate`.
+#[must_use]
+pub const fn samples_in_ms(rate: u32, ms: u32) -> usize {
+    (rate as u64 * ms as u64 / 1000) as usize
+}
+
+/// An audio encoder: 16-bit mono PCM at [`Encoder::sample_rate`] in, one RTP payload out.
+pub struct Encoder {
+    inner: EncoderInner,
+}
+
+enum EncoderInner {
+    G711(g711::Law),
+    // Boxed: the sub-band state is ~400 bytes, G.711 is none.
+    G722(Box<g722::G722Enc>),
+    Opus(opus::OpusEnc),
+}
+
+impl Encoder {
+    /// Creates an encoder. `opus` is only used for [`CodecKind::Opus`].
+    ///
+    /// # Errors
+    /// [`Error::UnsupportedSampleRate`] or [`Error::Opus`] for a bad Opus configuration.
+    pub fn new(kind: CodecKind, opus: &OpusConfig) -> Result<Self, Error> {
+        let inner = match kind {
+            CodecKind::Pcmu => EncoderInner::G711(g711::Law::Ulaw),
+            CodecKind::Pcma => EncoderInner::G711(g711::Law::Alaw),
+            CodecKind::G722 => EncoderInner::G722(Box::new(g722::G722Enc::new())),
+            CodecKind::Opus => EncoderInner::Opus(opus::OpusEnc::new(opus)?),
+        };
+        Ok(Self { inner })
+    }
+
+    /// The codec.
+    #[must_use]
+    pub fn kind(&self) -> CodecKind {
+        match &self.inner {
+            EncoderInner::G711(g711::Law::Ulaw) => CodecKind::Pcmu,
+            EncoderInner::G711(g711::Law::Alaw) => CodecKind::Pcma,
+            EncoderInner::G722(_) => CodecKind::G722,
+            EncoderInner::Opus(_) => CodecKind::Opus,
+        }
+    }
+
+    /// The PCM rate the encoder expects.
+    #[must_use]
+    pub fn sample_rate(&self) -> u32 {
+        match &self.inner {
+            EncoderInner::Opus(o) => o.sample_rate(),
+            _ => self.kind().sample_rate(),
+        }
+    }
+
+    /// Whether an encoded payload of this length carries nothing worth sending: with DTX,
+    /// libopus returns 1–2 byte packets for silence that "need not be transmitted"
+    /// (libopus `opus_encode` documentation, RFC 7587 §3.1.3).
+    #[must_use]
+    pub fn is_dtx_payload(&self, len: usize) -> bool {
+        matches!(&self.inner, EncoderInner::Opus(o) if o.dtx() && len <= 2)
+    }
+
+    /// Encodes one frame of PCM into `out`, returning the payload length.
+    ///
+    /// # Errors
+    /// [`Error::BadFrameLength`] for an empty frame, one longer than 120 ms, or (Opus) one
+    /// that is not 2.5/5/10/20/40/60 ms; [`Error::BufferTooSmall`] when `out` cannot hold
+    /// the payload; [`Error::Opus`] / [`Error::G722`] when the codec library fails.
+    pub fn encode(&mut self, pcm: &[i16], out: &mut [u8]) -> Result<usize, Error> {
+        let kind = self.kind();
+        let max = samples_in_ms(self.sample_rate(), MAX_FRAME_MS);
+        if pcm.is_empty() || pcm.len() > max {
+            return Err(Error::BadFrameLength {
+                codec: kind,
+                len: pcm.len(),
+            });
+        }
+        match &mut self.inner {
+            EncoderInner::G711(law) => {
+                if out.len() < pcm.len() {
+                    return Err(Error::BufferTooSmall {
+                        len: out.len(),
+                        need: pcm.len(),
+                    });
+                }
+                Ok(law.encode(pcm, out))
+            }
+            EncoderInner::G722(enc) => enc.encode(pcm, out),
+            EncoderInner::Opus(enc) => enc.encode(pcm, out),
+        }
+    }
+}
+
+impl std::fmt::Debug for Encoder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Encoder")
+            .field("kind", &self.kind())
+            .field("sample_rate", &self.sample_rate())
+            .finish()
+    }
+}
+
+/// An audio decoder: RTP payload in, 16-bit mono PCM at [`Decoder::sample_rate`] out, plus
+/// packet-loss concealment.
+pub struct Decoder {
+    inner: DecoderInner,
+}
+
+enum DecoderInner {
+    /// G.711 carries no state; concealment repeats the last pitch period with a fade.
+    G711(g711::Law, Concealer),
+    /// G.722's ADPCM state is left untouched by a loss; we conceal in the PCM domain.
+    G722(Box<g722::G722Dec>, Concealer),
+    /// Opus conceals (and recovers from FEC) inside libopus.
+    Opus(opus::OpusDec),
+}
+
+impl Decoder {
+    /// Creates a decoder. `sample_rate` picks the output rate of an Opus decoder (8000,
+    /// 12000, 16000, 24000 or 48000: libopus decodes straight to any of them, which saves
+    /// a resampling step); other codecs ignore it.
+    ///
+    /// # Errors
+    /// [`Error::UnsupportedSampleRate`] or [`Error::Opus`].
+    pub fn new(kind: CodecKind, sample_rate: u32) -> Result<Self, Error> {
+        let inner = match kind {
+            CodecKind::Pcmu => DecoderInner::G711(g711::Law::Ulaw, Concealer::new(8000)?),
+            CodecKind::Pcma => DecoderInner::G711(g711::Law::Alaw, Concealer::new(8000)?),
+            CodecKind::G722 => {
+                DecoderInner::G722(Box::new(g722::G722Dec::new()), Concealer::new(16000)?)
+            }
+            CodecKind::Opus => DecoderInner::Opus(opus::OpusDec::new(sample_rate)?),
+        };
+        Ok(Self { inner })
+    }
+
+    /// The codec.
+    #[must_use]
+    pub fn kind(&self) -> CodecKind {
+        match &self.inner {
+            DecoderInner::G711(g711::Law::Ulaw, _) => CodecKind::Pcmu,
+            DecoderInner::G711(g711::Law::Alaw, _) => CodecKind::Pcma,
+            DecoderInner::G722(..) => CodecKind::G722,
+            DecoderInner::Opus(_) => CodecKind::Opus,
+        }
+    }
+
+    /// The PCM rate of the decoded audio.
+    #[must_use]
+    pub fn sample_rate(&self) -> u32 {
+        match &self.inner {
+            DecoderInner::Opus(o) => o.sample_rate(),
+            _ => self.kind().sample_rate(),
+        }
+    }
+
+    /// The largest number of samples one payload may decode to (120 ms); size `out` of
+    /// [`Decoder::decode`] with it.
+    #[must_use]
+    pub fn max_frame_samples(&self) -> usize {
+        samples_in_ms(self.sample_rate(), MAX_FRAME_MS)
+    }
+
+    /// Decodes one payload into `out`, returning the number of samples.
+    ///
+    /// # Errors
+    /// [`Error::PayloadTooLong`] when the payload holds more than 120 ms or more than `out`
+    /// can take; [`Error::InvalidPayload`] for a corrupt Opus packet; [`Error::Opus`] or
+    /// [`Error::G722`] for a library failure. The peer's garbage never panics.
+    pub fn decode(&mut self, payload: &[u8], out: &mut [i16]) -> Result<usize, Error> {
+        let kind = self.kind();
+        let max = self.max_frame_samples().min(out.len());
+        let too_long = Error::PayloadTooLong {
+            codec: kind,
+            len: payload.len(),
+        };
+        match &mut self.inner {
+            DecoderInner::G711(law, plc) => {
+                if payload.len() > max {
+                    return Err(too_long);
+                }
+                let n = law.decode(payload, out);
+                plc.observe(&mut out[..n]);
+                Ok(n)
+            }
+            DecoderInner::G722(dec, plc) => {
+                if payload.len() * 2 > max {
+                    return Err(too_long);
+                }
+                let n = dec.decode(payload, &mut out[..max])?;
+                plc.observe(&mut out[..n]);
+                Ok(n)
+            }
+            DecoderInner::Opus(dec) => dec.decode(payload, &mut out[..max]),
+        }
+    }
+
+    /// Recovers a lost frame of `out.len()` samples from the forward-error-correction data
+    /// in the packet that followed it (Opus in-band FEC, RFC 7587 §3.3). Other codecs carry
+    /// no FEC and conceal instead.
+    ///
+    /// # Errors
+    /// As [`Decoder::conceal`]; a corrupt `next_payload` gives [`Error::InvalidPayload`].
+    pub fn decode_fec(&mut self, next_payload: &[u8], out: &mut [i16]) -> Result<usize, Error> {
+        match &mut self.inner {
+            DecoderInner::Opus(dec) => dec.decode_fec(next_payload, out),
+            _ => self.conceal(out),
+        }
+    }
+
+    /// Fills `out` with concealment audio for a lost packet and returns `out.len()`.
+    ///
+    /// # Errors
+    /// [`Error::BadFrameLength`] when `out` is longer than 120 ms, or (Opus) not a
+    /// multiple of 2.5 ms; [`Error::Opus`] when libopus fails.
+    pub fn conceal(&mut self, out: &mut [i16]) -> Result<usize, Error> {
+        let kind = self.kind();
+        if out.len() > self.max_frame_samples() {
+            return Err(Error::BadFrameLength {
+                codec: kind,
+                len: out.len(),
+            });
+        }
+        match &mut self.inner {
+            DecoderInner::G711(_, plc) | DecoderInner::G722(_, plc) => {
+                plc.conceal(out);
+                Ok(out.len())
+            }
+            DecoderInner::Opus(dec) => dec.conceal(out),
+        }
+    }
+}
+
+impl std::fmt::Debug for Decoder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Decoder")
+            .field("kind", &self.kind())
+            .field("sample_rate", &self.sample_rate())
+            .finish()
+    }
+}
