@@ -510,15 +510,13 @@ impl Pipeline {
         self.pcm = pcm;
         outcome?;
         if span > done {
-            let rest = span - done;
-            let enc = self.encoder.sample_rate() as usize;
-            let dec = self.decoder.sample_rate() as usize;
-            self.advance_gap(rest * enc / dec, cfg, queue, stats)?;
+            self.advance_gap(span - done, cfg, queue, stats)?;
         }
         Ok(())
     }
 
-    /// Moves the output clock forward by `samples` (encoder rate) of unsent silence.
+    /// Moves the output clock forward by `samples` (at the decoder's rate) of unsent
+    /// silence.
     fn advance_gap(
         &mut self,
         samples: usize,
@@ -530,7 +528,9 @@ impl Pipeline {
             return Ok(());
         }
         self.finish_partial(cfg, queue, stats)?;
-        self.out_samples += samples as u64;
+        let enc = u64::from(self.encoder.sample_rate());
+        let dec = u64::from(self.decoder.sample_rate());
+        self.out_samples += samples as u64 * enc / dec;
         self.resampler.reset();
         self.marker_next = true;
         stats.timestamp_gaps += 1;
