@@ -34,4 +34,121 @@ pub enum ErrorKind {
     /// An SDP line is not of the form `<type>=<value>`.
     #[error("malformed SDP line")]
     SdpLine,
+    /// The SDP body is larger than `sdp::Limits::max_size`.
+    #[error("SDP body too large")]
+    SdpTooLarge,
+    /// The SDP body is not UTF-8 (RFC 8866 §5; other `a=charset`s are not supported).
+    #[error("SDP body is not UTF-8")]
+    SdpNotUtf8,
+    /// The first SDP line is not `v=` (RFC 8866 §5.1).
+    #[error("SDP does not start with v=")]
+    SdpMissingVersion,
+    /// `v=` is not `0` (RFC 8866 §5.1).
+    #[error("unsupported SDP version")]
+    SdpVersion,
+    /// No `o=` line in the session section (RFC 8866 §5.2).
+    #[error("SDP has no o= line")]
+    SdpMissingOrigin,
+    /// No `s=` line in the session section (RFC 8866 §5.3).
+    #[error("SDP has no s= line")]
+    SdpMissingSessionName,
+    /// A type letter RFC 8866 §5 does not define.
+    #[error("unknown SDP line type")]
+    SdpUnknownLineType,
+    /// A line where RFC 8866 §5 does not allow it (e.g. `t=` after `m=`, `r=` without `t=`).
+    #[error("SDP line out of order")]
+    SdpLineOrder,
+    /// A line that may appear once per section appears again.
+    #[error("repeated SDP line")]
+    SdpDuplicateLine,
+    /// Malformed `o=` (RFC 8866 §5.2).
+    #[error("malformed SDP origin")]
+    SdpOrigin,
+    /// Network type other than `IN` (RFC 8866 §5.7).
+    #[error("unsupported SDP network type")]
+    SdpNetType,
+    /// Address type other than `IP4`/`IP6` (RFC 8866 §5.7).
+    #[error("unsupported SDP address type")]
+    SdpAddrType,
+    /// Malformed address, or an IP literal of the other family than the address type.
+    #[error("malformed SDP address")]
+    SdpAddress,
+    /// Malformed `c=` (RFC 8866 §5.7), including bad TTL or address count.
+    #[error("malformed SDP connection")]
+    SdpConnection,
+    /// Malformed `m=` (RFC 8866 §5.14).
+    #[error("malformed SDP media line")]
+    SdpMedia,
+    /// A port or port count is not a decimal in range.
+    #[error("malformed SDP port")]
+    SdpPort,
+    /// An RTP payload type is not a decimal in 0..=127.
+    #[error("malformed RTP payload type")]
+    SdpPayloadType,
+    /// More formats on an `m=` line than `sdp::Limits::max_formats`.
+    #[error("too many SDP media formats")]
+    SdpTooManyFormats,
+    /// Malformed `b=` (RFC 8866 §5.8).
+    #[error("malformed SDP bandwidth")]
+    SdpBandwidth,
+    /// Malformed `t=`, `r=` or `z=` (RFC 8866 §5.9–5.11).
+    #[error("malformed SDP timing")]
+    SdpTiming,
+    /// Malformed `k=` (RFC 8866 §5.12).
+    #[error("malformed SDP key")]
+    SdpKey,
+    /// An `a=` line whose name is not a token (RFC 8866 §5.13).
+    #[error("malformed SDP attribute")]
+    SdpAttribute,
+    /// Malformed `a=rtpmap` (RFC 8866 §6.6).
+    #[error("malformed rtpmap")]
+    SdpRtpmap,
+    /// Malformed `a=fmtp` (RFC 8866 §6.15).
+    #[error("malformed fmtp")]
+    SdpFmtp,
+    /// Malformed `a=ptime` / `a=maxptime` (RFC 8866 §6.4, §6.5).
+    #[error("malformed ptime")]
+    SdpPtime,
+    /// Malformed `a=rtcp` (RFC 3605).
+    #[error("malformed rtcp attribute")]
+    SdpRtcp,
+    /// Malformed `a=ssrc` (RFC 5576).
+    #[error("malformed ssrc attribute")]
+    SdpSsrc,
+    /// Malformed `a=extmap` (RFC 8285).
+    #[error("malformed extmap")]
+    SdpExtmap,
+    /// Malformed `a=crypto` (RFC 4568).
+    #[error("malformed crypto attribute")]
+    SdpCrypto,
+    /// Malformed `a=fingerprint` (RFC 8122).
+    #[error("malformed fingerprint")]
+    SdpFingerprint,
+    /// Malformed `a=candidate` (RFC 8839).
+    #[error("malformed ICE candidate")]
+    SdpCandidate,
+    /// Malformed `a=ice-ufrag`, `a=ice-pwd` or `a=ice-options` (RFC 8839).
+    #[error("malformed ICE attribute")]
+    SdpIce,
+    /// Malformed `a=setup` (RFC 4145).
+    #[error("malformed setup attribute")]
+    SdpSetup,
+    /// Malformed `a=mid` (RFC 5888).
+    #[error("malformed mid")]
+    SdpMid,
+    /// Malformed `a=group` (RFC 5888).
+    #[error("malformed group")]
+    SdpGroup,
+    /// Conflicting repeats of a once-per-section attribute, or two rtpmaps for one payload type.
+    #[error("conflicting SDP attributes")]
+    SdpDuplicateAttribute,
+    /// More media sections than `sdp::Limits::max_media`.
+    #[error("too many SDP media sections")]
+    SdpTooManyMedia,
+    /// More `a=` lines in one section than `sdp::Limits::max_attributes`.
+    #[error("too many SDP attributes")]
+    SdpTooManyAttributes,
+    /// More repeatable non-attribute lines in one section than `sdp::Limits::max_lines`.
+    #[error("too many SDP lines")]
+    SdpTooManyLines,
 }
