@@ -29,6 +29,105 @@ pub enum ErrorKind {
     /// The start line is neither a Request-Line nor a Status-Line.
     #[error("malformed start line")]
     StartLine,
+    /// The input is empty (or only CRLFs).
+    #[error("empty message")]
+    Empty,
+    /// The message is larger than `Limits::max_message_size` (RFC 3261 §21.5.14: 513).
+    #[error("message too large")]
+    TooLarge,
+    /// More header fields than `Limits::max_headers`.
+    #[error("too many header fields")]
+    TooManyHeaders,
+    /// More Via values than `Limits::max_vias`.
+    #[error("too many Via values")]
+    TooManyVias,
+    /// A line is longer than `Limits::max_line_length`.
+    #[error("line too long")]
+    LineTooLong,
+    /// The header section is not terminated by an empty line.
+    #[error("unterminated header section")]
+    Incomplete,
+    /// A line ends in a bare LF or CR instead of CRLF.
+    #[error("bare LF or CR in header section")]
+    BareLineEnd,
+    /// The header section is not valid UTF-8 (RFC 3261 §25: TEXT-UTF8).
+    #[error("header section is not UTF-8")]
+    NotUtf8,
+    /// The Request-URI is malformed (RFC 3261 §25.1 Request-URI).
+    #[error("malformed Request-URI")]
+    RequestUri,
+    /// The SIP-Version is malformed.
+    #[error("malformed SIP version")]
+    Version,
+    /// The SIP-Version is well-formed but not SIP/2.0 (RFC 3261 §8.2.2 / 21.5.20: 505).
+    #[error("unsupported SIP version")]
+    UnsupportedVersion,
+    /// The Status-Code is not three digits in 100..=699.
+    #[error("malformed status code")]
+    StatusCode,
+    /// A header line is not `name: value` (bad field name or missing colon).
+    #[error("malformed header line")]
+    HeaderLine,
+    /// A header value does not match the grammar of its header.
+    #[error("malformed {0} header")]
+    BadHeader(crate::HeaderName<'static>),
+    /// A mandatory header is absent (RFC 3261 §8.1.1).
+    #[error("missing {0} header")]
+    MissingHeader(crate::HeaderName<'static>),
+    /// A header that must appear once appears more than once (RFC 3261 §7.3.1).
+    #[error("more than one {0} header")]
+    DuplicateHeader(crate::HeaderName<'static>),
+    /// Content-Length is not a non-negative decimal fitting in 32 bits.
+    #[error("malformed Content-Length")]
+    ContentLength,
+    /// Several Content-Length headers disagree: the framing is unknowable.
+    #[error("conflicting Content-Length values")]
+    ContentLengthConflict,
+    /// Content-Length is larger than the bytes that follow the header section.
+    #[error("body shorter than Content-Length")]
+    BodyTruncated,
+    /// A stream-transport message has no Content-Length (RFC 3261 §18.3 MUST).
+    #[error("missing Content-Length on a stream transport")]
+    ContentLengthMissing,
+    /// A URI is malformed (RFC 3261 §19.1, §25.1).
+    #[error("malformed URI")]
+    Uri,
+    /// A host (domain name, IPv4 address or IPv6 reference, RFC 5118) is malformed.
+    #[error("malformed host")]
+    Host,
+    /// A port is not a decimal in 0..=65535.
+    #[error("malformed port")]
+    Port,
+    /// A `%` escape is not followed by two hex digits, or appears where escapes are illegal.
+    #[error("malformed escape")]
+    Escape,
+    /// A quoted string is not terminated.
+    #[error("unterminated quoted string")]
+    QuotedString,
+    /// A `;name=value` parameter is malformed.
+    #[error("malformed parameter")]
+    Param,
+    /// The CSeq method differs from the request method (RFC 3261 §8.2.2 / 12.2.2).
+    #[error("CSeq method does not match the request method")]
+    CSeqMethodMismatch,
+    /// The Request-URI of a request carries URI headers (`?...`), RFC 4475 §3.1.2.11.
+    #[error("Request-URI carries URI headers")]
+    RequestUriHeaders,
+    /// The Request-URI scheme is not sip, sips or tel (RFC 3261 §8.2.2.1: 416).
+    #[error("unsupported URI scheme")]
+    UnsupportedUriScheme,
+    /// Require names an option tag that is not supported (RFC 3261 §8.2.2.3: 420).
+    #[error("unsupported extension required")]
+    BadExtension,
+    /// The request method is not implemented here (RFC 3261 §8.2.1: 501).
+    #[error("method not implemented")]
+    NotImplemented,
+    /// Writer misuse: a header name is not a token, or a value contains CR or LF.
+    #[error("invalid header name or value given to the writer")]
+    WriteInvalid,
+    /// Writer misuse: a response was requested for a message that is not a request.
+    #[error("response requested for a message that is not a request")]
+    WriteNotRequest,
 
     // ---- SDP (RFC 8866) ----
     /// An SDP line is not of the form `<type>=<value>`.

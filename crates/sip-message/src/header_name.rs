@@ -1,0 +1,232 @@
+//! Header field names: an enum of the names this crate knows, with their compact forms
+//! (RFC 3261 §7.3.3 and the IANA SIP parameter registry), plus `Other` for the rest.
+//!
+//! Field names are case-insensitive (RFC 3261 §7.3.1); `Other` compares accordingly.
+
+use std::fmt;
+use std::hash::{Hash, Hasher};
+
+macro_rules! header_names {
+    ($( $variant:ident => $canon:literal, $lower:literal $(, $cbyte:literal, $compact:literal)? ; )*) => {
+        /// A header field name.
+        ///
+        /// Known names (full or compact form, any case) map to their variant; anything else
+        /// is `Other` with the name exactly as it appeared.
+        #[derive(Debug, Clone, Copy)]
+        #[non_exhaustive]
+        pub enum HeaderName<'a> {
+            $(
+                #[doc = concat!("`", $canon, "`", $(" (compact form `", $compact, "`)")?)]
+                $variant,
+            )*
+            /// Any other (extension) header name, as written on the wire.
+            Other(&'a str),
+        }
+
+        impl<'a> HeaderName<'a> {
+            /// Classifies a field name (full or compact form, case-insensitive).
+            ///
+            /// `name` is expected to be a token; no check is made here.
+            pub fn new(name: &'a str) -> Self {
+                let b = name.as_bytes();
+                if b.len() == 1 {
+                    return match b[0].to_ascii_lowercase() {
+                        $($( $cbyte => HeaderName::$variant, )?)*
+                        _ => HeaderName::Other(name),
+                    };
+                }
+                let mut low = [0u8; 24];
+                if b.len() > low.len() {
+                    return HeaderName::Other(name);
+                }
+                for (d, s) in low.iter_mut().zip(b) {
+                    *d = s.to_ascii_lowercase();
+                }
+                match &low[..b.len()] {
+                    $( $lower => HeaderName::$variant, )*
+                    _ => HeaderName::Other(name),
+                }
+            }
+
+            /// The canonical (full, conventionally capitalised) name; `Other` as written.
+            pub fn as_str(&self) -> &'a str {
+                match self {
+                    $( HeaderName::$variant => $canon, )*
+                    HeaderName::Other(s) => s,
+                }
+            }
+
+            /// The compact form, where one is defined.
+            pub fn compact(&self) -> Option<&'static str> {
+                match self {
+                    $( $( HeaderName::$variant => { let _ = $cbyte; Some($compact) } )? )*
+                    _ => None,
+                }
+            }
+
+            /// The same name with a `'static` lifetime; `Other` becomes `Other("")`.
+            pub(crate) fn to_static(self) -> HeaderName<'static> {
+                match self {
+                    $( HeaderName::$variant => HeaderName::$variant, )*
+                    HeaderName::Other(_) => HeaderName::Other(""),
+                }
+            }
+
+            /// Index of a known variant (for cheap comparisons); `None` for `Other`.
+            fn known_index(&self) -> Option<u8> {
+                let mut _i = 0u8;
+                $(
+                    if let HeaderName::$variant = self {
+                        return Some(_i);
+                    }
+                    _i += 1;
+                )*
+                None
+            }
+        }
+    };
+}
+
+header_names! {
+    Accept => "Accept", b"accept";
+    AcceptContact => "Accept-Contact", b"accept-contact", b'a', "a";
+    AcceptEncoding => "Accept-Encoding", b"accept-encoding";
+    AcceptLanguage => "Accept-Language", b"accept-language";
+    AlertInfo => "Alert-Info", b"alert-info";
+    Allow => "Allow", b"allow";
+    AllowEvents => "Allow-Events", b"allow-events", b'u', "u";
+    Authorization => "Authorization", b"authorization";
+    CallId => "Call-ID", b"call-id", b'i', "i";
+    CallInfo => "Call-Info", b"call-info";
+    Contact => "Contact", b"contact", b'm', "m";
+    ContentDisposition => "Content-Disposition", b"content-disposition";
+    ContentEncoding => "Content-Encoding", b"content-encoding", b'e', "e";
+    ContentLanguage => "Content-Language", b"content-language";
+    ContentLength => "Content-Length", b"content-length", b'l', "l";
+    ContentType => "Content-Type", b"content-type", b'c', "c";
+    CSeq => "CSeq", b"cseq";
+    Date => "Date", b"date";
+    Diversion => "Diversion", b"diversion";
+    ErrorInfo => "Error-Info", b"error-info";
+    Event => "Event", b"event", b'o', "o";
+    Expires => "Expires", b"expires";
+    From => "From", b"from", b'f', "f";
+    Identity => "Identity", b"identity", b'y', "y";
+    InReplyTo => "In-Reply-To", b"in-reply-to";
+    MaxForwards => "Max-Forwards", b"max-forwards";
+    MimeVersion => "MIME-Version", b"mime-version";
+    MinExpires => "Min-Expires", b"min-expires";
+    MinSe => "Min-SE", b"min-se";
+    Organization => "Organization", b"organization";
+    PAssertedIdentity => "P-Asserted-Identity", b"p-asserted-identity";
+    PPreferredIdentity => "P-Preferred-Identity", b"p-preferred-identity";
+    Priority => "Priority", b"priority";
+    Privacy => "Privacy", b"privacy";
+    ProxyAuthenticate => "Proxy-Authenticate", b"proxy-authenticate";
+    ProxyAuthorization => "Proxy-Authorization", b"proxy-authorization";
+    ProxyRequire => "Proxy-Require", b"proxy-require";
+    RAck => "RAck", b"rack";
+    Reason => "Reason", b"reason";
+    RecordRoute => "Record-Route", b"record-route";
+    ReferTo => "Refer-To", b"refer-to", b'r', "r";
+    ReferredBy => "Referred-By", b"referred-by", b'b', "b";
+    RejectContact => "Reject-Contact", b"reject-contact", b'j', "j";
+    Replaces => "Replaces", b"replaces";
+    ReplyTo => "Reply-To", b"reply-to";
+    RequestDisposition => "Request-Disposition", b"request-disposition", b'd', "d";
+    Require => "Require", b"require";
+    RetryAfter => "Retry-After", b"retry-after";
+    Route => "Route", b"route";
+    RSeq => "RSeq", b"rseq";
+    Server => "Server", b"server";
+    SessionExpires => "Session-Expires", b"session-expires", b'x', "x";
+    Subject => "Subject", b"subject", b's', "s";
+    SubscriptionState => "Subscription-State", b"subscription-state";
+    Supported => "Supported", b"supported", b'k', "k";
+    Timestamp => "Timestamp", b"timestamp";
+    To => "To", b"to", b't', "t";
+    Unsupported => "Unsupported", b"unsupported";
+    UserAgent => "User-Agent", b"user-agent";
+    Via => "Via", b"via", b'v', "v";
+    Warning => "Warning", b"warning";
+    WwwAuthenticate => "WWW-Authenticate", b"www-authenticate";
+}
+
+impl PartialEq for HeaderName<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (HeaderName::Other(a), HeaderName::Other(b)) => a.eq_ignore_ascii_case(b),
+            _ => match (self.known_index(), other.known_index()) {
+                (Some(a), Some(b)) => a == b,
+                _ => false,
+            },
+        }
+    }
+}
+
+impl Eq for HeaderName<'_> {}
+
+impl Hash for HeaderName<'_> {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        match self.known_index() {
+            Some(i) => i.hash(state),
+            None => {
+                for b in self.as_str().bytes() {
+                    b.to_ascii_lowercase().hash(state);
+                }
+            }
+        }
+    }
+}
+
+impl fmt::Display for HeaderName<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::HeaderName;
+
+    #[test]
+    fn compact_and_full_forms_match_case_insensitively() {
+        let table = [
+            ("v", HeaderName::Via),
+            ("VIA", HeaderName::Via),
+            ("i", HeaderName::CallId),
+            ("call-id", HeaderName::CallId),
+            ("f", HeaderName::From),
+            ("T", HeaderName::To),
+            ("m", HeaderName::Contact),
+            ("l", HeaderName::ContentLength),
+            ("c", HeaderName::ContentType),
+            ("k", HeaderName::Supported),
+            ("s", HeaderName::Subject),
+            ("e", HeaderName::ContentEncoding),
+            ("o", HeaderName::Event),
+            ("u", HeaderName::AllowEvents),
+            ("r", HeaderName::ReferTo),
+            ("b", HeaderName::ReferredBy),
+            ("x", HeaderName::SessionExpires),
+            ("y", HeaderName::Identity),
+            ("MaX-fOrWaRdS", HeaderName::MaxForwards),
+            ("www-authenticate", HeaderName::WwwAuthenticate),
+            ("P-Asserted-Identity", HeaderName::PAssertedIdentity),
+        ];
+        for (s, want) in table {
+            assert_eq!(HeaderName::new(s), want, "{s}");
+        }
+    }
+
+    #[test]
+    fn other_names_compare_case_insensitively() {
+        let a = HeaderName::new("X-Custom");
+        assert_eq!(a, HeaderName::Other("x-custom"));
+        assert_ne!(a, HeaderName::Via);
+        assert_eq!(HeaderName::new("C%6Fntact"), HeaderName::Other("C%6Fntact"));
+        assert_eq!(HeaderName::new("z"), HeaderName::Other("z"));
+        assert_eq!(HeaderName::Via.as_str(), "Via");
+        assert_eq!(HeaderName::CallId.compact(), Some("i"));
+    }
+}

@@ -1,0 +1,489 @@
+//! Byte-level lexing shared by the typed parsers (RFC 3261 §25.1 basic rules).
+//!
+//! Header values are handed out raw, folding included, so every typed parser treats CR and
+//! LF as whitespace: the framer already guaranteed that a CRLF inside a value is followed by
+//! SP/HT, which makes it LWS (RFC 3261 §7.3.1).
+
+use std::borrow::Cow;
+
+use crate::error::{ErrorKind, ParseError};
+
+/// SP, HTAB, or the CR/LF of a fold.
+#[inline]
+pub(crate) fn is_ws(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\r' | b'\n')
+}
+
+/// RFC 3261 `token` characters.
+#[inline]
+pub(crate) fn is_token(b: u8) -> bool {
+    b.is_ascii_alphanumeric()
+        || matches!(
+            b,
+            b'-' | b'.' | b'!' | b'%' | b'*' | b'_' | b'+' | b'`' | b'\'' | b'~'
+        )
+}
+
+/// RFC 3261 `unreserved` = alphanum / mark.
+#[inline]
+pub(crate) fn is_unreserved(b: u8) -> bool {
+    b.is_ascii_alphanumeric()
+        || matches!(
+            b,
+            b'-' | b'_' | b'.' | b'!' | b'~' | b'*' | b'\'' | b'(' | b')'
+        )
+}
+
+/// Trims LWS on both ends.
+#[inline]
+pub(crate) fn trim(s: &str) -> &str {
+    s.trim_matches(|c: char| c.is_ascii() && is_ws(c as u8))
+}
+
+/// Checks that every `%` in `s` starts a `%HEXHEX` escape.
+pub(crate) fn check_escapes(s: &[u8]) -> Result<(), usize> {
+    let mut i = 0;
+    while let Some(p) = memchr::memchr(b'%', &s[i..]) {
+        let at = i + p;
+        match (s.get(at + 1), s.get(at + 2)) {
+            (Some(a), Some(b)) if a.is_ascii_hexdigit() && b.is_ascii_hexdigit() => i = at + 3,
+            _ => return Err(at),
+        }
+    }
+    Ok(())
+}
+
+/// Decodes `%HEXHEX` escapes (RFC 3261 §19.1.2); borrows when there is nothing to decode.
+///
+/// Decoding is done once, never recursively (RFC 4475 §3.1.1.3: `%2541` is `%41`, not `A`).
+/// A decoded byte sequence that is not UTF-8 is converted lossily.
+pub fn unescape(s: &str) -> Cow<'_, str> {
+    if !s.as_bytes().contains(&b'%') {
+        return Cow::Borrowed(s);
+    }
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' && i + 2 < b.len() {
+            if let (Some(h), Some(l)) = (hex(b[i + 1]), hex(b[i + 2])) {
+                out.push(h << 4 | l);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    match String::from_utf8(out) {
+        Ok(s) => Cow::Owned(s),
+        Err(e) => Cow::Owned(String::from_utf8_lossy(e.as_bytes()).into_owned()),
+    }
+}
+
+fn hex(b: u8) -> Option<u8> {
+    match b {
+        b'0'..=b'9' => Some(b - b'0'),
+        b'a'..=b'f' => Some(b - b'a' + 10),
+        b'A'..=b'F' => Some(b - b'A' + 10),
+        _ => None,
+    }
+}
+
+/// Removes the quoted-pair backslashes of a quoted-string's inner text (RFC 3261 §25.1);
+/// borrows when there are none.
+pub fn unquote(inner: &str) -> Cow<'_, str> {
+    if !inner.as_bytes().contains(&b'\\') {
+        return Cow::Borrowed(inner);
+    }
+    let mut out = String::with_capacity(inner.len());
+    let mut chars = inner.chars();
+    while let Some(c) = chars.next() {
+        if c == '\\' {
+            if let Some(n) = chars.next() {
+                out.push(n);
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// Parses a decimal that must fit `u32` (leading zeros allowed, RFC 4475 §3.1.1.1).
+pub(crate) fn parse_u32(s: &str) -> Option<u32> {
+    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let mut v: u64 = 0;
+    for b in s.bytes() {
+        v = v * 10 + u64::from(b - b'0');
+        if v > u64::from(u32::MAX) {
+            return None;
+        }
+    }
+    u32::try_from(v).ok()
+}
+
+/// A forward-only cursor over a header value, producing errors with offsets relative to the
+/// start of the value.
+#[derive(Debug, Clone)]
+pub(crate) struct Cursor<'a> {
+    pub(crate) s: &'a str,
+    pub(crate) pos: usize,
+    pub(crate) kind: ErrorKind,
+}
+
+impl<'a> Cursor<'a> {
+    pub(crate) fn new(s: &'a str, kind: ErrorKind) -> Self {
+        Cursor { s, pos: 0, kind }
+    }
+
+    #[inline]
+    pub(crate) fn peek(&self) -> Option<u8> {
+        self.s.as_bytes().get(self.pos).copied()
+    }
+
+    #[inline]
+    pub(crate) fn at_end(&self) -> bool {
+        self.pos >= self.s.len()
+    }
+
+    #[inline]
+    pub(crate) fn ws(&mut self) {
+        let b = self.s.as_bytes();
+        while self.pos < b.len() && is_ws(b[self.pos]) {
+            self.pos += 1;
+        }
+    }
+
+    /// Consumes `c` after optional LWS; leaves the cursor after `c` (LWS after is not eaten).
+    #[inline]
+    pub(crate) fn eat(&mut self, c: u8) -> bool {
+        let save = self.pos;
+        self.ws();
+        if self.peek() == Some(c) {
+            self.pos += 1;
+            true
+        } else {
+            self.pos = save;
+            false
+        }
+    }
+
+    pub(crate) fn err(&self) -> ParseError {
+        ParseError::new(self.kind, self.pos)
+    }
+
+    pub(crate) fn err_kind(&self, kind: ErrorKind) -> ParseError {
+        ParseError::new(kind, self.pos)
+    }
+
+    /// Takes bytes while `f` holds (possibly none).
+    #[inline]
+    pub(crate) fn take_while(&mut self, f: impl Fn(u8) -> bool) -> &'a str {
+        let b = self.s.as_bytes();
+        let start = self.pos;
+        while self.pos < b.len() && f(b[self.pos]) {
+            self.pos += 1;
+        }
+        // Every predicate used stops on ASCII bytes only, so the cut is a char boundary.
+        self.s.get(start..self.pos).unwrap_or("")
+    }
+
+    /// A token after optional LWS.
+    pub(crate) fn token(&mut self) -> Result<&'a str, ParseError> {
+        self.ws();
+        let t = self.take_while(is_token);
+        if t.is_empty() { Err(self.err()) } else { Ok(t) }
+    }
+
+    /// A quoted-string after optional LWS; returns the inner text with quoted-pairs intact.
+    pub(crate) fn quoted(&mut self) -> Result<&'a str, ParseError> {
+        self.ws();
+        let b = self.s.as_bytes();
+        if self.peek() != Some(b'"') {
+            return Err(self.err());
+        }
+        let start = self.pos + 1;
+        let mut i = start;
+        while i < b.len() {
+            match b[i] {
+                b'\\' => {
+                    // quoted-pair = "\" (%x00-09 / %x0B-0C / %x0E-7F)
+                    match b.get(i + 1) {
+                        Some(&n) if n <= 0x7f && n != b'\r' && n != b'\n' => i += 2,
+                        _ => return Err(ParseError::new(ErrorKind::QuotedString, i)),
+                    }
+                }
+                b'"' => {
+                    self.pos = i + 1;
+                    return Ok(self.s.get(start..i).unwrap_or(""));
+                }
+                _ => i += 1,
+            }
+        }
+        Err(ParseError::new(ErrorKind::QuotedString, self.pos))
+    }
+
+    /// The rest of the input.
+    pub(crate) fn rest(&self) -> &'a str {
+        self.s.get(self.pos..).unwrap_or("")
+    }
+}
+
+/// Splits a header value at top-level commas, respecting quoted strings and `<...>`
+/// (RFC 3261 §7.3.1). Items are trimmed; empty items are yielded (callers decide).
+#[derive(Debug, Clone)]
+pub(crate) struct CommaSplit<'a> {
+    s: &'a str,
+    pos: usize,
+    done: bool,
+    whole: bool,
+}
+
+impl<'a> CommaSplit<'a> {
+    pub(crate) fn new(s: &'a str) -> Self {
+        CommaSplit {
+            s,
+            pos: 0,
+            done: false,
+            whole: false,
+        }
+    }
+
+    /// Yields `s` as a single item (for headers that are not comma lists).
+    pub(crate) fn whole(s: &'a str) -> Self {
+        CommaSplit {
+            s,
+            pos: 0,
+            done: false,
+            whole: true,
+        }
+    }
+}
+
+impl<'a> Iterator for CommaSplit<'a> {
+    /// (offset of the item within the value, trimmed item)
+    type Item = (usize, &'a str);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done {
+            return None;
+        }
+        if self.whole {
+            self.done = true;
+            return Some((0, self.s));
+        }
+        let b = self.s.as_bytes();
+        let start = self.pos;
+        let mut i = start;
+        let mut in_quote = false;
+        let mut angle = false;
+        while i < b.len() {
+            match b[i] {
+                b'\\' if in_quote => i += 1,
+                b'"' if !angle => in_quote = !in_quote,
+                b'<' if !in_quote => angle = true,
+                b'>' if !in_quote => angle = false,
+                b',' if !in_quote && !angle => break,
+                _ => {}
+            }
+            i += 1;
+        }
+        let end = i.min(b.len());
+        if i >= b.len() {
+            self.done = true;
+        } else {
+            self.pos = i + 1;
+        }
+        let raw = self.s.get(start..end).unwrap_or("");
+        let lead = raw.len()
+            - raw
+                .trim_start_matches(|c: char| c.is_ascii() && is_ws(c as u8))
+                .len();
+        Some((start + lead, trim(raw)))
+    }
+}
+
+/// Parses `*( SEMI generic-param )` (RFC 3261 §25.1) starting at the cursor, validating it,
+/// and returns the raw text consumed. `value_ok` decides which unquoted value bytes are legal.
+pub(crate) fn generic_params<'a>(c: &mut Cursor<'a>) -> Result<&'a str, ParseError> {
+    let start = c.pos;
+    loop {
+        let save = c.pos;
+        if !c.eat(b';') {
+            c.pos = save;
+            break;
+        }
+        c.ws();
+        let name = c.take_while(is_token);
+        if name.is_empty() {
+            return Err(c.err_kind(ErrorKind::Param));
+        }
+        let save = c.pos;
+        if c.eat(b'=') {
+            c.ws();
+            if c.peek() == Some(b'"') {
+                c.quoted()?;
+            } else {
+                let v = c.take_while(is_gen_value);
+                if v.is_empty() {
+                    return Err(c.err_kind(ErrorKind::Param));
+                }
+            }
+        } else {
+            c.pos = save;
+        }
+    }
+    let end = c.pos;
+    Ok(c.s.get(start..end).unwrap_or(""))
+}
+
+/// gen-value = token / host / quoted-string; `host` adds `:` `[` `]` for IPv6.
+#[inline]
+pub(crate) fn is_gen_value(b: u8) -> bool {
+    is_token(b) || matches!(b, b':' | b'[' | b']')
+}
+
+/// One `name[=value]` parameter. Quoted values are returned without their quotes, with
+/// quoted-pairs intact (see [`unquote`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Param<'a> {
+    /// Parameter name, as written.
+    pub name: &'a str,
+    /// Value, if any (`;lr` has none).
+    pub value: Option<&'a str>,
+    /// Whether the value was a quoted-string.
+    pub quoted: bool,
+}
+
+/// Iterator over already-validated `;name=value` parameters (header or URI parameters).
+#[derive(Debug, Clone)]
+pub struct Params<'a> {
+    c: Cursor<'a>,
+}
+
+impl<'a> Params<'a> {
+    /// Iterates over `raw`, which starts at the first `;` (or is empty).
+    pub(crate) fn new(raw: &'a str) -> Self {
+        Params {
+            c: Cursor::new(raw, ErrorKind::Param),
+        }
+    }
+
+    /// The raw parameter text, starting at the first `;`.
+    pub fn as_str(&self) -> &'a str {
+        self.c.s
+    }
+
+    /// The first parameter called `name` (case-insensitive): `Some(None)` when present
+    /// without a value.
+    pub fn get(&self, name: &str) -> Option<Option<&'a str>> {
+        self.clone()
+            .find(|p| p.name.eq_ignore_ascii_case(name))
+            .map(|p| p.value)
+    }
+
+    /// Whether a parameter `name` is present.
+    pub fn contains(&self, name: &str) -> bool {
+        self.get(name).is_some()
+    }
+}
+
+impl<'a> Iterator for Params<'a> {
+    type Item = Param<'a>;
+
+    fn next(&mut self) -> Option<Param<'a>> {
+        let c = &mut self.c;
+        if !c.eat(b';') {
+            return None;
+        }
+        c.ws();
+        let name = c.take_while(|b| b != b'=' && b != b';' && !is_ws(b));
+        let save = c.pos;
+        if c.eat(b'=') {
+            c.ws();
+            if c.peek() == Some(b'"') {
+                match c.quoted() {
+                    Ok(v) => Some(Param {
+                        name,
+                        value: Some(v),
+                        quoted: true,
+                    }),
+                    Err(_) => {
+                        c.pos = c.s.len();
+                        None
+                    }
+                }
+            } else {
+                let v = c.take_while(|b| b != b';' && !is_ws(b));
+                Some(Param {
+                    name,
+                    value: Some(v),
+                    quoted: false,
+                })
+            }
+        } else {
+            c.pos = save;
+            Some(Param {
+                name,
+                value: None,
+                quoted: false,
+            })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn comma_split_respects_quotes_and_angles() {
+        let v = r#""a,b" <sip:x@y;p=1,2>;q=1 , <sip:z>,,"#;
+        let items: Vec<_> = CommaSplit::new(v).map(|(_, s)| s).collect();
+        assert_eq!(
+            items,
+            vec![r#""a,b" <sip:x@y;p=1,2>;q=1"#, "<sip:z>", "", ""]
+        );
+    }
+
+    #[test]
+    fn unescape_is_single_pass() {
+        assert_eq!(unescape("v%61lue%25%34%31"), "value%41");
+        assert_eq!(unescape("plain"), Cow::Borrowed("plain"));
+        assert_eq!(unescape("null-%00-null"), "null-\0-null");
+        assert_eq!(unescape("bad%zz"), "bad%zz");
+    }
+
+    #[test]
+    fn unquote_removes_quoted_pairs() {
+        assert_eq!(unquote(r#"J Rosenberg \\\""#), r#"J Rosenberg \""#);
+        assert_eq!(unquote("abc"), Cow::Borrowed("abc"));
+    }
+
+    #[test]
+    fn params_iterate_with_lws() {
+        let mut c = Cursor::new(" ;   tag    = 1918181833n ; lr;x=\"a b\"", ErrorKind::Param);
+        let raw = generic_params(&mut c).unwrap();
+        assert!(c.at_end());
+        let p: Vec<_> = Params::new(raw).collect();
+        assert_eq!(p[0].name, "tag");
+        assert_eq!(p[0].value, Some("1918181833n"));
+        assert_eq!(p[1].value, None);
+        assert_eq!(p[2].value, Some("a b"));
+        assert!(p[2].quoted);
+        assert_eq!(Params::new(raw).get("TAG"), Some(Some("1918181833n")));
+    }
+
+    #[test]
+    fn numbers_overflow_to_none() {
+        assert_eq!(parse_u32("0009"), Some(9));
+        assert_eq!(parse_u32("4294967295"), Some(u32::MAX));
+        assert_eq!(parse_u32("4294967296"), None);
+        assert_eq!(parse_u32("36893488147419103232"), None);
+        assert_eq!(parse_u32("-1"), None);
+        assert_eq!(parse_u32(""), None);
+    }
+}

@@ -1,0 +1,656 @@
+//! The SIP message: one `Bytes`, a start line and an index of header fields, all spans into
+//! that buffer (RFC 3261 §7).
+//!
+//! Parsing indexes every header line in one pass (memchr), types Content-Length eagerly
+//! (it frames the message) and leaves every other value as a span. The core headers
+//! (Via, From, To, Call-ID, CSeq, Max-Forwards, Contact, Route) are typed on access in
+//! O(length of the value) without allocating; [`Message::validate`] checks all of them.
+
+use std::ops::Range;
+
+use bytes::Bytes;
+
+use crate::addr::{Contact, NameAddr};
+use crate::error::{ErrorKind, ParseError};
+use crate::header_name::HeaderName;
+use crate::headers::TypedHeader;
+use crate::lex::{CommaSplit, is_token, is_ws, parse_u32, trim};
+use crate::method::Method;
+use crate::uri::Uri;
+use crate::via::Via;
+
+/// Resource limits applied while parsing and framing. All are configuration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Largest message (start line + headers + body) accepted, in bytes.
+    pub max_message_size: usize,
+    /// Most header lines accepted (physical lines, folded continuations included).
+    pub max_headers: usize,
+    /// Longest header field (after unfolding) or start line, in bytes.
+    pub max_line_length: usize,
+    /// Most Via values accepted.
+    pub max_vias: usize,
+}
+
+impl Default for Limits {
+    /// 65 535-byte messages (the largest UDP datagram), 256 header lines, 8 KiB lines,
+    /// 32 Vias.
+    fn default() -> Self {
+        Limits {
+            max_message_size: 65_535,
+            max_headers: 256,
+            max_line_length: 8192,
+            max_vias: 32,
+        }
+    }
+}
+
+/// A CSeq value (RFC 3261 §20.16).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct CSeq {
+    /// Sequence number.
+    pub seq: u32,
+    /// Method (extension methods are `Method::Other`).
+    pub method: Method,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Span {
+    pub(crate) start: u32,
+    pub(crate) end: u32,
+}
+
+impl Span {
+    fn new(start: usize, end: usize) -> Self {
+        // Limits keep every offset below max_message_size, itself clamped to u32.
+        Span {
+            start: start as u32,
+            end: end as u32,
+        }
+    }
+
+    pub(crate) fn range(self) -> Range<usize> {
+        self.start as usize..self.end as usize
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct HeaderEntry {
+    /// Known name, or `Other("")` (the spelling is in `name_span`).
+    pub(crate) name: HeaderName<'static>,
+    pub(crate) name_span: Span,
+    pub(crate) value: Span,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum StartLine {
+    Request {
+        method: Method,
+        method_span: Span,
+        uri: Span,
+        version: Span,
+    },
+    Response {
+        code: u16,
+        reason: Span,
+        version: Span,
+    },
+}
+
+/// A parsed SIP request or response.
+///
+/// The message owns one [`Bytes`] (the datagram or stream frame); every string handed out
+/// borrows from it. Cloning is cheap (a reference count and the header index).
+#[derive(Debug, Clone)]
+pub struct Message {
+    buf: Bytes,
+    pub(crate) start: StartLine,
+    pub(crate) headers: Vec<HeaderEntry>,
+    body: Span,
+    content_length: Option<u32>,
+}
+
+impl Message {
+    /// Parses one UDP datagram (or one frame cut by [`crate::frame`]) with default limits.
+    ///
+    /// Octets after the body announced by Content-Length are ignored (RFC 3261 §18.3,
+    /// RFC 4475 §3.1.1.8). Without Content-Length the body runs to the end of the datagram.
+    pub fn parse(bytes: Bytes) -> Result<Message, ParseError> {
+        Self::parse_with(bytes, &Limits::default())
+    }
+
+    /// Parses with explicit limits.
+    pub fn parse_with(bytes: Bytes, limits: &Limits) -> Result<Message, ParseError> {
+        let b: &[u8] = &bytes;
+        let max = limits.max_message_size.min(u32::MAX as usize - 1);
+        if b.len() > max {
+            return Err(ParseError::new(ErrorKind::TooLarge, max));
+        }
+        // RFC 3261 §7.5: CRLFs before the start line SHOULD be ignored.
+        let s0 = b
+            .iter()
+            .position(|&c| c != b'\r' && c != b'\n')
+            .ok_or(ParseError::new(ErrorKind::Empty, 0))?;
+        let head_end = memchr::memmem::find(&b[s0..], b"\r\n\r\n")
+            .map(|p| s0 + p)
+            .ok_or(ParseError::new(ErrorKind::Incomplete, b.len()))?;
+        // `end` is where the empty line starts; the head is b[s0..end] plus its CRLF.
+        let end = head_end + 2;
+        let head = &b[s0..end];
+        if let Err(e) = std::str::from_utf8(head) {
+            return Err(ParseError::new(ErrorKind::NotUtf8, s0 + e.valid_up_to()));
+        }
+        let lines = memchr::memchr_iter(b'\n', head).count();
+        if lines.saturating_sub(1) > limits.max_headers {
+            return Err(ParseError::new(ErrorKind::TooManyHeaders, s0));
+        }
+
+        let (sl_end, next) = line_end(b, s0, end)?;
+        if sl_end - s0 > limits.max_line_length {
+            return Err(ParseError::new(ErrorKind::LineTooLong, s0));
+        }
+        let start = parse_start_line(&bytes, s0, sl_end)?;
+
+        let mut headers = Vec::with_capacity(lines.saturating_sub(1));
+        let mut content_length: Option<u32> = None;
+        let mut vias = 0usize;
+        let mut pos = next;
+        while pos < end {
+            if b[pos] == b' ' || b[pos] == b'\t' {
+                // A continuation line with no field before it.
+                return Err(ParseError::new(ErrorKind::HeaderLine, pos));
+            }
+            let line_start = pos;
+            let (mut le, mut nx) = line_end(b, pos, end)?;
+            // Unfold: a line starting with SP/HT continues the field (RFC 3261 §7.3.1).
+            while nx < end && (b[nx] == b' ' || b[nx] == b'\t') {
+                (le, nx) = line_end(b, nx, end)?;
+            }
+            if le - line_start > limits.max_line_length {
+                return Err(ParseError::new(ErrorKind::LineTooLong, line_start));
+            }
+            let mut i = line_start;
+            while i < le && is_token(b[i]) {
+                i += 1;
+            }
+            let name_end = i;
+            while i < le && (b[i] == b' ' || b[i] == b'\t') {
+                i += 1;
+            }
+            if name_end == line_start || i >= le || b[i] != b':' {
+                return Err(ParseError::new(ErrorKind::HeaderLine, i));
+            }
+            i += 1;
+            while i < le && is_ws(b[i]) {
+                i += 1;
+            }
+            let mut ve = le;
+            while ve > i && is_ws(b[ve - 1]) {
+                ve -= 1;
+            }
+            let name_str = std::str::from_utf8(&b[line_start..name_end]).unwrap_or("");
+            let name = HeaderName::new(name_str).to_static();
+            match name {
+                HeaderName::ContentLength => {
+                    let v = std::str::from_utf8(&b[i..ve]).unwrap_or("");
+                    let n = parse_u32(v).ok_or(ParseError::new(ErrorKind::ContentLength, i))?;
+                    if content_length.is_some_and(|old| old != n) {
+                        return Err(ParseError::new(
+                            ErrorKind::ContentLengthConflict,
+                            line_start,
+                        ));
+                    }
+                    content_length = Some(n);
+                }
+                HeaderName::Via => {
+                    let v = &b[i..ve];
+                    vias += if memchr::memchr(b',', v).is_some() {
+                        CommaSplit::new(std::str::from_utf8(v).unwrap_or("")).count()
+                    } else {
+                        1
+                    };
+                    if vias > limits.max_vias {
+                        return Err(ParseError::new(ErrorKind::TooManyVias, line_start));
+                    }
+                }
+                _ => {}
+            }
+            headers.push(HeaderEntry {
+                name,
+                name_span: Span::new(line_start, name_end),
+                value: Span::new(i, ve),
+            });
+            pos = nx;
+        }
+
+        let body_start = end + 2;
+        let body_end = match content_length {
+            Some(n) => {
+                let e = body_start + n as usize;
+                if e > b.len() {
+                    return Err(ParseError::new(ErrorKind::BodyTruncated, b.len()));
+                }
+                e
+            }
+            None => b.len(),
+        };
+        Ok(Message {
+            buf: bytes,
+            start,
+            headers,
+            body: Span::new(body_start, body_end),
+            content_length,
+        })
+    }
+
+    // ---- start line ----
+
+    /// Whether this is a request.
+    pub fn is_request(&self) -> bool {
+        matches!(self.start, StartLine::Request { .. })
+    }
+
+    /// The request method; for a response, the method of its CSeq.
+    pub fn method(&self) -> Method {
+        match self.start {
+            StartLine::Request { method, .. } => method,
+            StartLine::Response { .. } => self.cseq().map_or(Method::Other, |c| c.method),
+        }
+    }
+
+    /// The method as written (request line, or the CSeq method of a response).
+    pub fn method_str(&self) -> &str {
+        match self.start {
+            StartLine::Request { method_span, .. } => self.str_at(method_span),
+            StartLine::Response { .. } => self
+                .header(&HeaderName::CSeq)
+                .and_then(|v| split_cseq(v).ok())
+                .map_or("", |(_, m, _)| m),
+        }
+    }
+
+    /// The status code of a response.
+    pub fn status(&self) -> Option<u16> {
+        match self.start {
+            StartLine::Response { code, .. } => Some(code),
+            StartLine::Request { .. } => None,
+        }
+    }
+
+    /// The reason phrase of a response (possibly empty, RFC 4475 §3.1.1.13).
+    pub fn reason(&self) -> Option<&str> {
+        match self.start {
+            StartLine::Response { reason, .. } => Some(self.str_at(reason)),
+            StartLine::Request { .. } => None,
+        }
+    }
+
+    /// The Request-URI of a request (validated at parse time).
+    pub fn request_uri(&self) -> Option<Uri<'_>> {
+        Uri::parse(self.request_uri_str()?).ok()
+    }
+
+    /// The Request-URI as written.
+    pub fn request_uri_str(&self) -> Option<&str> {
+        match self.start {
+            StartLine::Request { uri, .. } => Some(self.str_at(uri)),
+            StartLine::Response { .. } => None,
+        }
+    }
+
+    /// The SIP-Version as written (`SIP/2.0`).
+    pub fn version(&self) -> &str {
+        match self.start {
+            StartLine::Request { version, .. } | StartLine::Response { version, .. } => {
+                self.str_at(version)
+            }
+        }
+    }
+
+    // ---- generic header access ----
+
+    /// Every header field in order: (name, raw value). Values are trimmed but otherwise raw:
+    /// a folded value still contains its CRLF + whitespace.
+    pub fn headers(&self) -> impl Iterator<Item = (HeaderName<'_>, &str)> + '_ {
+        self.headers
+            .iter()
+            .map(|h| (self.name_of(h), self.str_at(h.value)))
+    }
+
+    /// The number of header fields.
+    pub fn header_count(&self) -> usize {
+        self.headers.len()
+    }
+
+    /// The raw value of the first header field called `name`.
+    pub fn header(&self, name: &HeaderName<'_>) -> Option<&str> {
+        self.entries(*name).next().map(|h| self.str_at(h.value))
+    }
+
+    /// The raw values of every header field called `name`, in order.
+    pub fn header_all<'s>(&'s self, name: HeaderName<'s>) -> impl Iterator<Item = &'s str> + 's {
+        self.entries(name).map(|h| self.str_at(h.value))
+    }
+
+    /// The comma-separated values of every `name` field, split at top-level commas
+    /// (respecting quotes and `<>`), trimmed; empty items are skipped.
+    pub fn header_values<'s>(&'s self, name: HeaderName<'s>) -> impl Iterator<Item = &'s str> + 's {
+        self.header_all(name)
+            .flat_map(|v| CommaSplit::new(v).map(|(_, s)| s))
+            .filter(|s| !s.is_empty())
+    }
+
+    /// Parses the first `T` value on demand (the first comma-separated item for list
+    /// headers); `None` when absent.
+    pub fn typed<'s, T: TypedHeader<'s>>(&'s self) -> Option<Result<T, ParseError>> {
+        self.typed_all::<T>().next()
+    }
+
+    /// Parses every `T` value on demand: one per field line, or one per comma-separated item
+    /// for list headers (`T::MULTI`; empty items are skipped).
+    pub fn typed_all<'s, T: TypedHeader<'s>>(
+        &'s self,
+    ) -> impl Iterator<Item = Result<T, ParseError>> + 's {
+        self.entries(T::NAME).flat_map(move |h| {
+            let v = self.str_at(h.value);
+            let base = h.value.start as usize;
+            let items: CommaSplit<'s> = if T::MULTI {
+                CommaSplit::new(v)
+            } else {
+                CommaSplit::whole(v)
+            };
+            items
+                .filter(|(_, s)| !(T::MULTI && s.is_empty()))
+                .map(move |(off, item)| {
+                    T::parse(item).map_err(|e| ParseError::new(e.kind, base + off + e.offset))
+                })
+        })
+    }
+
+    // ---- core headers ----
+
+    /// Every Via value, top first (several per field line allowed).
+    pub fn vias(&self) -> impl Iterator<Item = Result<Via<'_>, ParseError>> + '_ {
+        self.list(HeaderName::Via, Via::parse)
+    }
+
+    /// The top Via; `None` when absent or malformed ([`Message::validate`] says which).
+    pub fn top_via(&self) -> Option<Via<'_>> {
+        let h = self.entries(HeaderName::Via).next()?;
+        let v = self.str_at(h.value);
+        if memchr::memchr(b',', v.as_bytes()).is_none() {
+            return Via::parse(v).ok();
+        }
+        CommaSplit::new(v)
+            .next()
+            .and_then(|(_, s)| Via::parse(s).ok())
+    }
+
+    /// From (RFC 3261 §20.20); `None` when absent or malformed.
+    pub fn from(&self) -> Option<NameAddr<'_>> {
+        NameAddr::parse_as(
+            self.header(&HeaderName::From)?,
+            ErrorKind::BadHeader(HeaderName::From),
+        )
+        .ok()
+    }
+
+    /// To (RFC 3261 §20.39); `None` when absent or malformed.
+    pub fn to(&self) -> Option<NameAddr<'_>> {
+        NameAddr::parse_as(
+            self.header(&HeaderName::To)?,
+            ErrorKind::BadHeader(HeaderName::To),
+        )
+        .ok()
+    }
+
+    /// Call-ID (RFC 3261 §20.8), as written; `None` when absent or empty.
+    pub fn call_id(&self) -> Option<&str> {
+        self.header(&HeaderName::CallId).filter(|s| !s.is_empty())
+    }
+
+    /// CSeq (RFC 3261 §20.16); `None` when absent or malformed (e.g. above 2^32-1).
+    pub fn cseq(&self) -> Option<CSeq> {
+        parse_cseq(self.header(&HeaderName::CSeq)?).ok()
+    }
+
+    /// Max-Forwards (RFC 3261 §20.22); `None` when absent or malformed.
+    pub fn max_forwards(&self) -> Option<u8> {
+        parse_max_forwards(self.header(&HeaderName::MaxForwards)?).ok()
+    }
+
+    /// Content-Length, when present (it was checked at parse time).
+    pub fn content_length(&self) -> Option<u32> {
+        self.content_length
+    }
+
+    /// Every Contact value (`*`, expires, q).
+    pub fn contacts(&self) -> impl Iterator<Item = Result<Contact<'_>, ParseError>> + '_ {
+        self.list(HeaderName::Contact, Contact::parse)
+    }
+
+    /// Every Route value, in order.
+    pub fn routes(&self) -> impl Iterator<Item = Result<NameAddr<'_>, ParseError>> + '_ {
+        self.list(HeaderName::Route, |s| {
+            NameAddr::parse_as(s, ErrorKind::BadHeader(HeaderName::Route))
+        })
+    }
+
+    /// Every Record-Route value, in order.
+    pub fn record_routes(&self) -> impl Iterator<Item = Result<NameAddr<'_>, ParseError>> + '_ {
+        self.list(HeaderName::RecordRoute, |s| {
+            NameAddr::parse_as(s, ErrorKind::BadHeader(HeaderName::RecordRoute))
+        })
+    }
+
+    // ---- body and bytes ----
+
+    /// The body as a zero-copy slice of the message buffer.
+    pub fn body(&self) -> Bytes {
+        self.buf.slice(self.body.range())
+    }
+
+    /// The body as a byte slice.
+    pub fn body_bytes(&self) -> &[u8] {
+        &self.buf[self.body.range()]
+    }
+
+    /// The buffer given to `parse` (including any trailing octets after the message).
+    pub fn buffer(&self) -> &Bytes {
+        &self.buf
+    }
+
+    /// The message bytes: start line through the end of the body, trailing octets excluded.
+    pub fn as_bytes(&self) -> &[u8] {
+        let s0 = match self.start {
+            StartLine::Request { method_span, .. } => method_span.start,
+            StartLine::Response { version, .. } => version.start,
+        } as usize;
+        &self.buf[s0..self.body.end as usize]
+    }
+
+    // ---- internals ----
+
+    pub(crate) fn str_at(&self, s: Span) -> &str {
+        // The head was checked to be UTF-8 and spans are cut at ASCII delimiters.
+        std::str::from_utf8(&self.buf[s.range()]).unwrap_or("")
+    }
+
+    pub(crate) fn name_of(&self, h: &HeaderEntry) -> HeaderName<'_> {
+        match h.name {
+            HeaderName::Other(_) => HeaderName::Other(self.str_at(h.name_span)),
+            known => known,
+        }
+    }
+
+    pub(crate) fn entries<'s>(
+        &'s self,
+        name: HeaderName<'s>,
+    ) -> impl Iterator<Item = &'s HeaderEntry> + 's {
+        self.headers.iter().filter(move |h| match (h.name, name) {
+            (HeaderName::Other(_), HeaderName::Other(want)) => {
+                self.str_at(h.name_span).eq_ignore_ascii_case(want)
+            }
+            (have, want) => have == want,
+        })
+    }
+
+    /// Offset of a value span in the buffer, for error reporting.
+    pub(crate) fn parse_value<'s, T>(
+        &'s self,
+        span: Span,
+        f: impl FnOnce(&'s str) -> Result<T, ParseError>,
+    ) -> Result<T, ParseError> {
+        f(self.str_at(span)).map_err(|e| ParseError::new(e.kind, span.start as usize + e.offset))
+    }
+
+    fn list<'s, T: 's>(
+        &'s self,
+        name: HeaderName<'static>,
+        f: fn(&'s str) -> Result<T, ParseError>,
+    ) -> impl Iterator<Item = Result<T, ParseError>> + 's {
+        self.entries(name).flat_map(move |h| {
+            let v = self.str_at(h.value);
+            let base = h.value.start as usize;
+            CommaSplit::new(v).map(move |(off, item)| {
+                if item.is_empty() {
+                    return Err(ParseError::new(ErrorKind::BadHeader(name), base + off));
+                }
+                f(item).map_err(|e| ParseError::new(e.kind, base + off + e.offset))
+            })
+        })
+    }
+}
+
+/// Finds the end of the line starting at `pos`: returns (index of its CR, index after LF).
+/// A bare CR or LF is an error (RFC 3261 §7: lines end in CRLF).
+fn line_end(b: &[u8], pos: usize, end: usize) -> Result<(usize, usize), ParseError> {
+    // `end` is the start of the final empty line, so b[..end + 2] holds a CRLF at end.
+    let lim = (end + 2).min(b.len());
+    match memchr::memchr2(b'\r', b'\n', &b[pos..lim]) {
+        Some(p) if b[pos + p] == b'\r' && b.get(pos + p + 1) == Some(&b'\n') => {
+            Ok((pos + p, pos + p + 2))
+        }
+        Some(p) => Err(ParseError::new(ErrorKind::BareLineEnd, pos + p)),
+        None => Err(ParseError::new(ErrorKind::Incomplete, lim)),
+    }
+}
+
+fn parse_start_line(buf: &Bytes, s0: usize, le: usize) -> Result<StartLine, ParseError> {
+    let b = &buf[..le];
+    let line = &b[s0..];
+    if line.len() >= 4 && line[..4].eq_ignore_ascii_case(b"SIP/") {
+        // Status-Line = SIP-Version SP Status-Code SP Reason-Phrase
+        let sp = memchr::memchr(b' ', line).ok_or(ParseError::new(ErrorKind::StartLine, le))?;
+        check_version(&line[..sp]).map_err(|_| ParseError::new(ErrorKind::Version, s0))?;
+        let cs = sp + 1;
+        let mut i = cs;
+        while i < line.len() && line[i].is_ascii_digit() {
+            i += 1;
+        }
+        if i - cs != 3 || (i < line.len() && line[i] != b' ') {
+            return Err(ParseError::new(ErrorKind::StatusCode, s0 + cs));
+        }
+        let code = u16::from(line[cs] - b'0') * 100
+            + u16::from(line[cs + 1] - b'0') * 10
+            + u16::from(line[cs + 2] - b'0');
+        if !(100..=699).contains(&code) {
+            return Err(ParseError::new(ErrorKind::StatusCode, s0 + cs));
+        }
+        let rs = (i + 1).min(line.len());
+        return Ok(StartLine::Response {
+            code,
+            reason: Span::new(s0 + rs, le),
+            version: Span::new(s0, s0 + sp),
+        });
+    }
+    // Request-Line = Method SP Request-URI SP SIP-Version, single SPs (RFC 4475 §3.1.2.9/10).
+    let mut i = 0;
+    while i < line.len() && is_token(line[i]) {
+        i += 1;
+    }
+    if i == 0 || i >= line.len() || line[i] != b' ' {
+        return Err(ParseError::new(ErrorKind::StartLine, s0 + i));
+    }
+    let method_end = i;
+    let us = i + 1;
+    let ue = memchr::memchr(b' ', &line[us..])
+        .map(|p| us + p)
+        .ok_or(ParseError::new(ErrorKind::StartLine, le))?;
+    if ue == us {
+        return Err(ParseError::new(ErrorKind::StartLine, s0 + us));
+    }
+    let uri = std::str::from_utf8(&line[us..ue])
+        .map_err(|_| ParseError::new(ErrorKind::RequestUri, s0 + us))?;
+    Uri::parse(uri).map_err(|e| ParseError::new(ErrorKind::RequestUri, s0 + us + e.offset))?;
+    let vs = ue + 1;
+    check_version(&line[vs..]).map_err(|p| ParseError::new(ErrorKind::Version, s0 + vs + p))?;
+    let method = Method::new(std::str::from_utf8(&line[..method_end]).unwrap_or(""));
+    Ok(StartLine::Request {
+        method,
+        method_span: Span::new(s0, s0 + method_end),
+        uri: Span::new(s0 + us, s0 + ue),
+        version: Span::new(s0 + vs, le),
+    })
+}
+
+/// SIP-Version = "SIP" "/" 1*DIGIT "." 1*DIGIT (the literal is case-insensitive).
+fn check_version(v: &[u8]) -> Result<(), usize> {
+    if v.len() < 7 || !v[..4].eq_ignore_ascii_case(b"SIP/") {
+        return Err(0);
+    }
+    let rest = &v[4..];
+    let dot = rest.iter().position(|&c| c == b'.').ok_or(4usize)?;
+    let (maj, min) = (&rest[..dot], &rest[dot + 1..]);
+    if maj.is_empty() || min.is_empty() || !maj.iter().chain(min).all(u8::is_ascii_digit) {
+        return Err(4);
+    }
+    Ok(())
+}
+
+/// Splits a CSeq value into (number text, method, offset of method).
+pub(crate) fn split_cseq(v: &str) -> Result<(&str, &str, usize), ParseError> {
+    let kind = ErrorKind::BadHeader(HeaderName::CSeq);
+    let v = trim(v);
+    let b = v.as_bytes();
+    let mut i = 0;
+    while i < b.len() && b[i].is_ascii_digit() {
+        i += 1;
+    }
+    let num = &v[..i];
+    let ms = i;
+    while i < b.len() && is_ws(b[i]) {
+        i += 1;
+    }
+    if num.is_empty() || i == ms {
+        return Err(ParseError::new(kind, i));
+    }
+    let mstart = i;
+    while i < b.len() && is_token(b[i]) {
+        i += 1;
+    }
+    if i == mstart || i != b.len() {
+        return Err(ParseError::new(kind, i));
+    }
+    Ok((num, &v[mstart..], mstart))
+}
+
+/// Parses a CSeq value: `1*DIGIT LWS Method`, the number fitting 32 bits (RFC 4475 §3.1.2.4).
+pub(crate) fn parse_cseq(v: &str) -> Result<CSeq, ParseError> {
+    let (num, m, _) = split_cseq(v)?;
+    let seq = parse_u32(num).ok_or(ParseError::new(ErrorKind::BadHeader(HeaderName::CSeq), 0))?;
+    Ok(CSeq {
+        seq,
+        method: Method::new(m),
+    })
+}
+
+/// Max-Forwards = 1*DIGIT, at most 255.
+pub(crate) fn parse_max_forwards(v: &str) -> Result<u8, ParseError> {
+    parse_u32(trim(v))
+        .and_then(|n| u8::try_from(n).ok())
+        .ok_or(ParseError::new(
+            ErrorKind::BadHeader(HeaderName::MaxForwards),
+            0,
+        ))
+}

@@ -1,0 +1,618 @@
+//! URIs: `sip:`/`sips:` (RFC 3261 §19.1, IPv6 references per RFC 5118), `tel:` (RFC 3966)
+//! and any other scheme kept opaque (RFC 3261 §25.1 absoluteURI).
+//!
+//! Every string is a view into the input. `%` escapes are checked where the grammar allows
+//! them (user, password, parameters, headers) and rejected elsewhere (scheme, host, port);
+//! they are decoded only on request ([`SipUri::user_unescaped`], [`crate::unescape`]).
+
+use std::borrow::Cow;
+use std::fmt;
+use std::net::{Ipv4Addr, Ipv6Addr};
+
+use crate::error::{ErrorKind, ParseError};
+use crate::lex::{Params, check_escapes, is_unreserved, unescape};
+
+/// A URI as found in a Request-URI, name-addr or addr-spec.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Uri<'a> {
+    /// `sip:` or `sips:`.
+    Sip(SipUri<'a>),
+    /// `tel:` (RFC 3966).
+    Tel(TelUri<'a>),
+    /// Any other scheme, kept opaque (RFC 4475 §3.3.2: parse it, let the element decide).
+    Other {
+        /// The scheme, as written.
+        scheme: &'a str,
+        /// Everything after the `:`.
+        opaque: &'a str,
+        /// The whole URI as written.
+        raw: &'a str,
+    },
+}
+
+/// A `sip:` or `sips:` URI.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SipUri<'a> {
+    raw: &'a str,
+    /// `true` for `sips:`.
+    pub secure: bool,
+    /// The user part, still escaped (RFC 3261 §19.1.1: may contain `;`, `?`, `/` ...).
+    pub user: Option<&'a str>,
+    /// The password, still escaped.
+    pub password: Option<&'a str>,
+    /// The host.
+    pub host: Host<'a>,
+    /// The port, if given.
+    pub port: Option<u16>,
+    params: &'a str,
+    headers: &'a str,
+}
+
+/// A `tel:` URI (RFC 3966): the number and its parameters, both as written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TelUri<'a> {
+    raw: &'a str,
+    /// The telephone-subscriber number (`+1-212-555-0101`, `7042`), visual separators kept.
+    pub number: &'a str,
+    params: &'a str,
+}
+
+/// A host: domain name, IPv4 address or IPv6 reference (RFC 5118).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Host<'a> {
+    /// A domain name, as written (compare case-insensitively).
+    Domain(&'a str),
+    /// An IPv4 address.
+    V4(Ipv4Addr),
+    /// An IPv6 address (written as `[...]` in URIs and Via sent-by).
+    V6(Ipv6Addr),
+}
+
+impl<'a> Uri<'a> {
+    /// Parses a complete URI; the whole of `s` must be consumed.
+    pub fn parse(s: &'a str) -> Result<Self, ParseError> {
+        let b = s.as_bytes();
+        // scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." )
+        let colon = match b.iter().position(|&c| c == b':') {
+            Some(p) if p > 0 => p,
+            _ => return Err(ParseError::new(ErrorKind::Uri, 0)),
+        };
+        let scheme = &s[..colon];
+        if !b[0].is_ascii_alphabetic()
+            || !scheme
+                .bytes()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'+' | b'-' | b'.'))
+        {
+            return Err(ParseError::new(ErrorKind::Uri, 0));
+        }
+        let rest = &s[colon + 1..];
+        if scheme.eq_ignore_ascii_case("sip") {
+            SipUri::parse_after_scheme(s, rest, colon + 1, false).map(Uri::Sip)
+        } else if scheme.eq_ignore_ascii_case("sips") {
+            SipUri::parse_after_scheme(s, rest, colon + 1, true).map(Uri::Sip)
+        } else if scheme.eq_ignore_ascii_case("tel") {
+            TelUri::parse_after_scheme(s, rest, colon + 1).map(Uri::Tel)
+        } else {
+            // absoluteURI: hier-part / opaque-part, all uric characters.
+            if rest.is_empty() {
+                return Err(ParseError::new(ErrorKind::Uri, colon + 1));
+            }
+            if let Some(p) = rest.bytes().position(|c| !is_uric(c) && c != b'#') {
+                return Err(ParseError::new(ErrorKind::Uri, colon + 1 + p));
+            }
+            check_escapes(rest.as_bytes())
+                .map_err(|p| ParseError::new(ErrorKind::Escape, colon + 1 + p))?;
+            Ok(Uri::Other {
+                scheme,
+                opaque: rest,
+                raw: s,
+            })
+        }
+    }
+
+    /// The URI exactly as written.
+    pub fn as_str(&self) -> &'a str {
+        match self {
+            Uri::Sip(u) => u.raw,
+            Uri::Tel(u) => u.raw,
+            Uri::Other { raw, .. } => raw,
+        }
+    }
+
+    /// The scheme, lower-case for the known ones.
+    pub fn scheme(&self) -> &'a str {
+        match self {
+            Uri::Sip(u) if u.secure => "sips",
+            Uri::Sip(_) => "sip",
+            Uri::Tel(_) => "tel",
+            Uri::Other { scheme, .. } => scheme,
+        }
+    }
+
+    /// The SIP URI, if this is one.
+    pub fn as_sip(&self) -> Option<&SipUri<'a>> {
+        match self {
+            Uri::Sip(u) => Some(u),
+            _ => None,
+        }
+    }
+}
+
+impl<'a> SipUri<'a> {
+    /// Parses a complete `sip:`/`sips:` URI.
+    pub fn parse(s: &'a str) -> Result<Self, ParseError> {
+        match Uri::parse(s)? {
+            Uri::Sip(u) => Ok(u),
+            _ => Err(ParseError::new(ErrorKind::Uri, 0)),
+        }
+    }
+
+    /// `base` is the offset of `rest` within `raw` (for error offsets).
+    fn parse_after_scheme(
+        raw: &'a str,
+        rest: &'a str,
+        base: usize,
+        secure: bool,
+    ) -> Result<Self, ParseError> {
+        let b = rest.as_bytes();
+        let err = |kind, at: usize| ParseError::new(kind, base + at);
+        // userinfo ends at the first '@': '@' is legal nowhere else unescaped, while the user
+        // part may hold ';' '?' '/' (RFC 4475 §3.1.1.9 semiuri).
+        let (user, password, hp_start) = match memchr::memchr(b'@', b) {
+            Some(at) => {
+                let info = &rest[..at];
+                let (u, p) = match info.find(':') {
+                    Some(c) => (&info[..c], Some(&info[c + 1..])),
+                    None => (info, None),
+                };
+                if u.is_empty() {
+                    return Err(err(ErrorKind::Uri, 0));
+                }
+                if let Some(p) = u.bytes().position(|c| !is_user_char(c)) {
+                    return Err(err(ErrorKind::Uri, p));
+                }
+                check_escapes(u.as_bytes()).map_err(|p| err(ErrorKind::Escape, p))?;
+                if let Some(pw) = p {
+                    let off = u.len() + 1;
+                    if let Some(p) = pw.bytes().position(|c| !is_password_char(c)) {
+                        return Err(err(ErrorKind::Uri, off + p));
+                    }
+                    check_escapes(pw.as_bytes()).map_err(|p| err(ErrorKind::Escape, off + p))?;
+                }
+                (Some(u), p, at + 1)
+            }
+            None => (None, None, 0),
+        };
+        let (host, port, after) =
+            parse_hostport(rest, hp_start).map_err(|e| err(e.kind, e.offset))?;
+        // uri-parameters
+        let mut i = after;
+        let params_start = i;
+        while i < b.len() && b[i] == b';' {
+            i += 1;
+            let name_start = i;
+            while i < b.len() && is_param_char(b[i]) {
+                i += 1;
+            }
+            if i == name_start {
+                return Err(err(ErrorKind::Param, i));
+            }
+            if i < b.len() && b[i] == b'=' {
+                i += 1;
+                let vs = i;
+                while i < b.len() && is_param_char(b[i]) {
+                    i += 1;
+                }
+                if i == vs {
+                    return Err(err(ErrorKind::Param, i));
+                }
+            }
+        }
+        let params = &rest[params_start..i];
+        check_escapes(params.as_bytes()).map_err(|p| err(ErrorKind::Escape, params_start + p))?;
+        // headers = "?" header *( "&" header ); header = hname "=" hvalue
+        let mut headers = "";
+        if i < b.len() && b[i] == b'?' {
+            i += 1;
+            let hs = i;
+            loop {
+                let ns = i;
+                while i < b.len() && is_hnv_char(b[i]) {
+                    i += 1;
+                }
+                if i == ns || i >= b.len() || b[i] != b'=' {
+                    return Err(err(ErrorKind::Uri, i));
+                }
+                i += 1;
+                while i < b.len() && is_hnv_char(b[i]) {
+                    i += 1;
+                }
+                if i < b.len() && b[i] == b'&' {
+                    i += 1;
+                    continue;
+                }
+                break;
+            }
+            headers = &rest[hs..i];
+            check_escapes(headers.as_bytes()).map_err(|p| err(ErrorKind::Escape, hs + p))?;
+        }
+        if i != b.len() {
+            return Err(err(ErrorKind::Uri, i));
+        }
+        Ok(SipUri {
+            raw,
+            secure,
+            user,
+            password,
+            host,
+            port,
+            params,
+            headers,
+        })
+    }
+
+    /// The URI exactly as written.
+    pub fn as_str(&self) -> &'a str {
+        self.raw
+    }
+
+    /// The user part with `%` escapes decoded (borrowed when there are none).
+    pub fn user_unescaped(&self) -> Option<Cow<'a, str>> {
+        self.user.map(unescape)
+    }
+
+    /// The uri-parameters (`;transport=tcp;lr`), values still escaped.
+    pub fn params(&self) -> Params<'a> {
+        Params::new(self.params)
+    }
+
+    /// A uri-parameter by name (case-insensitive): `Some(None)` when present without value.
+    pub fn param(&self, name: &str) -> Option<Option<&'a str>> {
+        self.params().get(name)
+    }
+
+    /// The `transport` parameter.
+    pub fn transport(&self) -> Option<&'a str> {
+        self.param("transport").flatten()
+    }
+
+    /// Whether the `lr` parameter (loose routing, RFC 3261 §16.12) is present.
+    pub fn lr(&self) -> bool {
+        self.param("lr").is_some()
+    }
+
+    /// The `maddr` parameter.
+    pub fn maddr(&self) -> Option<&'a str> {
+        self.param("maddr").flatten()
+    }
+
+    /// The `user` parameter (`phone`, `ip`).
+    pub fn user_param(&self) -> Option<&'a str> {
+        self.param("user").flatten()
+    }
+
+    /// The raw headers part after `?` (empty when absent), still escaped.
+    pub fn headers_str(&self) -> &'a str {
+        self.headers
+    }
+
+    /// The URI headers as `(name, value)` pairs, still escaped.
+    pub fn headers(&self) -> impl Iterator<Item = (&'a str, &'a str)> + 'a {
+        let h = self.headers;
+        h.split('&')
+            .filter(|s| !s.is_empty())
+            .map(|kv| kv.split_once('=').unwrap_or((kv, "")))
+    }
+}
+
+/// Parses `host [":" port]` at `b[start..]`, stopping at `;`, `?` or the end.
+fn parse_hostport(s: &str, start: usize) -> Result<(Host<'_>, Option<u16>, usize), ParseError> {
+    let b = s.as_bytes();
+    let (host, mut i) = parse_host(s, start, |c| matches!(c, b':' | b';' | b'?'))?;
+    let mut port = None;
+    if i < b.len() && b[i] == b':' {
+        i += 1;
+        let ps = i;
+        while i < b.len() && b[i].is_ascii_digit() {
+            i += 1;
+        }
+        port = Some(parse_port(&s[ps..i]).ok_or(ParseError::new(ErrorKind::Port, ps))?);
+    }
+    Ok((host, port, i))
+}
+
+/// Parses a port (at most 5 digits, <= 65535).
+pub(crate) fn parse_port(s: &str) -> Option<u16> {
+    if s.is_empty() || s.len() > 5 || !s.bytes().all(|c| c.is_ascii_digit()) {
+        return None;
+    }
+    s.parse().ok()
+}
+
+/// Parses a host at `b[start..]` up to a byte for which `stop` holds (or the end).
+/// Returns the host and the index after it.
+pub(crate) fn parse_host(
+    s: &str,
+    start: usize,
+    stop: impl Fn(u8) -> bool,
+) -> Result<(Host<'_>, usize), ParseError> {
+    let b = s.as_bytes();
+    if b.get(start) == Some(&b'[') {
+        // IPv6reference = "[" IPv6address "]" (RFC 5118 §4.1)
+        let close = memchr::memchr(b']', &b[start..])
+            .map(|p| start + p)
+            .ok_or(ParseError::new(ErrorKind::Host, start))?;
+        let addr: Ipv6Addr = s[start + 1..close]
+            .parse()
+            .map_err(|_| ParseError::new(ErrorKind::Host, start))?;
+        return Ok((Host::V6(addr), close + 1));
+    }
+    let mut i = start;
+    while i < b.len() && !stop(b[i]) {
+        if !(b[i].is_ascii_alphanumeric() || matches!(b[i], b'-' | b'.' | b'_')) {
+            break;
+        }
+        i += 1;
+    }
+    let h = &s[start..i];
+    Ok((
+        classify_host(h).ok_or(ParseError::new(ErrorKind::Host, start))?,
+        i,
+    ))
+}
+
+/// Classifies a host string without brackets handling for IPv6 (bare IPv6 is accepted for
+/// the Via `received` parameter, RFC 5118 §4.5).
+pub(crate) fn classify_host(h: &str) -> Option<Host<'_>> {
+    if h.is_empty() {
+        return None;
+    }
+    if h.starts_with('[') && h.ends_with(']') && h.len() > 2 {
+        return h[1..h.len() - 1].parse().ok().map(Host::V6);
+    }
+    if h.contains(':') {
+        return h.parse().ok().map(Host::V6);
+    }
+    let b = h.as_bytes();
+    if b.iter().all(|c| c.is_ascii_digit() || *c == b'.') {
+        // All digits and dots: it must be an IPv4address, not a (top-label-less) name.
+        return h.parse().ok().map(Host::V4);
+    }
+    // hostname = *( domainlabel "." ) toplabel [ "." ]
+    if b[0] == b'.' || b[0] == b'-' || h.contains("..") {
+        return None;
+    }
+    if !b
+        .iter()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'.' | b'_'))
+    {
+        return None;
+    }
+    Some(Host::Domain(h))
+}
+
+impl<'a> TelUri<'a> {
+    fn parse_after_scheme(raw: &'a str, rest: &'a str, base: usize) -> Result<Self, ParseError> {
+        let end = rest.find(';').unwrap_or(rest.len());
+        let number = &rest[..end];
+        // RFC 3966: global-number-digits / local-number-digits with visual separators.
+        let ok = !number.is_empty()
+            && number.bytes().enumerate().all(|(i, c)| {
+                c.is_ascii_hexdigit()
+                    || matches!(c, b'*' | b'#' | b'-' | b'.' | b'(' | b')')
+                    || (c == b'+' && i == 0)
+            });
+        if !ok {
+            return Err(ParseError::new(ErrorKind::Uri, base));
+        }
+        let params = &rest[end..];
+        let pb = params.as_bytes();
+        let mut i = 0;
+        while i < pb.len() {
+            if pb[i] != b';' {
+                return Err(ParseError::new(ErrorKind::Param, base + end + i));
+            }
+            i += 1;
+            let ns = i;
+            while i < pb.len() && pb[i] != b';' && (is_param_char(pb[i]) || pb[i] == b'=') {
+                i += 1;
+            }
+            if i == ns || (i < pb.len() && pb[i] != b';') {
+                return Err(ParseError::new(ErrorKind::Param, base + end + i));
+            }
+        }
+        check_escapes(pb).map_err(|p| ParseError::new(ErrorKind::Escape, base + end + p))?;
+        Ok(TelUri {
+            raw,
+            number,
+            params,
+        })
+    }
+
+    /// The URI exactly as written.
+    pub fn as_str(&self) -> &'a str {
+        self.raw
+    }
+
+    /// Whether the number is global (`+` E.164).
+    pub fn is_global(&self) -> bool {
+        self.number.starts_with('+')
+    }
+
+    /// The parameters (`;phone-context=...`).
+    pub fn params(&self) -> Params<'a> {
+        Params::new(self.params)
+    }
+}
+
+impl Host<'_> {
+    /// Whether this is an IP address (not a name).
+    pub fn is_ip(&self) -> bool {
+        !matches!(self, Host::Domain(_))
+    }
+}
+
+impl fmt::Display for Host<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Host::Domain(d) => f.write_str(d),
+            Host::V4(a) => write!(f, "{a}"),
+            Host::V6(a) => write!(f, "[{a}]"),
+        }
+    }
+}
+
+impl fmt::Display for Uri<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// user = 1*( unreserved / escaped / user-unreserved )
+fn is_user_char(c: u8) -> bool {
+    is_unreserved(c)
+        || matches!(
+            c,
+            b'%' | b'&' | b'=' | b'+' | b'$' | b',' | b';' | b'?' | b'/'
+        )
+}
+
+/// password = *( unreserved / escaped / "&" / "=" / "+" / "$" / "," )
+fn is_password_char(c: u8) -> bool {
+    is_unreserved(c) || matches!(c, b'%' | b'&' | b'=' | b'+' | b'$' | b',')
+}
+
+/// paramchar = param-unreserved / unreserved / escaped
+fn is_param_char(c: u8) -> bool {
+    is_unreserved(c) || matches!(c, b'%' | b'[' | b']' | b'/' | b':' | b'&' | b'+' | b'$')
+}
+
+/// hname / hvalue characters = hnv-unreserved / unreserved / escaped
+fn is_hnv_char(c: u8) -> bool {
+    is_unreserved(c) || matches!(c, b'%' | b'[' | b']' | b'/' | b'?' | b':' | b'+' | b'$')
+}
+
+/// uric = reserved / unreserved / escaped
+fn is_uric(c: u8) -> bool {
+    is_unreserved(c)
+        || matches!(
+            c,
+            b'%' | b';' | b'/' | b'?' | b':' | b'@' | b'&' | b'=' | b'+' | b'$' | b','
+        )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sip(s: &str) -> SipUri<'_> {
+        SipUri::parse(s).unwrap_or_else(|e| panic!("{s}: {e}"))
+    }
+
+    #[test]
+    fn sip_uri_table() {
+        let u = sip("sip:alice:secret@example.com:5070;transport=tcp;lr?Subject=hi&X=1");
+        assert_eq!(u.user, Some("alice"));
+        assert_eq!(u.password, Some("secret"));
+        assert_eq!(u.host, Host::Domain("example.com"));
+        assert_eq!(u.port, Some(5070));
+        assert_eq!(u.transport(), Some("tcp"));
+        assert!(u.lr());
+        assert_eq!(
+            u.headers().collect::<Vec<_>>(),
+            vec![("Subject", "hi"), ("X", "1")]
+        );
+
+        let u = sip("sips:[2001:db8::10]:5061");
+        assert!(u.secure);
+        assert_eq!(u.host, Host::V6("2001:db8::10".parse().unwrap()));
+        assert_eq!(u.port, Some(5061));
+
+        let u = sip("sip:192.0.2.1");
+        assert_eq!(u.host, Host::V4(Ipv4Addr::new(192, 0, 2, 1)));
+        assert_eq!(u.port, None);
+
+        // RFC 4475 §3.1.1.9: ';par=' belongs to the user part.
+        let u = sip("sip:user;par=u%40example.net@example.com");
+        assert_eq!(u.user, Some("user;par=u%40example.net"));
+        assert_eq!(u.user_unescaped().unwrap(), "user;par=u@example.net");
+        assert_eq!(u.params().count(), 0);
+
+        // RFC 4475 §3.1.1.3
+        let u = sip("sip:sips%3Auser%40example.com@example.net");
+        assert_eq!(u.user_unescaped().unwrap(), "sips:user@example.com");
+        assert!(matches!(u.user_unescaped().unwrap(), Cow::Owned(_)));
+        assert!(matches!(
+            sip("sip:bob@x").user_unescaped().unwrap(),
+            Cow::Borrowed(_)
+        ));
+
+        // RFC 5118 §4.3: IPv4-mapped IPv6.
+        let u = sip("sip:[::ffff:192.0.2.1]");
+        assert!(matches!(u.host, Host::V6(_)));
+        // RFC 5118 §4.2: a port-looking suffix inside the brackets is part of the address.
+        let u = sip("sip:[2001:db8::10:5070]");
+        assert_eq!(u.port, None);
+    }
+
+    #[test]
+    fn intmeth_request_uri() {
+        let s = "sip:1_unusual.URI~(to-be!sure)&isn't+it$/crazy?,/;;*:&it+has=1,weird!*pas$wo~d_too.(doesn't-it)@example.com";
+        let u = sip(s);
+        assert_eq!(
+            u.user,
+            Some("1_unusual.URI~(to-be!sure)&isn't+it$/crazy?,/;;*")
+        );
+        assert_eq!(
+            u.password,
+            Some("&it+has=1,weird!*pas$wo~d_too.(doesn't-it)")
+        );
+    }
+
+    #[test]
+    fn rejects_bad_uris() {
+        for s in [
+            "<sip:user@example.com>",
+            "sip:user@example.com; lr",
+            "sip:[2001:db8::10",
+            "sip:2001:db8::10",
+            "sip:user@exa mple.com",
+            "sip:@example.com",
+            "sip:user@",
+            "sip:user@host:99999",
+            "sip:us%zzer@host",
+            "sip:user@ho%41st",
+            "sip:host;=x",
+            "sip:host?novalue",
+            "sip:256.1.1.1",
+            ":opaque",
+            "1abc:x",
+            "tel:",
+            "tel:+1-212-555-01 01",
+            "http:",
+        ] {
+            assert!(Uri::parse(s).is_err(), "{s} should be rejected");
+        }
+    }
+
+    #[test]
+    fn tel_and_other_schemes() {
+        match Uri::parse("tel:+1-201-555-0123;phone-context=example.com").unwrap() {
+            Uri::Tel(t) => {
+                assert_eq!(t.number, "+1-201-555-0123");
+                assert!(t.is_global());
+                assert_eq!(t.params().get("phone-context"), Some(Some("example.com")));
+            }
+            other => panic!("{other:?}"),
+        }
+        match Uri::parse("soap.beep://192.0.2.103:3002").unwrap() {
+            Uri::Other { scheme, opaque, .. } => {
+                assert_eq!(scheme, "soap.beep");
+                assert_eq!(opaque, "//192.0.2.103:3002");
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(Uri::parse("isbn:2983792873").unwrap().scheme(), "isbn");
+        assert_eq!(Uri::parse("SIP:x@y").unwrap().scheme(), "sip");
+    }
+}
