@@ -37,6 +37,15 @@ enum Command {
         /// The file to check.
         file: PathBuf,
     },
+    /// Parse and validate each file as one UDP datagram, the way the SIP listener would.
+    ///
+    /// Prints `FILE: ok` or `FILE: error: <reason> at byte <N> (would answer <code>|drop)`;
+    /// exits 0 only if every file is ok.
+    Parse {
+        /// Files holding one SIP message each.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -53,6 +62,33 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
+        Command::Parse { files } => parse_files(&files),
+    }
+}
+
+fn parse_files(files: &[PathBuf]) -> ExitCode {
+    let limits = sip_message::Limits::default();
+    let mut all_ok = true;
+    for file in files {
+        let line = match std::fs::read(file) {
+            Ok(bytes) => match sip_message::receive(bytes.into(), &limits) {
+                Ok(_) => "ok".to_owned(),
+                Err(rejection) => {
+                    all_ok = false;
+                    format!("error: {rejection}")
+                }
+            },
+            Err(err) => {
+                all_ok = false;
+                format!("error: cannot read: {err}")
+            }
+        };
+        println!("{}: {line}", file.display());
+    }
+    if all_ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
     }
 }
 

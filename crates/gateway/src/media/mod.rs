@@ -1,0 +1,3 @@
+//! Media I/O: RTP ports and sockets.
+
+pub mod port_pool;
