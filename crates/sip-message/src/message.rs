@@ -34,13 +34,13 @@ pub struct Limits {
 
 impl Default for Limits {
     /// 65 535-byte messages (the largest UDP datagram), 256 header lines, 8 KiB lines,
-    /// 32 Vias.
+    /// 70 Vias (one per hop of the recommended initial Max-Forwards, RFC 3261 §8.1.1.6).
     fn default() -> Self {
         Limits {
             max_message_size: 65_535,
             max_headers: 256,
             max_line_length: 8192,
-            max_vias: 32,
+            max_vias: 70,
         }
     }
 }
@@ -362,7 +362,9 @@ impl Message {
             items
                 .filter(|(_, s)| !(T::MULTI && s.is_empty()))
                 .map(move |(off, item)| {
-                    T::parse(item).map_err(|e| ParseError::new(e.kind, base + off + e.offset))
+                    T::parse(item).map_err(|e| {
+                        ParseError::new(ErrorKind::BadHeader(T::NAME), base + off + e.offset)
+                    })
                 })
         })
     }
@@ -516,7 +518,9 @@ impl Message {
                 if item.is_empty() {
                     return Err(ParseError::new(ErrorKind::BadHeader(name), base + off));
                 }
-                f(item).map_err(|e| ParseError::new(e.kind, base + off + e.offset))
+                // Report the header, not the inner grammar rule: that is what a 400 names.
+                f(item)
+                    .map_err(|e| ParseError::new(ErrorKind::BadHeader(name), base + off + e.offset))
             })
         })
     }
