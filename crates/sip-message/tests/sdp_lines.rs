@@ -7,6 +7,18 @@ use sip_message::sdp::{
     MediaLine, MediaType, Origin, Proto, Repeat, SessionDescription, TimeZones, Timing,
 };
 
+/// `(input, addrtype, address, ttl, count)`.
+type ConnectionCase<'a> = (&'a str, AddrType, Host<'a>, Option<u8>, Option<u32>);
+/// `(input, media, port, port count, proto, formats)`.
+type MediaLineCase<'a> = (
+    &'a str,
+    MediaType<'a>,
+    u16,
+    Option<u16>,
+    Proto<'a>,
+    &'a [&'a str],
+);
+
 const HEAD: &str = "v=0\r\no=- 1 1 IN IP4 192.0.2.1\r\ns=-\r\nc=IN IP4 192.0.2.1\r\nt=0 0\r\n";
 
 /// A body made of `lines` joined with CRLF.
@@ -342,7 +354,7 @@ fn origin_table() {
 fn connection_table() {
     let v4 = |a: [u8; 4]| Host::Ip(IpAddr::V4(Ipv4Addr::from(a)));
     let v6 = |s: &str| Host::Ip(IpAddr::V6(s.parse::<Ipv6Addr>().unwrap()));
-    let good: &[(&str, AddrType, Host<'_>, Option<u8>, Option<u32>)] = &[
+    let good: &[ConnectionCase<'_>] = &[
         (
             "IN IP4 192.0.2.1",
             AddrType::Ip4,
@@ -465,7 +477,7 @@ fn connection_table() {
 
 #[test]
 fn media_line_table() {
-    let good: &[(&str, MediaType<'_>, u16, Option<u16>, Proto<'_>, &[&str])] = &[
+    let good: &[MediaLineCase<'_>] = &[
         (
             "audio 49170 RTP/AVP 0 8 101",
             MediaType::Audio,

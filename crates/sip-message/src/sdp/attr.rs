@@ -309,8 +309,8 @@ impl fmt::Display for Attribute<'_> {
             Attribute::Setup(s) => write!(f, ":{}", s.as_str()),
             Attribute::Group(g) => {
                 write!(f, ":{}", g.semantics)?;
-                for m in g.mids() {
-                    write!(f, " {m}")?;
+                if !g.mids.is_empty() {
+                    write!(f, " {}", g.mids)?;
                 }
                 Ok(())
             }

@@ -345,8 +345,8 @@ impl<'a> Proto<'a> {
         }
     }
 
-    /// Whether the formats are RTP payload types (RFC 8866 §5.14: "If the <proto> sub-field is
-    /// "RTP/AVP" or "RTP/SAVP" the <fmt> sub-fields contain RTP payload type numbers"; the same
+    /// Whether the formats are RTP payload types (RFC 8866 §5.14: "If the `<proto>` sub-field is
+    /// "RTP/AVP" or "RTP/SAVP" the `<fmt>` sub-fields contain RTP payload type numbers"; the same
     /// holds for every profile with an `RTP/` component, e.g. `TCP/RTP/AVP`).
     pub fn is_rtp(&self) -> bool {
         match self {
@@ -448,7 +448,7 @@ impl<'a> MediaLine<'a> {
     }
 
     /// The RTP payload types in order of preference (empty unless [`Proto::is_rtp`]).
-    pub fn payload_types(&self) -> impl Iterator<Item = u8> + 'a {
+    pub fn payload_types(&self) -> impl Iterator<Item = u8> + use<'a> {
         let rtp = self.proto.is_rtp();
         Tokens::new(self.formats)
             .filter(move |_| rtp)
@@ -629,7 +629,7 @@ impl<'a> Repeat<'a> {
     }
 
     /// Offsets from the start time, in seconds.
-    pub fn offsets(&self) -> impl Iterator<Item = u64> + 'a {
+    pub fn offsets(&self) -> impl Iterator<Item = u64> + use<'a> {
         Tokens::new(self.offsets).filter_map(typed_time)
     }
 }
@@ -668,7 +668,7 @@ impl<'a> TimeZones<'a> {
     }
 
     /// `(adjustment time, offset in seconds)` pairs.
-    pub fn adjustments(&self) -> impl Iterator<Item = (u64, i64)> + 'a {
+    pub fn adjustments(&self) -> impl Iterator<Item = (u64, i64)> + use<'a> {
         let mut t = Tokens::new(self.0);
         core::iter::from_fn(move || {
             let time = parse_u64(t.next()?, 20)?;

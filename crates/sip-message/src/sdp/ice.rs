@@ -155,7 +155,7 @@ impl<'a> Candidate<'a> {
     }
 
     /// Extension attributes (`generation 0`, `tcptype active`, `network-id 1`, …).
-    pub fn extensions(&self) -> impl Iterator<Item = (&'a str, &'a str)> + 'a {
+    pub fn extensions(&self) -> impl Iterator<Item = (&'a str, &'a str)> + use<'a> {
         let mut t = Tokens::new(self.extensions);
         core::iter::from_fn(move || Some((t.next()?, t.next()?)))
     }

@@ -63,7 +63,7 @@ impl<'a> Media<'a> {
     }
 
     /// RTP payload types in order of preference.
-    pub fn payload_types(&self) -> impl Iterator<Item = u8> + 'a {
+    pub fn payload_types(&self) -> impl Iterator<Item = u8> + use<'a> {
         self.line.payload_types()
     }
 
@@ -78,7 +78,7 @@ impl<'a> Media<'a> {
     }
 
     /// Media-level `c=` lines (more than one only for layered multicast).
-    pub fn connections(&self) -> impl Iterator<Item = Connection<'a>> + 'a {
+    pub fn connections(&self) -> impl Iterator<Item = Connection<'a>> + use<'a> {
         values(self.text, b'c').filter_map(|v| Connection::parse_inner(v).ok())
     }
 
@@ -90,7 +90,7 @@ impl<'a> Media<'a> {
     }
 
     /// Media-level `b=` lines.
-    pub fn bandwidths(&self) -> impl Iterator<Item = Bandwidth<'a>> + 'a {
+    pub fn bandwidths(&self) -> impl Iterator<Item = Bandwidth<'a>> + use<'a> {
         values(self.text, b'b').filter_map(|v| Bandwidth::parse_inner(v).ok())
     }
 
@@ -153,7 +153,7 @@ impl<'a> Media<'a> {
 
     /// The codecs in `m=` order. Payload types that resolve to no codec (dynamic, without
     /// `rtpmap`) are skipped; [`Media::payload_types`] lists them all.
-    pub fn codecs(&self) -> impl Iterator<Item = Codec<'a>> + 'a {
+    pub fn codecs(&self) -> impl Iterator<Item = Codec<'a>> + use<'a> {
         let this = *self;
         self.payload_types().filter_map(move |pt| this.codec(pt))
     }
@@ -208,7 +208,7 @@ impl<'a> Media<'a> {
     }
 
     /// `a=crypto` lines in order of preference.
-    pub fn crypto(&self) -> impl Iterator<Item = Crypto<'a>> + 'a {
+    pub fn crypto(&self) -> impl Iterator<Item = Crypto<'a>> + use<'a> {
         self.attributes().filter_map(|a| match a {
             Attribute::Crypto(c) => Some(c),
             _ => None,
@@ -216,7 +216,7 @@ impl<'a> Media<'a> {
     }
 
     /// `a=candidate` lines.
-    pub fn candidates(&self) -> impl Iterator<Item = Candidate<'a>> + 'a {
+    pub fn candidates(&self) -> impl Iterator<Item = Candidate<'a>> + use<'a> {
         self.attributes().filter_map(|a| match a {
             Attribute::Candidate(c) => Some(c),
             _ => None,
@@ -263,7 +263,7 @@ impl<'a> Media<'a> {
 
     /// `a=fingerprint` lines: the media-level ones, or the session-level ones when the section
     /// has none (RFC 8122 §5).
-    pub fn fingerprints(&self) -> impl Iterator<Item = Fingerprint<'a>> + 'a {
+    pub fn fingerprints(&self) -> impl Iterator<Item = Fingerprint<'a>> + use<'a> {
         let pick = |a: Attribute<'a>| match a {
             Attribute::Fingerprint(f) => Some(f),
             _ => None,

@@ -109,7 +109,7 @@ impl<'a> Fmtp<'a> {
     /// The `;`-separated parameters as `(name, value)`; a parameter without `=` (such as the
     /// event list `0-16` of RFC 4733 `telephone-event`) yields `(text, None)`. Whitespace
     /// around names and values is trimmed; empty items are skipped.
-    pub fn params(&self) -> impl Iterator<Item = (&'a str, Option<&'a str>)> + 'a {
+    pub fn params(&self) -> impl Iterator<Item = (&'a str, Option<&'a str>)> + use<'a> {
         self.params
             .split(';')
             .map(|p| p.trim_matches(is_ws))

@@ -51,7 +51,7 @@ impl<'a> Crypto<'a> {
     }
 
     /// The key parameters in order.
-    pub fn keys(&self) -> impl Iterator<Item = KeyParam<'a>> + 'a {
+    pub fn keys(&self) -> impl Iterator<Item = KeyParam<'a>> + use<'a> {
         self.key_params
             .split(';')
             .filter_map(|kp| KeyParam::parse(kp).ok())
@@ -219,7 +219,7 @@ impl<'a> Fingerprint<'a> {
     }
 
     /// The digest bytes.
-    pub fn bytes(&self) -> impl Iterator<Item = u8> + 'a {
+    pub fn bytes(&self) -> impl Iterator<Item = u8> + use<'a> {
         self.value
             .split(':')
             .filter_map(|h| u8::from_str_radix(h, 16).ok())

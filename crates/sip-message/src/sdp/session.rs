@@ -109,12 +109,12 @@ impl<'a> SessionDescription<'a> {
     }
 
     /// `e=` lines.
-    pub fn emails(&self) -> impl Iterator<Item = &'a str> + 'a {
+    pub fn emails(&self) -> impl Iterator<Item = &'a str> + use<'a> {
         values(self.session, b'e')
     }
 
     /// `p=` lines.
-    pub fn phones(&self) -> impl Iterator<Item = &'a str> + 'a {
+    pub fn phones(&self) -> impl Iterator<Item = &'a str> + use<'a> {
         values(self.session, b'p')
     }
 
@@ -124,13 +124,13 @@ impl<'a> SessionDescription<'a> {
     }
 
     /// Session-level `b=` lines.
-    pub fn bandwidths(&self) -> impl Iterator<Item = Bandwidth<'a>> + 'a {
+    pub fn bandwidths(&self) -> impl Iterator<Item = Bandwidth<'a>> + use<'a> {
         values(self.session, b'b').filter_map(|v| Bandwidth::parse_inner(v).ok())
     }
 
     /// `t=` lines, each with its `r=` lines. Empty when the body had no `t=` (accepted, see
     /// the module documentation).
-    pub fn times(&self) -> impl Iterator<Item = TimeDescription<'a>> + 'a {
+    pub fn times(&self) -> impl Iterator<Item = TimeDescription<'a>> + use<'a> {
         let mut lines = RawLines::new(self.session);
         core::iter::from_fn(move || {
             loop {
@@ -168,7 +168,7 @@ impl<'a> SessionDescription<'a> {
     }
 
     /// Session-level `a=group` lines (RFC 5888), e.g. `BUNDLE`.
-    pub fn groups(&self) -> impl Iterator<Item = super::attr::Group<'a>> + 'a {
+    pub fn groups(&self) -> impl Iterator<Item = super::attr::Group<'a>> + use<'a> {
         self.attributes().filter_map(|a| match a {
             Attribute::Group(g) => Some(g),
             _ => None,
@@ -207,7 +207,7 @@ pub struct TimeDescription<'a> {
 
 impl<'a> TimeDescription<'a> {
     /// The `r=` lines of this time description.
-    pub fn repeats(&self) -> impl Iterator<Item = Repeat<'a>> + 'a {
+    pub fn repeats(&self) -> impl Iterator<Item = Repeat<'a>> + use<'a> {
         let mut lines = self.after.clone();
         core::iter::from_fn(move || {
             let line = lines.next()?;

@@ -57,7 +57,8 @@ pub struct SdpBuilder<'a> {
     pub connection: Option<Connection<'a>>,
     /// Session-level `b=` lines.
     pub bandwidths: Vec<Bandwidth<'a>>,
-    /// `t=` lines with their `r=` lines; when empty `t=0 0` is written (RFC 3264 §5).
+    /// `t=` lines with their `r=` lines; `t=0 0` by default (RFC 3264 §5), and written as such
+    /// when emptied, since `t=` is mandatory.
     pub times: Vec<(Timing, Vec<Repeat<'a>>)>,
     /// `z=`.
     pub zones: Option<TimeZones<'a>>,
@@ -70,7 +71,7 @@ pub struct SdpBuilder<'a> {
 }
 
 impl<'a> SdpBuilder<'a> {
-    /// A description with just `o=` and `s=`.
+    /// A description with `o=`, `s=` and `t=0 0`.
     pub fn new(origin: Origin<'a>, name: &'a str) -> Self {
         SdpBuilder {
             origin,
@@ -81,7 +82,7 @@ impl<'a> SdpBuilder<'a> {
             phones: Vec::new(),
             connection: None,
             bandwidths: Vec::new(),
-            times: Vec::new(),
+            times: vec![(Timing::PERMANENT, Vec::new())],
             zones: None,
             key: None,
             attributes: Vec::new(),
@@ -101,8 +102,9 @@ impl<'a> SdpBuilder<'a> {
         self
     }
 
-    /// Adds a `t=` line.
+    /// Replaces the `t=` lines with the single line `t`.
     pub fn timing(mut self, t: Timing) -> Self {
+        self.times.clear();
         self.times.push((t, Vec::new()));
         self
     }
@@ -176,17 +178,30 @@ impl<'a> From<&SessionDescription<'a>> for SdpBuilder<'a> {
     fn from(sdp: &SessionDescription<'a>) -> Self {
         SdpBuilder {
             origin: sdp.origin(),
-            name: sdp.name(),
+            // The writer cannot emit an empty `s=` (RFC 8866 §5.3), so an empty name reads as
+            // the conventional `-` here too, keeping parse → write → parse stable.
+            name: if sdp.name().is_empty() {
+                "-"
+            } else {
+                sdp.name()
+            },
             information: sdp.information(),
             uri: sdp.uri(),
             emails: sdp.emails().collect(),
             phones: sdp.phones().collect(),
             connection: sdp.connection(),
             bandwidths: sdp.bandwidths().collect(),
-            times: sdp
-                .times()
-                .map(|t| (t.timing, t.repeats().collect()))
-                .collect(),
+            times: {
+                // A body without `t=` reads as `t=0 0` (see the module documentation).
+                let mut times: Vec<_> = sdp
+                    .times()
+                    .map(|t| (t.timing, t.repeats().collect()))
+                    .collect();
+                if times.is_empty() {
+                    times.push((Timing::PERMANENT, Vec::new()));
+                }
+                times
+            },
             zones: sdp.zones(),
             key: sdp.key(),
             attributes: sdp.attributes().collect(),
