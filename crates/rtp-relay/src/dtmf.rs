@@ -531,6 +531,12 @@ fn duration_units(d: Duration, clock_rate: u32) -> u32 {
 mod tests {
     use super::*;
 
+    /// An arbitrary base instant; from here on time only moves by explicit jumps.
+    #[allow(clippy::disallowed_methods)]
+    fn base_instant() -> Instant {
+        Instant::now()
+    }
+
     fn te(event: u8, end: bool, duration: u16) -> [u8; 4] {
         TelephoneEvent {
             event,
@@ -548,7 +554,8 @@ mod tests {
     fn feed(rx: &mut DtmfReceiver, pkts: &[(bool, u32, [u8; 4])]) -> Vec<DtmfEvent> {
         let mut out = Vec::new();
         for (m, ts, p) in pkts {
-            rx.handle_payload(*m, *ts, p).unwrap_or_else(|e| panic!("{e}"));
+            rx.handle_payload(*m, *ts, p)
+                .unwrap_or_else(|e| panic!("{e}"));
             out.extend(drain(rx));
         }
         out
@@ -570,10 +577,23 @@ mod tests {
             duration: 0xfffe,
         };
         assert_eq!(TelephoneEvent::parse(&t.to_bytes()), Ok(t));
-        assert_eq!(TelephoneEvent::parse(&[1, 2, 3]), Err(Error::ShortTelephoneEvent));
+        assert_eq!(
+            TelephoneEvent::parse(&[1, 2, 3]),
+            Err(Error::ShortTelephoneEvent)
+        );
         // The R bit is ignored on receive.
-        assert_eq!(TelephoneEvent::parse(&[5, 0x40 | 7, 0, 1]).map(|e| e.volume), Ok(7));
-        for (c, e) in [('0', 0), ('9', 9), ('*', 10), ('#', 11), ('A', 12), ('D', 15)] {
+        assert_eq!(
+            TelephoneEvent::parse(&[5, 0x40 | 7, 0, 1]).map(|e| e.volume),
+            Ok(7)
+        );
+        for (c, e) in [
+            ('0', 0),
+            ('9', 9),
+            ('*', 10),
+            ('#', 11),
+            ('A', 12),
+            ('D', 15),
+        ] {
             assert_eq!(event_for_digit(c), Some(e));
             assert_eq!(digit_for_event(e), Some(c));
         }
@@ -623,7 +643,13 @@ mod tests {
         );
         assert_eq!(digits(&evs), "5");
         // Only end packets arrived at all.
-        let evs = feed(&mut rx, &[(false, 3000, te(6, true, 800)), (false, 3000, te(6, true, 800))]);
+        let evs = feed(
+            &mut rx,
+            &[
+                (false, 3000, te(6, true, 800)),
+                (false, 3000, te(6, true, 800)),
+            ],
+        );
         assert_eq!(
             evs,
             vec![
@@ -765,7 +791,7 @@ mod tests {
     }
 
     fn sender(interval_ms: u64) -> (DtmfSender, Instant) {
-        let t0 = Instant::now();
+        let t0 = base_instant();
         let cfg = DtmfSenderConfig {
             packet_interval: Duration::from_millis(interval_ms),
             ..DtmfSenderConfig::default()
@@ -793,7 +819,8 @@ mod tests {
     #[test]
     fn sender_sequence_for_one_digit() {
         let (mut s, t0) = sender(20);
-        s.send_event(1, Duration::from_millis(100)).unwrap_or_else(|e| panic!("{e}"));
+        s.send_event(1, Duration::from_millis(100))
+            .unwrap_or_else(|e| panic!("{e}"));
         let pkts = run_sender(&mut s, t0);
         let summary: Vec<_> = pkts
             .iter()
@@ -811,18 +838,27 @@ mod tests {
                 (120, false, 10_000, true, 800),
             ]
         );
-        assert!(pkts.iter().all(|(_, p)| p.event.volume == 10 && p.payload_type == 101));
+        assert!(
+            pkts.iter()
+                .all(|(_, p)| p.event.volume == 10 && p.payload_type == 101)
+        );
         assert!(!s.is_sending());
     }
 
     #[test]
     fn sender_gap_and_second_digit_timestamp() {
         let (mut s, t0) = sender(20);
-        s.send_event(2, Duration::from_millis(40)).unwrap_or_else(|e| panic!("{e}"));
-        s.send_event(2, Duration::from_millis(40)).unwrap_or_else(|e| panic!("{e}"));
+        s.send_event(2, Duration::from_millis(40))
+            .unwrap_or_else(|e| panic!("{e}"));
+        s.send_event(2, Duration::from_millis(40))
+            .unwrap_or_else(|e| panic!("{e}"));
         let pkts = run_sender(&mut s, t0);
         // Digit 1: 0 ms, 20 ms (end) ×3 at 20, 40, 60. Gap 50 ms after the last end → 110.
-        let starts: Vec<_> = pkts.iter().filter(|(_, p)| p.marker).map(|(t, p)| (*t, p.timestamp)).collect();
+        let starts: Vec<_> = pkts
+            .iter()
+            .filter(|(_, p)| p.marker)
+            .map(|(t, p)| (*t, p.timestamp))
+            .collect();
         assert_eq!(starts, vec![(0, 10_000), (110, 10_000 + 880)]);
         // The receiver sees two digits.
         let mut rx = DtmfReceiver::new();
@@ -839,7 +875,8 @@ mod tests {
     fn sender_segments_long_event_and_receiver_joins_them() {
         let (mut s, t0) = sender(20);
         // 10 s at 8 kHz = 80000 units > 65535: two segments.
-        s.send_event(0, Duration::from_secs(10)).unwrap_or_else(|e| panic!("{e}"));
+        s.send_event(0, Duration::from_secs(10))
+            .unwrap_or_else(|e| panic!("{e}"));
         let pkts = run_sender(&mut s, t0);
         let seg_ts: Vec<u32> = {
             let mut v: Vec<u32> = pkts.iter().map(|(_, p)| p.timestamp).collect();
@@ -847,11 +884,17 @@ mod tests {
             v
         };
         assert_eq!(seg_ts, vec![10_000, 10_000 + 65_440]);
-        assert!(pkts.iter().all(|(_, p)| u32::from(p.event.duration) <= MAX_SEGMENT_DURATION));
+        assert!(
+            pkts.iter()
+                .all(|(_, p)| u32::from(p.event.duration) <= MAX_SEGMENT_DURATION)
+        );
         assert_eq!(pkts.iter().filter(|(_, p)| p.marker).count(), 1);
         let ends: Vec<_> = pkts.iter().filter(|(_, p)| p.event.end).collect();
         assert_eq!(ends.len(), 3);
-        assert!(ends.iter().all(|(_, p)| p.event.duration as u32 == 80_000 - 65_440));
+        assert!(
+            ends.iter()
+                .all(|(_, p)| p.event.duration as u32 == 80_000 - 65_440)
+        );
         let mut rx = DtmfReceiver::new();
         let mut evs = Vec::new();
         for (_, p) in &pkts {
@@ -878,17 +921,26 @@ mod tests {
     #[test]
     fn sender_rounds_short_duration_up_and_bounds_queue() {
         let (mut s, t0) = sender(20);
-        s.send_event(4, Duration::from_millis(1)).unwrap_or_else(|e| panic!("{e}"));
+        s.send_event(4, Duration::from_millis(1))
+            .unwrap_or_else(|e| panic!("{e}"));
         let pkts = run_sender(&mut s, t0);
         assert_eq!(pkts.len(), 3);
-        assert!(pkts[0].1.marker && pkts.iter().all(|(_, p)| p.event.end && p.event.duration == 160));
+        assert!(
+            pkts[0].1.marker
+                && pkts
+                    .iter()
+                    .all(|(_, p)| p.event.end && p.event.duration == 160)
+        );
         let cfg = DtmfSenderConfig {
             queue_limit: 1,
             ..DtmfSenderConfig::default()
         };
         let mut s = DtmfSender::new(cfg, t0, 0).unwrap_or_else(|e| panic!("{e}"));
         assert!(s.send_event(1, Duration::from_millis(50)).is_ok());
-        assert_eq!(s.send_event(1, Duration::from_millis(50)), Err(Error::DtmfQueueFull));
+        assert_eq!(
+            s.send_event(1, Duration::from_millis(50)),
+            Err(Error::DtmfQueueFull)
+        );
         let bad = DtmfSenderConfig {
             volume: 64,
             ..DtmfSenderConfig::default()
@@ -899,12 +951,18 @@ mod tests {
     #[test]
     fn sender_packet_writes_rtp() {
         let (mut s, t0) = sender(20);
-        s.send_event(11, Duration::from_millis(20)).unwrap_or_else(|e| panic!("{e}"));
+        s.send_event(11, Duration::from_millis(20))
+            .unwrap_or_else(|e| panic!("{e}"));
         let p = s.poll_transmit(t0).unwrap_or_else(|| panic!("no packet"));
         let mut buf = [0u8; 32];
-        let n = p.write(77, 0xabc, &mut buf).unwrap_or_else(|e| panic!("{e}"));
+        let n = p
+            .write(77, 0xabc, &mut buf)
+            .unwrap_or_else(|e| panic!("{e}"));
         let r = crate::rtp::RtpPacket::parse(&buf[..n]).unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!((r.sequence(), r.ssrc(), r.payload_type(), r.marker()), (77, 0xabc, 101, true));
+        assert_eq!(
+            (r.sequence(), r.ssrc(), r.payload_type(), r.marker()),
+            (77, 0xabc, 101, true)
+        );
         assert_eq!(TelephoneEvent::parse(r.payload()).map(|e| e.event), Ok(11));
     }
 }

@@ -578,7 +578,9 @@ fn check_room(out: &[u8], need: usize) -> Result<(), Error> {
 
 fn check_blocks(reports: &[ReportBlock]) -> Result<(), Error> {
     if reports.len() > 31 {
-        Err(Error::InvalidArgument("at most 31 report blocks per packet"))
+        Err(Error::InvalidArgument(
+            "at most 31 report blocks per packet",
+        ))
     } else {
         Ok(())
     }
@@ -729,7 +731,8 @@ mod tests {
             octet_count: 480,
         };
         let mut out = [0u8; 52];
-        let n = write_sender_report(&mut out, 7, &info, &[block()]).unwrap_or_else(|e| panic!("{e}"));
+        let n =
+            write_sender_report(&mut out, 7, &info, &[block()]).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(n, 52);
         let c = RtcpCompound::parse(&out).unwrap_or_else(|e| panic!("{e}"));
         let p = c.packets().next().unwrap_or_else(|| panic!("no packet"));
@@ -774,17 +777,45 @@ mod tests {
         let cases: Vec<(&str, Vec<u8>, Result<(), Error>)> = vec![
             ("RR alone", good_rr.clone(), Ok(())),
             ("RR + SDES", cat(&[&good_rr, &good_sdes]), Ok(())),
-            ("SDES first", cat(&[&good_sdes, &good_rr]), Err(Error::FirstNotReport(202))),
-            ("padding on first of two", cat(&[&padded_first, &good_sdes]), Err(Error::PaddingNotLast)),
+            (
+                "SDES first",
+                cat(&[&good_sdes, &good_rr]),
+                Err(Error::FirstNotReport(202)),
+            ),
+            (
+                "padding on first of two",
+                cat(&[&padded_first, &good_sdes]),
+                Err(Error::PaddingNotLast),
+            ),
             ("padding on last", cat(&[&good_rr, &padded_last]), Ok(())),
-            ("padding count zero", cat(&[&good_rr, &zero_pad]), Err(Error::BadPadding)),
-            ("padding longer than body", cat(&[&good_rr, &long_pad]), Err(Error::BadPadding)),
+            (
+                "padding count zero",
+                cat(&[&good_rr, &zero_pad]),
+                Err(Error::BadPadding),
+            ),
+            (
+                "padding longer than body",
+                cat(&[&good_rr, &long_pad]),
+                Err(Error::BadPadding),
+            ),
             ("version 1", v1, Err(Error::BadVersion(1))),
-            ("second packet version 0", cat(&[&good_rr, &second_v0]), Err(Error::BadVersion(0))),
+            (
+                "second packet version 0",
+                cat(&[&good_rr, &second_v0]),
+                Err(Error::BadVersion(0)),
+            ),
             ("length past end", bad_len, Err(Error::BadLength)),
-            ("trailing garbage", cat(&[&good_rr, &[0x80, 201]]), Err(Error::BadLength)),
+            (
+                "trailing garbage",
+                cat(&[&good_rr, &[0x80, 201]]),
+                Err(Error::BadLength),
+            ),
             ("RTP payload type", rtp_pt, Err(Error::NotRtcp(96))),
-            ("three bytes", vec![0x80, 201, 0], Err(Error::Truncated { len: 3, need: 4 })),
+            (
+                "three bytes",
+                vec![0x80, 201, 0],
+                Err(Error::Truncated { len: 3, need: 4 }),
+            ),
         ];
         for (name, buf, want) in cases {
             assert_eq!(RtcpCompound::parse(&buf).map(|_| ()), want, "{name}");
@@ -858,7 +889,8 @@ mod tests {
             ..SenderInfo::default()
         };
         let mut buf = vec![0u8; 52];
-        let n = write_sender_report(&mut buf, 10, &info, &[block()]).unwrap_or_else(|e| panic!("{e}"));
+        let n =
+            write_sender_report(&mut buf, 10, &info, &[block()]).unwrap_or_else(|e| panic!("{e}"));
         buf.truncate(n);
         buf.extend(sdes(10, b"cn"));
         let mut bye = [0u8; 8];

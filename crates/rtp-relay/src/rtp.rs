@@ -277,7 +277,9 @@ mod tests {
     use super::*;
 
     fn header(b0: u8, extra: &[u8]) -> Vec<u8> {
-        let mut v = vec![b0, 0x00, 0x12, 0x34, 0, 0, 0x01, 0x00, 0xde, 0xad, 0xbe, 0xef];
+        let mut v = vec![
+            b0, 0x00, 0x12, 0x34, 0, 0, 0x01, 0x00, 0xde, 0xad, 0xbe, 0xef,
+        ];
         v.extend_from_slice(extra);
         v
     }
@@ -374,7 +376,10 @@ mod tests {
 
     #[test]
     fn accessors() {
-        let buf = header(0x91, &[0, 0, 0, 7, 0x10, 0x00, 0, 1, 9, 9, 9, 9, 0x55, 0x66]);
+        let buf = header(
+            0x91,
+            &[0, 0, 0, 7, 0x10, 0x00, 0, 1, 9, 9, 9, 9, 0x55, 0x66],
+        );
         let mut buf = buf;
         buf[1] = 0x80 | 8;
         let p = RtpPacket::parse(&buf).unwrap_or_else(|e| panic!("{e}"));
@@ -402,7 +407,13 @@ mod tests {
         p.payload_mut()[0] = 42;
         let r = p.as_packet();
         assert_eq!(
-            (r.ssrc(), r.sequence(), r.timestamp(), r.payload_type(), r.marker()),
+            (
+                r.ssrc(),
+                r.sequence(),
+                r.timestamp(),
+                r.payload_type(),
+                r.marker()
+            ),
             (1, 65535, 0xffff_fff0, 101, true)
         );
         assert_eq!(r.payload(), &[42, 2, 3]);
@@ -423,11 +434,19 @@ mod tests {
             ssrc: 99,
         };
         let mut out = [0u8; 20];
-        let n = h.write(&[1, 2, 3, 4], &mut out).unwrap_or_else(|e| panic!("{e}"));
+        let n = h
+            .write(&[1, 2, 3, 4], &mut out)
+            .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(n, 16);
         let p = RtpPacket::parse(&out[..n]).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(
-            (p.marker(), p.payload_type(), p.sequence(), p.timestamp(), p.ssrc()),
+            (
+                p.marker(),
+                p.payload_type(),
+                p.sequence(),
+                p.timestamp(),
+                p.ssrc()
+            ),
             (true, 0, 7, 160, 99)
         );
         assert_eq!(p.payload(), &[1, 2, 3, 4]);
