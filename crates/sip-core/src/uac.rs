@@ -1,0 +1,768 @@
+//! The UAC side of INVITE sessions: placing calls, the ringing timer, CANCEL (§9.1),
+//! 2xx/ACK and forking (§13.2.2.4), digest retries (§22.2), and requests the TU sends inside
+//! a dialog (§12.2.1).
+
+use std::time::Instant;
+
+use bytes::Bytes;
+
+use crate::api::{Body, CallHandle, EndReason, Event, InviteOptions, RequestId, TimeoutCause};
+use crate::compose::Writer;
+use crate::dialog::Dialog;
+use crate::digest::DigestParams;
+use crate::endpoint::{Call, CancelState, Endpoint, Role, UacState};
+use crate::error::Error;
+use crate::ids::{Branch, CallId, DialogId, Tag};
+use crate::method::Method;
+use crate::msg::{HeaderKind, Inbound};
+use crate::timer::{Owner, Timer, TimerTable};
+use crate::transaction::Purpose;
+use crate::transport::Transport;
+
+/// Rejects text that would break the message framing (header injection).
+pub(crate) fn check_text(s: &str, what: &'static str) -> Result<(), Error> {
+    if s.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0) {
+        return Err(Error::InvalidArgument(what));
+    }
+    Ok(())
+}
+
+pub(crate) fn check_headers(headers: &[(String, String)]) -> Result<(), Error> {
+    for (n, v) in headers {
+        if n.is_empty() || n.contains(':') || n.contains(' ') {
+            return Err(Error::InvalidArgument("header name"));
+        }
+        check_text(n, "header name")?;
+        check_text(v, "header value")?;
+    }
+    Ok(())
+}
+
+impl Endpoint {
+    /// Places a call: sends the INVITE and arms the call's ringing timer
+    /// (`opts.ringing_timeout` from `now`). Progress, answer and end are reported as
+    /// [`Event::Progress`], [`Event::Answered`] and [`Event::Ended`].
+    pub fn invite(&mut self, now: Instant, opts: InviteOptions) -> Result<CallHandle, Error> {
+        if opts.request_uri.is_empty() {
+            return Err(Error::InvalidArgument("request_uri"));
+        }
+        check_text(&opts.request_uri, "request_uri")?;
+        check_text(&opts.from, "from")?;
+        check_text(&opts.to, "to")?;
+        for r in &opts.route {
+            check_text(r, "route")?;
+        }
+        if let Some(c) = &opts.contact {
+            check_text(c, "contact")?;
+        }
+        check_headers(&opts.headers)?;
+        if let Some(b) = &opts.body {
+            check_text(&b.content_type, "content type")?;
+        }
+        if self.calls.len() >= self.cfg.max_calls || self.at_capacity() {
+            return Err(Error::Capacity);
+        }
+        let call_id = match opts.call_id {
+            Some(c) => c,
+            None => self.new_call_id(),
+        };
+        let local_tag = self.new_tag();
+        let contact = match &opts.contact {
+            Some(c) => Bytes::from(c.clone()),
+            None => self.local_contact(opts.transport),
+        };
+        let from = Bytes::from(format!("{};tag={}", opts.from, local_tag));
+        let id = self.next_id();
+        let call = Call {
+            role: Role::Uac,
+            call_id,
+            local_tag,
+            transport: opts.transport,
+            peer: opts.destination,
+            contact: contact.clone(),
+            timers: TimerTable::default(),
+            ended: false,
+            dialogs: Vec::new(),
+            answered: None,
+            uac: Some(Box::new(UacState {
+                request_uri: Bytes::from(opts.request_uri),
+                from,
+                to: Bytes::from(opts.to),
+                contact,
+                routes: opts.route.into_iter().map(Bytes::from).collect(),
+                headers: opts.headers,
+                body: opts.body,
+                cseq: 1,
+                credentials: opts.credentials,
+                digest: Default::default(),
+                auth_tries: 0,
+                cancel: CancelState::None,
+                got_provisional: false,
+            })),
+            uas: None,
+            invite_tx: None,
+            pending_2xx: None,
+            bye_after_ack: false,
+            reinvite_out: None,
+            reinvite_in: None,
+            tx_refs: 0,
+        };
+        self.calls.insert(id, call);
+        self.send_invite(now, id, None);
+        // The ringing timer starts when the INVITE is sent (DESIGN.md §3: the call owns its
+        // timers); a digest retry does not restart it (one deadline, only shrinks).
+        if let Some(c) = self.calls.get_mut(&id) {
+            self.sched.arm(
+                &mut c.timers,
+                Owner::Call(id),
+                Timer::Ringing,
+                now + opts.ringing_timeout,
+            );
+        }
+        Ok(CallHandle(id))
+    }
+
+    pub(crate) fn local_contact(&self, transport: Transport) -> Bytes {
+        let (port, param) = match transport {
+            Transport::Udp => (self.cfg.udp_port, ""),
+            Transport::Tcp => (self.cfg.tcp_port, ";transport=tcp"),
+            Transport::Tls => (self.cfg.tls_port, ";transport=tls"),
+        };
+        Bytes::from(format!("sip:{}:{}{}", self.cfg.local_host, port, param))
+    }
+
+    fn via_port(&self, transport: Transport) -> u16 {
+        match transport {
+            Transport::Udp => self.cfg.udp_port,
+            Transport::Tcp => self.cfg.tcp_port,
+            Transport::Tls => self.cfg.tls_port,
+        }
+    }
+
+    /// Writes and sends the call's INVITE (initial or digest retry).
+    fn send_invite(&mut self, now: Instant, call: u64, auth: Option<(&'static str, String)>) {
+        let branch = self.new_branch();
+        let Some(c) = self.calls.get(&call) else {
+            return;
+        };
+        let Some(u) = c.uac.as_deref() else { return };
+        let port = self.via_port(c.transport);
+        let mut w = Writer::request(&mut self.buf, "INVITE", &u.request_uri);
+        w.via(
+            c.transport.token(),
+            &self.cfg.local_host,
+            port,
+            branch.as_bytes(),
+        );
+        w.header("Max-Forwards", b"70");
+        w.header("From", &u.from);
+        w.header("To", &u.to);
+        w.header("Call-ID", c.call_id.as_bytes());
+        w.cseq(u.cseq, "INVITE");
+        w.header_parts("Contact", &[b"<", &u.contact, b">"]);
+        for r in &u.routes {
+            w.header("Route", r);
+        }
+        if let Some((name, value)) = &auth {
+            w.header(name, value.as_bytes());
+        }
+        if let Some(ua) = &self.cfg.user_agent {
+            w.header("User-Agent", ua.as_bytes());
+        }
+        w.header("Allow", self.cfg.allow.as_bytes());
+        for (n, v) in &u.headers {
+            w.header(n, v.as_bytes());
+        }
+        let bytes = match &u.body {
+            Some(b) => w.finish(Some(&b.content_type), &b.data),
+            None => w.finish(None, &[]),
+        };
+        let (transport, dest) = (c.transport, c.peer);
+        let tx = self.start_client(
+            now,
+            Method::Invite,
+            branch,
+            bytes,
+            transport,
+            dest,
+            call,
+            Purpose::Invite,
+        );
+        if let Some(c) = self.calls.get_mut(&call) {
+            c.invite_tx = Some(tx);
+        }
+    }
+
+    /// The INVITE client transaction passed a response up (§17.1.1.2, RFC 6026).
+    pub(crate) fn uac_invite_response(&mut self, now: Instant, call: u64, tx: u64, m: Inbound) {
+        let Some(status) = m.status() else { return };
+        let Some(c) = self.calls.get(&call) else {
+            return;
+        };
+        if c.ended {
+            // A zombie call still ACKs and BYEs late 2xx (forks, races).
+            if (200..300).contains(&status) {
+                self.uac_2xx(now, call, m);
+            }
+            return;
+        }
+        if c.invite_tx != Some(tx) {
+            // A response to a superseded INVITE (before a digest retry): only 2xx matter.
+            if (200..300).contains(&status) {
+                self.uac_2xx(now, call, m);
+            }
+            return;
+        }
+        match status {
+            100..=199 => {
+                let dialog = if status > 100 {
+                    self.uac_dialog(call, &m, false)
+                        .and_then(|i| self.calls.get(&call).map(|c| c.dialogs[i].id.clone()))
+                } else {
+                    None
+                };
+                let Some(u) = self.calls.get_mut(&call).and_then(|c| c.uac.as_deref_mut()) else {
+                    return;
+                };
+                u.got_provisional = true;
+                let pending = match u.cancel {
+                    CancelState::Pending(r) => Some(r),
+                    _ => None,
+                };
+                self.emit(Event::Progress {
+                    call: CallHandle(call),
+                    status,
+                    dialog,
+                    response: Box::new(m),
+                });
+                // §9.1: a CANCEL deferred for want of a provisional response goes now.
+                if let Some(reason) = pending {
+                    self.send_cancel(now, call, reason);
+                }
+            }
+            200..=299 => self.uac_2xx(now, call, m),
+            _ => self.uac_final_failure(now, call, status, m),
+        }
+    }
+
+    fn uac_final_failure(&mut self, now: Instant, call: u64, status: u16, m: Inbound) {
+        let Some(c) = self.calls.get_mut(&call) else {
+            return;
+        };
+        let Some(u) = c.uac.as_deref_mut() else {
+            return;
+        };
+        let cancel = u.cancel;
+        if matches!(status, 401 | 407) && cancel == CancelState::None {
+            let header = if status == 401 {
+                "WWW-Authenticate"
+            } else {
+                "Proxy-Authenticate"
+            };
+            let answer = if u.auth_tries < self.cfg.max_auth_attempts {
+                match (
+                    &u.credentials,
+                    m.header(header).and_then(DigestParams::parse),
+                ) {
+                    (Some(creds), Some(challenge)) => {
+                        let uri = String::from_utf8_lossy(&u.request_uri).into_owned();
+                        u.digest
+                            .authorize(&challenge, creds, "INVITE", &uri, &mut self.rng)
+                            .ok()
+                    }
+                    _ => None,
+                }
+            } else {
+                None
+            };
+            let Some(value) = answer else {
+                self.end_call(call, EndReason::AuthFailed { status });
+                return;
+            };
+            // §22.2: re-send with credentials, a new CSeq, same Call-ID and From tag.
+            u.auth_tries += 1;
+            u.cseq += 1;
+            u.got_provisional = false;
+            let stale: Vec<DialogId> = c.dialogs.drain(..).map(|d| d.id).collect();
+            for id in stale {
+                self.dialogs.remove(&id);
+            }
+            let name = if status == 401 {
+                "Authorization"
+            } else {
+                "Proxy-Authorization"
+            };
+            self.send_invite(now, call, Some((name, value)));
+            return;
+        }
+        let reason = match cancel {
+            CancelState::Pending(r) | CancelState::Sent(r) => r,
+            CancelState::None => EndReason::Rejected { status },
+        };
+        self.end_call(call, reason);
+    }
+
+    /// Finds or creates the dialog a response to our INVITE establishes (§12.1.2).
+    fn uac_dialog(&mut self, call: u64, m: &Inbound, confirmed: bool) -> Option<usize> {
+        let tt = m.to_tag.as_ref()?;
+        let c = self.calls.get_mut(&call)?;
+        let u = c.uac.as_deref()?;
+        let id = DialogId {
+            call_id: c.call_id.clone(),
+            local_tag: c.local_tag.clone(),
+            remote_tag: Tag::new(m.slice(tt)),
+        };
+        // §12.1.2: route set = Record-Route in reverse; remote target = Contact.
+        let route_set: Vec<Bytes> = m.record_routes.iter().rev().map(|r| m.slice(r)).collect();
+        let target = m.contact_uri.as_ref().map(|r| m.slice(r));
+        if let Some(i) = c.dialogs.iter().position(|d| d.id == id) {
+            let d = &mut c.dialogs[i];
+            if confirmed && !d.confirmed {
+                // §13.2.2.4: the 2xx recomputes the route set and target of an early dialog.
+                d.confirmed = true;
+                d.route_set = route_set;
+                if let Some(t) = target {
+                    d.remote_target = t;
+                }
+            }
+            return Some(i);
+        }
+        let d = Dialog {
+            id: id.clone(),
+            confirmed,
+            remote_target: target.unwrap_or_else(|| u.request_uri.clone()),
+            route_set,
+            local_seq: u.cseq,
+            remote_seq: None,
+            local_header: u.from.clone(),
+            remote_header: m.slice(&m.to),
+            ack: None,
+        };
+        c.dialogs.push(d);
+        self.dialogs.insert(id, call);
+        Some(c.dialogs.len() - 1)
+    }
+
+    /// A 2xx to our INVITE: ACK it end to end (§13.2.2.4); keep the first, BYE the others
+    /// and any that raced our CANCEL.
+    fn uac_2xx(&mut self, now: Instant, call: u64, m: Inbound) {
+        let Some(idx) = self.uac_dialog(call, &m, true) else {
+            return;
+        };
+        let Some(c) = self.calls.get(&call) else {
+            return;
+        };
+        if let Some((seq, ack)) = &c.dialogs[idx].ack {
+            if *seq == m.cseq {
+                // Retransmitted 2xx: the same ACK again.
+                let dest = self.in_dialog_destination(call, &c.dialogs[idx].id);
+                let (t, a) = (c.transport, ack.clone());
+                self.transmit(t, dest, a);
+                return;
+            }
+        }
+        self.send_ack_2xx(call, idx, m.cseq);
+        let Some(c) = self.calls.get_mut(&call) else {
+            return;
+        };
+        let cancel = c.uac.as_deref().map_or(CancelState::None, |u| u.cancel);
+        if c.ended || c.answered.is_some() || cancel != CancelState::None {
+            self.send_bye(now, call, idx);
+            if let CancelState::Pending(r) | CancelState::Sent(r) = cancel {
+                self.end_call(call, r);
+            }
+            return;
+        }
+        c.answered = Some(idx);
+        c.timers.cancel(Timer::Ringing);
+        let dialog = c.dialogs[idx].id.clone();
+        self.emit(Event::Answered {
+            call: CallHandle(call),
+            dialog,
+            response: Box::new(m),
+        });
+    }
+
+    /// Sends (and remembers) the ACK for a 2xx with CSeq `cseq` in dialog `idx`.
+    pub(crate) fn send_ack_2xx(&mut self, call: u64, idx: usize, cseq: u32) {
+        let branch = self.new_branch();
+        let Some((bytes, dest, t)) =
+            self.build_in_dialog(call, idx, Method::Ack, cseq, &branch, &[], None)
+        else {
+            return;
+        };
+        self.transmit(t, dest, bytes.clone());
+        if let Some(d) = self
+            .calls
+            .get_mut(&call)
+            .and_then(|c| c.dialogs.get_mut(idx))
+        {
+            d.ack = Some((cseq, bytes));
+        }
+    }
+
+    /// Writes a request inside dialog `idx` of `call` (§12.2.1.1).
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn build_in_dialog(
+        &mut self,
+        call: u64,
+        idx: usize,
+        method: Method,
+        cseq: u32,
+        branch: &Branch,
+        headers: &[(String, String)],
+        body: Option<&Body>,
+    ) -> Option<(Bytes, std::net::SocketAddr, Transport)> {
+        let c = self.calls.get(&call)?;
+        let d = c.dialogs.get(idx)?;
+        let hop = d.next_hop(c.transport);
+        let dest = if self.cfg.in_dialog_to_flow {
+            c.peer
+        } else {
+            hop.destination.unwrap_or(c.peer)
+        };
+        let port = self.via_port(c.transport);
+        let mut w = Writer::request(&mut self.buf, method.as_str(), &hop.request_uri);
+        w.via(
+            c.transport.token(),
+            &self.cfg.local_host,
+            port,
+            branch.as_bytes(),
+        );
+        w.header("Max-Forwards", b"70");
+        w.header("From", &d.local_header);
+        w.header("To", &d.remote_header);
+        w.header("Call-ID", c.call_id.as_bytes());
+        w.cseq(cseq, method.as_str());
+        for r in &hop.routes {
+            w.header("Route", r);
+        }
+        if matches!(method, Method::Invite | Method::Update) {
+            // Target-refresh requests carry our Contact (§12.2.1.1).
+            w.header_parts("Contact", &[b"<", &c.contact, b">"]);
+        }
+        if method != Method::Ack {
+            if let Some(ua) = &self.cfg.user_agent {
+                w.header("User-Agent", ua.as_bytes());
+            }
+        }
+        for (n, v) in headers {
+            w.header(n, v.as_bytes());
+        }
+        let bytes = match body {
+            Some(b) => w.finish(Some(&b.content_type), &b.data),
+            None => w.finish(None, &[]),
+        };
+        Some((bytes, dest, c.transport))
+    }
+
+    /// Sends BYE in dialog `idx`; its response only closes the transaction.
+    pub(crate) fn send_bye(&mut self, now: Instant, call: u64, idx: usize) {
+        let branch = self.new_branch();
+        let Some(seq) = self
+            .calls
+            .get_mut(&call)
+            .and_then(|c| c.dialogs.get_mut(idx))
+            .map(|d| {
+                d.local_seq += 1;
+                d.local_seq
+            })
+        else {
+            return;
+        };
+        let Some((bytes, dest, t)) =
+            self.build_in_dialog(call, idx, Method::Bye, seq, &branch, &[], None)
+        else {
+            return;
+        };
+        self.start_client(now, Method::Bye, branch, bytes, t, dest, call, Purpose::Bye);
+    }
+
+    /// Timer B fired for the INVITE (§17.1.1.2): no response at all.
+    pub(crate) fn uac_invite_timeout(&mut self, call: u64, tx: u64) {
+        if self
+            .calls
+            .get(&call)
+            .is_some_and(|c| c.invite_tx == Some(tx))
+        {
+            self.end_call(call, EndReason::Timeout(TimeoutCause::SipTimerB));
+        }
+    }
+
+    /// The ringing timer fired: CANCEL now, or as soon as a provisional arrives (§9.1).
+    pub(crate) fn ring_timeout(&mut self, now: Instant, call: u64) {
+        self.cancel_call(now, call, EndReason::Timeout(TimeoutCause::RingNoAnswer));
+    }
+
+    fn cancel_call(&mut self, now: Instant, call: u64, reason: EndReason) {
+        let Some(c) = self.calls.get_mut(&call) else {
+            return;
+        };
+        if c.ended || c.answered.is_some() {
+            return;
+        }
+        let Some(u) = c.uac.as_deref_mut() else {
+            return;
+        };
+        if u.cancel != CancelState::None {
+            return;
+        }
+        if u.got_provisional {
+            self.send_cancel(now, call, reason);
+        } else {
+            // §9.1: "If no provisional response has been received, the CANCEL request MUST
+            // NOT be sent; rather, the client MUST wait for the arrival of a provisional
+            // response before sending the request."
+            u.cancel = CancelState::Pending(reason);
+        }
+    }
+
+    /// Sends CANCEL for the call's INVITE (§9.1): same Request-URI, Call-ID, To, From, CSeq
+    /// number and top Via (so the same branch) as the INVITE; method CANCEL.
+    pub(crate) fn send_cancel(&mut self, now: Instant, call: u64, reason: EndReason) {
+        let Some(c) = self.calls.get(&call) else {
+            return;
+        };
+        let Some(tx) = c.invite_tx.and_then(|t| self.clients.get(&t)) else {
+            return;
+        };
+        if !tx.is_proceeding() {
+            return;
+        }
+        let (transport, dest, branch) = (tx.transport, tx.destination, tx.branch.clone());
+        let Ok(req) = Inbound::parse(tx.request.clone()) else {
+            return;
+        };
+        let mut w = Writer::request(&mut self.buf, "CANCEL", req.bytes(&req.request_uri_range()));
+        w.header("Via", req.bytes(&req.top_via().value));
+        w.header("Max-Forwards", b"70");
+        w.header("From", req.bytes(&req.from));
+        w.header("To", req.bytes(&req.to));
+        w.header("Call-ID", req.bytes(&req.call_id));
+        w.cseq(req.cseq, "CANCEL");
+        for r in req.header_ranges(HeaderKind::Route) {
+            w.header("Route", req.bytes(r));
+        }
+        let bytes = w.finish(None, &[]);
+        self.start_client(
+            now,
+            Method::Cancel,
+            branch,
+            bytes,
+            transport,
+            dest,
+            call,
+            Purpose::Cancel,
+        );
+        let guard = now + self.cfg.t1x64();
+        if let Some(c) = self.calls.get_mut(&call) {
+            if let Some(u) = c.uac.as_deref_mut() {
+                u.cancel = CancelState::Sent(reason);
+            }
+            self.sched
+                .arm(&mut c.timers, Owner::Call(call), Timer::CancelGuard, guard);
+        }
+    }
+
+    /// §9.1: no final response 64·T1 after the CANCEL: consider the INVITE cancelled.
+    pub(crate) fn cancel_guard(&mut self, call: u64) {
+        let Some(c) = self.calls.get(&call) else {
+            return;
+        };
+        let reason = match c.uac.as_deref().map(|u| u.cancel) {
+            Some(CancelState::Sent(r)) => r,
+            _ => return,
+        };
+        if let Some(tx) = c.invite_tx {
+            if self.clients.get(&tx).is_some_and(|t| t.is_proceeding()) {
+                self.remove_client(tx);
+            }
+        }
+        self.end_call(call, reason);
+    }
+
+    /// Ends a call from the TU's side: CANCEL (unanswered UAC), BYE (established), or a
+    /// 480 final response (unanswered UAS). The `Ended` event follows (for a CANCEL, once the
+    /// INVITE's final response arrives).
+    pub fn hangup(&mut self, now: Instant, call: CallHandle) -> Result<(), Error> {
+        let id = call.0;
+        let c = self.calls.get(&id).ok_or(Error::UnknownCall)?;
+        if c.ended {
+            return Err(Error::InvalidState("call already ended"));
+        }
+        match (c.role, c.answered) {
+            (Role::Uac, Some(idx)) => {
+                self.send_bye(now, id, idx);
+                self.end_call(id, EndReason::LocalBye);
+            }
+            (Role::Uac, None) => self.cancel_call(now, id, EndReason::LocalCancel),
+            (Role::Uas, Some(idx)) => {
+                if c.pending_2xx.as_ref().is_some_and(|p| p.initial) {
+                    // §15: the callee MUST NOT send BYE before the ACK (or its timeout).
+                    if let Some(c) = self.calls.get_mut(&id) {
+                        c.bye_after_ack = true;
+                    }
+                } else {
+                    self.send_bye(now, id, idx);
+                }
+                self.end_call(id, EndReason::LocalBye);
+            }
+            (Role::Uas, None) => {
+                let Some(tx) = c.invite_tx else {
+                    return Err(Error::InvalidState("call already ended"));
+                };
+                self.server_respond(now, tx, 480, None, None, &[], None)?;
+                self.end_call(id, EndReason::LocalReject { status: 480 });
+            }
+        }
+        Ok(())
+    }
+
+    /// Sends a request inside the call's confirmed dialog: re-INVITE (with a new offer),
+    /// UPDATE, INFO, REFER, NOTIFY, OPTIONS, MESSAGE. BYE goes through
+    /// [`hangup`](Self::hangup); ACK and CANCEL are the endpoint's own business. The answer
+    /// arrives as [`Event::Response`].
+    pub fn request(
+        &mut self,
+        now: Instant,
+        call: CallHandle,
+        method: Method,
+        headers: Vec<(String, String)>,
+        body: Option<Body>,
+    ) -> Result<RequestId, Error> {
+        if matches!(
+            method,
+            Method::Ack | Method::Cancel | Method::Bye | Method::Other
+        ) {
+            return Err(Error::InvalidArgument("method not allowed in request()"));
+        }
+        check_headers(&headers)?;
+        if let Some(b) = &body {
+            check_text(&b.content_type, "content type")?;
+        }
+        if self.at_capacity() {
+            return Err(Error::Capacity);
+        }
+        let id = call.0;
+        let c = self.calls.get_mut(&id).ok_or(Error::UnknownCall)?;
+        if c.ended {
+            return Err(Error::InvalidState("call already ended"));
+        }
+        let idx = c
+            .answered
+            .ok_or(Error::InvalidState("no confirmed dialog"))?;
+        if method == Method::Invite && (c.reinvite_out.is_some() || c.reinvite_in.is_some()) {
+            // §14.1: no new re-INVITE while one is in progress in either direction.
+            return Err(Error::Glare);
+        }
+        let d = &mut c.dialogs[idx];
+        d.local_seq += 1;
+        let seq = d.local_seq;
+        let branch = self.new_branch();
+        let (bytes, dest, t) = self
+            .build_in_dialog(id, idx, method, seq, &branch, &headers, body.as_ref())
+            .ok_or(Error::UnknownCall)?;
+        let rid = self.next_id();
+        let tx = self.start_client(
+            now,
+            method,
+            branch,
+            bytes,
+            t,
+            dest,
+            id,
+            Purpose::InDialog(rid),
+        );
+        if method == Method::Invite {
+            if let Some(c) = self.calls.get_mut(&id) {
+                c.reinvite_out = Some(tx);
+            }
+        }
+        Ok(RequestId(rid))
+    }
+
+    /// A response to a request the TU sent in the dialog.
+    pub(crate) fn in_dialog_response(
+        &mut self,
+        _now: Instant,
+        call: u64,
+        tx: u64,
+        method: Method,
+        m: Inbound,
+    ) {
+        let Some(status) = m.status() else { return };
+        let rid = match self.clients.get(&tx).map(|t| t.purpose) {
+            Some(Purpose::InDialog(r)) => r,
+            _ => return,
+        };
+        if method == Method::Invite && (200..300).contains(&status) {
+            let Some(c) = self.calls.get(&call) else {
+                return;
+            };
+            let Some(idx) = c.answered else { return };
+            let d = &c.dialogs[idx];
+            if let Some((seq, ack)) = &d.ack {
+                if *seq == m.cseq {
+                    // Retransmitted 2xx to the re-INVITE: the same ACK again.
+                    let (t, a) = (c.transport, ack.clone());
+                    let dest = self.in_dialog_destination(call, &d.id);
+                    self.transmit(t, dest, a);
+                    return;
+                }
+            }
+            // A 2xx to a re-INVITE refreshes the remote target (§12.2.1.2).
+            if let Some(r) = &m.contact_uri {
+                let target = m.slice(r);
+                if let Some(d) = self
+                    .calls
+                    .get_mut(&call)
+                    .and_then(|c| c.dialogs.get_mut(idx))
+                {
+                    d.remote_target = target;
+                }
+            }
+            self.send_ack_2xx(call, idx, m.cseq);
+        }
+        if status >= 200 {
+            if let Some(c) = self.calls.get_mut(&call) {
+                if c.reinvite_out == Some(tx) {
+                    c.reinvite_out = None;
+                }
+            }
+        }
+        self.emit(Event::Response {
+            call: CallHandle(call),
+            request: RequestId(rid),
+            method,
+            status,
+            response: Some(Box::new(m)),
+        });
+        // §12.2.1.2: a 481 means the dialog is gone on the other side.
+        if status == 481 {
+            self.end_call(call, EndReason::Rejected { status });
+        }
+    }
+
+    /// Timer B/F fired for a request the TU sent in the dialog (§12.2.1.2: treat as 408 and
+    /// terminate the dialog).
+    pub(crate) fn in_dialog_timeout(&mut self, call: u64, rid: u64, method: Method) {
+        self.emit(Event::Response {
+            call: CallHandle(call),
+            request: RequestId(rid),
+            method,
+            status: 408,
+            response: None,
+        });
+        let cause = if method == Method::Invite {
+            TimeoutCause::SipTimerB
+        } else {
+            TimeoutCause::SipTimerF
+        };
+        self.end_call(call, EndReason::Timeout(cause));
+    }
+
+    /// The Call-ID of a live call.
+    pub fn call_id(&self, call: CallHandle) -> Option<&CallId> {
+        self.calls.get(&call.0).map(|c| &c.call_id)
+    }
+}
