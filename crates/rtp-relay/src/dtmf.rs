@@ -277,6 +277,23 @@ impl DtmfReceiver {
         self.events.pop_front()
     }
 
+    /// Forgets the event history, e.g. when the stream's source (and so its timestamp
+    /// space) changed; an event still open is reported as ended with the longest duration
+    /// seen, so every `Began` has its `Ended`.
+    pub fn reset(&mut self) {
+        if let Some(prev) = self.current.take() {
+            if !prev.ended {
+                self.push(DtmfEvent::Ended {
+                    event: prev.event,
+                    timestamp: prev.onset,
+                    duration: prev.before + u32::from(prev.max_duration),
+                });
+            }
+        }
+        self.recent_len = 0;
+        self.recent_next = 0;
+    }
+
     /// Packets ignored as late, duplicate or inconsistent.
     pub fn ignored(&self) -> u64 {
         self.ignored
@@ -788,6 +805,24 @@ mod tests {
                 },
             ]
         );
+    }
+
+    #[test]
+    fn reset_closes_open_event_and_forgets_timestamps() {
+        let mut rx = DtmfReceiver::new();
+        let _ = feed(&mut rx, &[(true, 1_000_000, te(8, false, 160))]);
+        rx.reset();
+        assert_eq!(
+            drain(&mut rx),
+            vec![DtmfEvent::Ended {
+                event: 8,
+                timestamp: 1_000_000,
+                duration: 160
+            }]
+        );
+        // A new source with a much lower timestamp is not mistaken for a late packet.
+        let evs = feed(&mut rx, &[(true, 50, te(9, false, 160))]);
+        assert_eq!(digits(&evs), "9");
     }
 
     fn sender(interval_ms: u64) -> (DtmfSender, Instant) {

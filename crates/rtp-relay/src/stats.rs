@@ -3,6 +3,8 @@
 
 use std::time::{Duration, Instant};
 
+use crate::rtcp::ReportBlock;
+
 /// RFC 3550 A.1: a source must be seen this many times in sequence before it counts.
 const MIN_SEQUENTIAL: u16 = 2;
 /// RFC 3550 A.1: a jump forward of less than this is a gap, not a restart.
@@ -43,6 +45,9 @@ pub struct LegStats {
     pub clock_rate: u32,
     /// Number of times the peer's SSRC changed.
     pub source_changes: u32,
+    /// The latest reception report the peer sent about the stream the relay sends it
+    /// (RFC 3550 §6.4): the loss and jitter the far end experiences.
+    pub peer_report: Option<ReportBlock>,
 }
 
 impl LegStats {

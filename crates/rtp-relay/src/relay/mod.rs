@@ -39,7 +39,7 @@ use rewrite::{Rewriter, RtcpMap};
 use crate::Error;
 use crate::demux::{PacketClass, classify};
 use crate::dtmf::{DtmfEvent, DtmfReceiver};
-use crate::rtcp::{self, PT_BYE, RtcpCompound};
+use crate::rtcp::{self, PT_BYE, RtcpCompound, RtcpView};
 use crate::rtp::{RtpLayout, read_u32};
 use crate::stats::{LegStats, SourceStats, instant_to_units};
 
@@ -960,6 +960,18 @@ fn forward_rtp(
                 inn.earlier_expected += old.expected();
                 inn.earlier_lost += old.lost();
                 inn.stats.source_changes += 1;
+                // A new source has its own timestamp space (RFC 3550 §5.1: random initial
+                // value); DTMF history from the old one would make its events look stale.
+                if let Some(rx) = &mut inn.dtmf {
+                    rx.reset();
+                    while let Some(event) = rx.poll_event() {
+                        events.push(Event::Dtmf {
+                            call: ctx.call,
+                            side: ctx.side,
+                            event,
+                        });
+                    }
+                }
             }
             slot.insert(SourceStats::new(ssrc, seq))
         }
@@ -1024,7 +1036,24 @@ fn forward_rtcp(
             return Action::Drop(DropReason::InvalidRtcp(e));
         }
     };
-    let bye = compound.packets().any(|p| p.packet_type() == PT_BYE);
+    let mut bye = false;
+    let mut report = None;
+    let ours = inn.out.output_ssrc();
+    for p in compound.packets() {
+        bye |= p.packet_type() == PT_BYE;
+        // RFC 3550 §6.4: the peer's reception report about the stream the relay sends it
+        // tells what the far end hears; keep the latest for metrics.
+        let blocks = match p.view() {
+            Ok(RtcpView::SenderReport(sr)) => {
+                sr.reports().find(|b| ours.is_none_or(|s| s == b.ssrc))
+            }
+            Ok(RtcpView::ReceiverReport(rr)) => {
+                rr.reports().find(|b| ours.is_none_or(|s| s == b.ssrc))
+            }
+            _ => None,
+        };
+        report = blocks.or(report);
+    }
     if inn.rtcp_socket.is_none() || arrived_on == StreamKind::Rtp {
         // Under rtcp-mux RTCP does not latch by itself (RFC 5761 §4: same 5-tuple as RTP);
         // it must come from the RTP peer unless that peer may be replaced at any time.
@@ -1062,6 +1091,9 @@ fn forward_rtcp(
     inn.last_rtcp = Some(ctx.now);
     inn.stats.rtcp_packets += 1;
     inn.stats.rtcp_bytes += packet.len() as u64;
+    if report.is_some() {
+        inn.stats.peer_report = report;
+    }
     if bye {
         events.push(Event::RtcpBye {
             call: ctx.call,

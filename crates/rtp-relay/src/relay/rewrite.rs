@@ -167,6 +167,11 @@ impl Rewriter {
         change
     }
 
+    /// The SSRC the far end sees, once a packet went out (not tracked with `Rewrite::Off`).
+    pub(crate) fn output_ssrc(&self) -> Option<u32> {
+        self.current.map(|m| m.out_ssrc)
+    }
+
     /// Whether RTCP for this stream can pass untouched.
     pub(crate) fn is_identity(&self) -> bool {
         self.current.is_none_or(|m| m.is_identity()) && self.previous.is_none()

@@ -980,3 +980,97 @@ fn informational_events_are_bounded() {
     assert_eq!(std::iter::from_fn(|| relay.poll_event()).count(), 2);
     assert_eq!(relay.events_dropped(), 8);
 }
+
+fn te_packet(ssrc: u32, seq: u16, ts: u32, digit: char, marker: bool, end: bool) -> Vec<u8> {
+    let ev = TelephoneEvent {
+        event: crate::dtmf::event_for_digit(digit).unwrap_or(0),
+        end,
+        volume: 10,
+        duration: 320,
+    };
+    let mut p = vec![0u8; 16];
+    let n = RtpHeader {
+        marker,
+        payload_type: 101,
+        sequence: seq,
+        timestamp: ts,
+        ssrc,
+    }
+    .write(&ev.to_bytes(), &mut p)
+    .unwrap_or_else(|e| panic!("{e}"));
+    p.truncate(n);
+    p
+}
+
+#[test]
+fn dtmf_survives_a_source_change_to_a_lower_timestamp() {
+    // Regression: the receiver kept the old source's timestamps and took the new source's
+    // (lower) event timestamps for late packets, losing digits after a transfer.
+    let cfg = CallConfig {
+        a: LegConfig {
+            telephone_event: Some(101),
+            ..leg(1, SDP_A)
+        },
+        ..call_cfg()
+    };
+    let mut h = Harness::new(cfg);
+    let mut began = Vec::new();
+    let mut ended = 0;
+    for (ssrc, ts, digit, seq) in [(1, 2_000_000_000u32, '4', 10u16), (2, 5_000, '2', 500)] {
+        for (i, end) in [false, true, true].into_iter().enumerate() {
+            let mut p = te_packet(ssrc, seq + i as u16, ts, digit, i == 0, end);
+            let _ = sent(&h.send(1, NAT_A, &mut p));
+        }
+        // The first source's event is left open (its end packets were lost) for source 2.
+        if ssrc == 1 {
+            let mut p = te_packet(1, 20, 2_000_100_000, '7', true, false);
+            let _ = sent(&h.send(1, NAT_A, &mut p));
+        }
+        for e in h.events() {
+            match e {
+                Event::Dtmf {
+                    event: ev @ DtmfEvent::Began { .. },
+                    ..
+                } => began.extend(ev.digit()),
+                Event::Dtmf {
+                    event: DtmfEvent::Ended { .. },
+                    ..
+                } => ended += 1,
+                _ => {}
+            }
+        }
+    }
+    assert_eq!(began.into_iter().collect::<String>(), "472");
+    assert_eq!(ended, 3, "every begun event ends exactly once");
+}
+
+#[test]
+fn peer_reception_report_is_kept_in_stats() {
+    let mut h = Harness::new(call_cfg());
+    // A sends to B; B's peer reports on that stream (SSRC 0xaaaa) and on an unrelated one.
+    let _ = stream(&mut h, 0xaaaa, 1, 0, 3);
+    let ours = ReportBlock {
+        ssrc: 0xaaaa,
+        fraction_lost: 12,
+        cumulative_lost: 3,
+        highest_sequence: 3,
+        jitter: 40,
+        ..ReportBlock::default()
+    };
+    let other = ReportBlock {
+        ssrc: 0x5555,
+        fraction_lost: 200,
+        ..ReportBlock::default()
+    };
+    let mut r = rr_sdes(0xbbbb, &[other, ours]);
+    let _ = sent(&h.send(2, NAT_B, &mut r));
+    let st = h
+        .relay
+        .stats(h.call, Side::B)
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(st.peer_report, Some(ours));
+    assert_eq!(
+        h.relay.stats(h.call, Side::A).map(|s| s.peer_report),
+        Ok(None)
+    );
+}
