@@ -1,0 +1,34 @@
+//! sipbridge's API for room servers.
+//!
+//! Contract:
+//! - [`router`] serves the Twirp services `livekit.SIP` (wire-compatible with the
+//!   LiveKit server SDKs, see `shared/API_COMPAT.md`) and `sipbridge.Calls` over
+//!   HTTP/1.1, protobuf or proto3 JSON in and the same out, behind HS256 JWT auth.
+//! - Calls are reached only through the [`CallService`] trait, which the gateway
+//!   implements; this crate never depends on the gateway or the SIP/media cores.
+//! - Every request gets one [`Deadline`], built here from the request itself
+//!   ([`ApiTimings`]) and optionally shortened by the caller's `X-Deadline-Ms`; the
+//!   server itself has no request timeout that could cut a synchronous create short.
+//! - Every timeout carries a [`TimeoutCause`] (`meta.timeout_cause`); SIP failures
+//!   carry `meta.sip_status_code` / `meta.sip_status`.
+//! - A repeated create with the same `X-Livekit-Request-Id` attaches to the first
+//!   attempt ([`IdempotencyMap`]); it never dials twice.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod auth;
+pub mod deadline;
+pub mod error;
+pub mod idempotency;
+pub mod proto;
+pub mod router;
+pub mod service;
+pub mod validate;
+
+pub use auth::Authenticator;
+pub use deadline::{ApiTimings, Deadline, TimeoutCause};
+pub use error::{ApiError, CallError, SipStatus, TwirpCode};
+pub use idempotency::IdempotencyMap;
+pub use router::{ApiConfig, router};
+pub use service::{CallId, CallInfo, CallService};
+pub use validate::{CreateCall, TransferCall};
