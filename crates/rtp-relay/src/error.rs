@@ -76,6 +76,9 @@ pub enum Error {
     /// A value given by the caller is outside its allowed range.
     #[error("invalid argument: {0}")]
     InvalidArgument(&'static str),
+    /// The leg has no remote address yet (nothing latched, none from SDP).
+    #[error("the leg has no destination yet")]
+    NoDestination,
     /// The DTMF sender queue is full.
     #[error("DTMF send queue is full")]
     DtmfQueueFull,

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use rtp_relay::dtmf::TelephoneEvent;
 use rtp_relay::relay::{
-    Action, CallConfig, LegConfig, MediaTimeouts, Relay, RelayConfig, SocketId,
+    Action, CallConfig, LegConfig, MediaTimeouts, Relay, RelayConfig, Side, SocketId,
 };
 use rtp_relay::rtcp::{ReportBlock, write_receiver_report, write_sdes_cname};
 use rtp_relay::rtp::RtpHeader;
@@ -147,6 +147,9 @@ fn per_packet_path_does_not_allocate() {
                     &te.to_bytes(),
                 );
                 let _ = relay.handle_datagram(*now, SocketId(1), addr(41_000), &mut buf[..len]);
+                // A packet the gateway originates (e.g. DTMF toward the far end).
+                let len = rtp(&mut buf, 1, 1, 1, 101, &te.to_bytes());
+                let _ = relay.inject(*now, call, Side::B, &mut buf[..len]);
                 // Junk and a packet from a stranger are dropped without allocating.
                 let _ = relay.handle_datagram(*now, SocketId(1), addr(41_000), &mut buf[..5]);
                 let len = rtp(&mut buf, ssrc, 0, 0, 0, &audio);
@@ -175,9 +178,7 @@ fn per_packet_path_does_not_allocate() {
     assert_eq!(allocations() - after, 1);
     drop(probe);
     assert_eq!(forwarded, 2400);
-    let st = relay
-        .stats(call, rtp_relay::relay::Side::A)
-        .unwrap_or_else(|e| panic!("{e}"));
+    let st = relay.stats(call, Side::A).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(st.source_changes, 2);
     assert!(st.dropped_source > 0 && st.dropped_invalid > 0);
 }

@@ -336,6 +336,23 @@ pub enum DropReason {
     WrongSource,
     /// The other leg has no address to send to yet.
     NoDestination,
+    /// The other leg is muted (see [`Relay::set_muted`]).
+    Muted,
+}
+
+/// Where the stream sent out of a leg stands, to originate packets that continue it (see
+/// [`Relay::inject`]): e.g. anchor a [`DtmfSender`](crate::dtmf::DtmfSender) with
+/// `DtmfSender::new(cfg, clock.at, clock.timestamp)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OutputClock {
+    /// The SSRC the far end sees.
+    pub ssrc: u32,
+    /// The last sequence number sent.
+    pub sequence: u16,
+    /// The timestamp of the last packet sent.
+    pub timestamp: u32,
+    /// When that packet was sent.
+    pub at: Instant,
 }
 
 /// The forwarding decision for one datagram.
@@ -378,6 +395,8 @@ struct Leg {
     dtmf: Option<DtmfReceiver>,
     /// Rewriting of the stream sent out of this leg.
     out: Rewriter,
+    /// Forwarding out of this leg is paused (packets the caller injects still go).
+    muted: bool,
 }
 
 impl Leg {
@@ -406,6 +425,7 @@ impl Leg {
             earlier_lost: 0,
             dtmf: cfg.telephone_event.map(|_| DtmfReceiver::new()),
             out: Rewriter::new(cfg.rewrite, &cfg.payload_type_map),
+            muted: false,
         }
     }
 
@@ -699,6 +719,62 @@ impl Relay {
         leg.rtp_peer = None;
         leg.rtcp_peer = None;
         Ok(())
+    }
+
+    /// Pauses (`true`) or resumes forwarding *out of* `side`, e.g. while the caller sends
+    /// DTMF or a tone into that leg with [`inject`](Self::inject). Dropped packets do not
+    /// use up sequence numbers, so the far end sees no loss; the first packet after
+    /// resuming carries the marker bit. (With [`Rewrite::Off`] the gap stays visible.)
+    pub fn set_muted(&mut self, call: CallHandle, side: Side, muted: bool) -> Result<(), Error> {
+        let leg = &mut self.call_mut(call)?.legs[side.index()];
+        if leg.muted && !muted {
+            leg.out.mark_next();
+        }
+        leg.muted = muted;
+        Ok(())
+    }
+
+    /// Sends a packet the caller originates out of `side`, as part of the stream the relay
+    /// forwards there: it gets that stream's SSRC and next sequence number (the forwarded
+    /// packets after it are shifted accordingly); its timestamp must already be in the
+    /// output timestamp space (see [`output_clock`](Self::output_clock)). `packet` is
+    /// rewritten in place; send it as the returned [`Transmit`] says.
+    pub fn inject(
+        &mut self,
+        now: Instant,
+        call: CallHandle,
+        side: Side,
+        packet: &mut [u8],
+    ) -> Result<Transmit, Error> {
+        RtpLayout::parse(packet)?;
+        let c = self.call_mut(call)?;
+        let clock_rate = c.legs[side.other().index()].clock_rate;
+        let leg = &mut c.legs[side.index()];
+        let destination = leg.rtp_destination().ok_or(Error::NoDestination)?;
+        if !leg.out.inject(now, packet, clock_rate) {
+            return Err(Error::InvalidArgument(
+                "injecting into a leg needs Rewrite::OnSourceChange or Rewrite::Fixed",
+            ));
+        }
+        Ok(Transmit {
+            socket: leg.rtp_socket,
+            destination,
+        })
+    }
+
+    /// Where the stream sent out of `side` stands; `None` before its first packet (or with
+    /// [`Rewrite::Off`]).
+    pub fn output_clock(&self, call: CallHandle, side: Side) -> Result<Option<OutputClock>, Error> {
+        let leg = &self.call(call)?.legs[side.index()];
+        Ok(leg
+            .out
+            .position()
+            .map(|(ssrc, sequence, timestamp, at)| OutputClock {
+                ssrc,
+                sequence,
+                timestamp,
+                at,
+            }))
     }
 
     /// Statistics of one leg so far.
@@ -1001,13 +1077,21 @@ fn forward_rtp(
         inn.stats.dropped_no_destination += 1;
         return Action::Drop(DropReason::NoDestination);
     };
-    if let Some((previous_ssrc, ssrc)) = out.out.apply(ctx.now, packet, inn.clock_rate) {
+    let change = if out.muted {
+        out.out.skip(ctx.now, packet, inn.clock_rate)
+    } else {
+        out.out.apply(ctx.now, packet, inn.clock_rate)
+    };
+    if let Some((previous_ssrc, ssrc)) = change {
         events.push(Event::SourceChanged {
             call: ctx.call,
             side: ctx.side.other(),
             previous_ssrc,
             ssrc,
         });
+    }
+    if out.muted {
+        return Action::Drop(DropReason::Muted);
     }
     inn.stats.forwarded += 1;
     Action::Send(Transmit {

@@ -167,6 +167,61 @@ impl Rewriter {
         change
     }
 
+    /// Handles a packet that is *not* sent (the leg is muted): source tracking goes on as
+    /// for a sent packet, but its sequence number is given back, so the far end sees no gap
+    /// when sending resumes.
+    pub(crate) fn skip(
+        &mut self,
+        now: Instant,
+        buf: &mut [u8],
+        clock_rate: u32,
+    ) -> Option<SourceChange> {
+        let before = self.last_seq;
+        let had_stream = self.current.is_some();
+        let change = self.apply(now, buf, clock_rate);
+        let advanced = !had_stream || seq_newer(self.last_seq, before);
+        if self.mode != Rewrite::Off && advanced {
+            self.last_seq = self.last_seq.wrapping_sub(1);
+            if let Some(m) = &mut self.current {
+                m.seq_offset = m.seq_offset.wrapping_sub(1);
+            }
+        }
+        change
+    }
+
+    /// Stamps a packet the caller originates (e.g. DTMF) into the output stream: output SSRC
+    /// and the next sequence number, timestamp untouched (the caller takes it from
+    /// `Relay::output_clock`). The forwarded stream is shifted to continue
+    /// after it. Returns `false` with `Rewrite::Off`, where no continuity is kept.
+    pub(crate) fn inject(&mut self, now: Instant, buf: &mut [u8], clock_rate: u32) -> bool {
+        if self.mode == Rewrite::Off {
+            return false;
+        }
+        let Some(m) = &mut self.current else {
+            // Nothing forwarded yet: the injected packet starts the stream, and the first
+            // forwarded source will be a source change continuing it.
+            let _ = self.apply(now, buf, clock_rate);
+            return true;
+        };
+        let seq = self.last_seq.wrapping_add(1);
+        buf[2..4].copy_from_slice(&seq.to_be_bytes());
+        buf[8..12].copy_from_slice(&m.out_ssrc.to_be_bytes());
+        m.seq_offset = m.seq_offset.wrapping_add(1);
+        self.last_seq = seq;
+        true
+    }
+
+    /// Marks the next forwarded packet (a talkspurt restarts after a pause, RFC 3551 §4.1).
+    pub(crate) fn mark_next(&mut self) {
+        self.mark_next = true;
+    }
+
+    /// Where the output stream stands: `(ssrc, last sequence, last timestamp, sent at)`.
+    pub(crate) fn position(&self) -> Option<(u32, u16, u32, Instant)> {
+        let m = self.current?;
+        Some((m.out_ssrc, self.last_seq, self.last_ts, self.last_at?))
+    }
+
     /// The SSRC the far end sees, once a packet went out (not tracked with `Rewrite::Off`).
     pub(crate) fn output_ssrc(&self) -> Option<u32> {
         self.current.map(|m| m.out_ssrc)

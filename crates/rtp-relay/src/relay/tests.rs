@@ -1074,3 +1074,163 @@ fn peer_reception_report_is_kept_in_stats() {
         Ok(None)
     );
 }
+
+#[test]
+fn injected_packets_continue_the_output_stream() {
+    let mut h = Harness::new(call_cfg());
+    let mut seen = stream(&mut h, 0x1111, 100, 1000, 3);
+    let clock = h
+        .relay
+        .output_clock(h.call, Side::B)
+        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap_or_else(|| panic!("no output clock"));
+    assert_eq!(
+        (clock.ssrc, clock.sequence, clock.timestamp),
+        (0x1111, 102, 1320)
+    );
+    // Mute the forwarded audio, inject two packets, unmute.
+    h.relay
+        .set_muted(h.call, Side::B, true)
+        .unwrap_or_else(|e| panic!("{e}"));
+    for i in 0..2u16 {
+        let mut p = te_packet(0x9999, 7 + i, 1480, '5', i == 0, false);
+        assert_eq!(
+            h.send(1, NAT_A, &mut rtp(0x1111, 103 + i, 1480, 0)),
+            Action::Drop(DropReason::Muted)
+        );
+        let t = h
+            .relay
+            .inject(h.now, h.call, Side::B, &mut p)
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            t,
+            Transmit {
+                socket: SocketId(2),
+                destination: addr(SDP_B)
+            }
+        );
+        let v = RtpPacket::parse(&p).unwrap_or_else(|e| panic!("{e}"));
+        seen.push((v.sequence(), v.timestamp(), v.ssrc(), v.marker()));
+        h.advance(Duration::from_millis(20));
+    }
+    h.relay
+        .set_muted(h.call, Side::B, false)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let after = stream(&mut h, 0x1111, 105, 1000 + 5 * 160, 3);
+    seen.extend(&after);
+    let seqs: Vec<u16> = seen.iter().map(|s| s.0).collect();
+    assert_eq!(seqs, (100..108).collect::<Vec<u16>>());
+    assert!(seen.iter().all(|s| s.2 == 0x1111));
+    assert!(after[0].3, "marker after resuming");
+    assert_eq!(seen[3].1, 1480, "injected timestamp kept");
+}
+
+#[test]
+fn inject_before_any_media_starts_the_stream() {
+    let mut h = Harness::new(call_cfg());
+    let mut p = te_packet(0x7777, 40, 9000, '1', true, false);
+    let _ = h
+        .relay
+        .inject(h.now, h.call, Side::B, &mut p)
+        .unwrap_or_else(|e| panic!("{e}"));
+    h.advance(Duration::from_millis(20));
+    let s = stream(&mut h, 0x1111, 5000, 1, 2);
+    assert_eq!(
+        s.iter().map(|x| (x.0, x.2)).collect::<Vec<_>>(),
+        vec![(41, 0x7777), (42, 0x7777)]
+    );
+    assert_eq!(s[0].1, 9000 + 160);
+}
+
+#[test]
+fn inject_errors() {
+    let cfg = CallConfig {
+        a: LegConfig {
+            rewrite: Rewrite::Off,
+            ..leg(1, SDP_A)
+        },
+        b: LegConfig::new(SocketId(2)),
+        ..call_cfg()
+    };
+    let mut h = Harness::new(cfg);
+    let mut p = rtp(1, 1, 0, 0);
+    assert!(matches!(
+        h.relay.inject(h.now, h.call, Side::A, &mut p),
+        Err(Error::InvalidArgument(_))
+    ));
+    assert_eq!(
+        h.relay.inject(h.now, h.call, Side::B, &mut p),
+        Err(Error::NoDestination)
+    );
+    let mut junk = [0x80u8; 4];
+    assert!(matches!(
+        h.relay.inject(h.now, h.call, Side::A, &mut junk),
+        Err(Error::Truncated { .. })
+    ));
+}
+
+#[test]
+fn dtmf_sender_through_inject_reaches_the_far_end_once() {
+    use crate::dtmf::{DtmfReceiver, DtmfSender, DtmfSenderConfig};
+    let mut h = Harness::new(call_cfg());
+    let mut far_seqs = Vec::new();
+    for s in stream(&mut h, 0x1111, 0, 0, 5) {
+        far_seqs.push(s.0);
+    }
+    let clock = h
+        .relay
+        .output_clock(h.call, Side::B)
+        .ok()
+        .flatten()
+        .unwrap_or_else(|| panic!("no clock"));
+    let mut tx = DtmfSender::new(DtmfSenderConfig::default(), clock.at, clock.timestamp)
+        .unwrap_or_else(|e| panic!("{e}"));
+    for d in ['1', '2', '1'] {
+        tx.send_event(
+            crate::dtmf::event_for_digit(d).unwrap_or(0),
+            Duration::from_millis(60),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+    }
+    let mut rx = DtmfReceiver::new();
+    let mut digits = String::new();
+    h.relay
+        .set_muted(h.call, Side::B, true)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let mut audio_seq = 5u16;
+    for _ in 0..1000 {
+        // Audio keeps arriving (and is held back) while the digits go out.
+        let mut p = rtp(0x1111, audio_seq, 160 * u32::from(audio_seq), 0);
+        assert_eq!(h.send(1, NAT_A, &mut p), Action::Drop(DropReason::Muted));
+        audio_seq += 1;
+        while let Some(pkt) = tx.poll_transmit(h.now) {
+            let mut buf = [0u8; 32];
+            let n = pkt.write(0, 0, &mut buf).unwrap_or_else(|e| panic!("{e}"));
+            let _ = h
+                .relay
+                .inject(h.now, h.call, Side::B, &mut buf[..n])
+                .unwrap_or_else(|e| panic!("{e}"));
+            let v = RtpPacket::parse(&buf[..n]).unwrap_or_else(|e| panic!("{e}"));
+            far_seqs.push(v.sequence());
+            rx.handle_payload(v.marker(), v.timestamp(), v.payload())
+                .unwrap_or_else(|e| panic!("{e}"));
+            while let Some(ev) = rx.poll_event() {
+                if let DtmfEvent::Began { .. } = ev {
+                    digits.extend(ev.digit());
+                }
+            }
+        }
+        let Some(next) = tx.poll_timeout() else { break };
+        h.now = h.now.max(next);
+    }
+    h.relay
+        .set_muted(h.call, Side::B, false)
+        .unwrap_or_else(|e| panic!("{e}"));
+    for s in stream(&mut h, 0x1111, audio_seq, 160 * u32::from(audio_seq), 2) {
+        far_seqs.push(s.0);
+    }
+    assert_eq!(digits, "121");
+    for w in far_seqs.windows(2) {
+        assert_eq!(w[1], w[0].wrapping_add(1), "continuous sequence numbers");
+    }
+}
