@@ -325,13 +325,13 @@ impl ApiError {
         match self {
             Self::Unauthenticated(_) => TwirpCode::Unauthenticated,
             Self::PermissionDenied { .. } => TwirpCode::PermissionDenied,
-            Self::InvalidArgument { .. }
-            | Self::ContentType(_)
-            | Self::BodyTooLarge { .. }
-            | Self::BadDeadlineHeader => TwirpCode::InvalidArgument,
+            Self::InvalidArgument { .. } | Self::BodyTooLarge { .. } | Self::BadDeadlineHeader => {
+                TwirpCode::InvalidArgument
+            }
             Self::Unsupported { .. } | Self::MethodUnsupported { .. } => TwirpCode::Unimplemented,
             Self::Malformed(_) => TwirpCode::Malformed,
-            Self::BadRoute { .. } => TwirpCode::BadRoute,
+            // The Twirp protocol answers an unrecognised Content-Type with bad_route.
+            Self::BadRoute { .. } | Self::ContentType(_) => TwirpCode::BadRoute,
             Self::BudgetTooSmall { .. } => TimeoutCause::BudgetTooSmall.twirp_code(),
             Self::DeadlineAlreadyPassed => TimeoutCause::CallerDeadline.twirp_code(),
             Self::IdempotencyConflict => TwirpCode::Aborted,
