@@ -35,6 +35,7 @@ pub struct SeenCreate {
 
 /// A `CallService` whose behaviour is chosen by `sip_call_to`:
 /// - `busy` → 486 Busy Here
+/// - `ringout` → `RingNoAnswer` at once
 /// - `noanswer` → rings for `ringing_timeout`, then `RingNoAnswer`
 /// - anything else → answers after `delay`.
 #[derive(Default)]
@@ -107,6 +108,15 @@ impl CallService for Fake {
             "busy" => Err(CallError::sip(SipStatus {
                 code: 486,
                 reason: "Busy Here".into(),
+            })),
+            // A ring-out reported at once (for real-time tests).
+            "ringout" => Err(CallError::timeout(
+                TimeoutCause::RingNoAnswer,
+                "callee did not answer",
+            )
+            .with_sip_status(SipStatus {
+                code: 408,
+                reason: "Request Timeout".into(),
             })),
             "noanswer" => {
                 tokio::time::sleep(req.ringing_timeout).await;
