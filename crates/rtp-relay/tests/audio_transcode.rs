@@ -366,7 +366,9 @@ fn undecodable_payloads_are_concealed_not_fatal() {
     assert_eq!(t.stats().decode_errors, 2);
     assert_eq!(out.len(), 30);
     let (pcm, rate) = decode_all(CodecKind::Pcmu, &out);
-    assert_tone(&pcm, rate, 1000.0);
+    // Concealed, not silent, and the tone is back right after.
+    assert!(power(&pcm[10 * 160..12 * 160]) > 0.1 * power(&pcm[20 * 160..22 * 160]));
+    assert_tone(&pcm[13 * 160..], rate, 1000.0);
 }
 
 #[test]
@@ -401,4 +403,79 @@ fn flush_releases_packets_held_behind_a_hole() {
         n += 1;
     }
     assert_eq!(n, 8);
+}
+
+#[test]
+fn tones_packetized_into_every_codec_decode_to_the_same_tone() {
+    use rtp_relay::codec::{Packetizer, PacketizerConfig};
+    for kind in CodecKind::ALL {
+        // Dial tone made at 48 kHz (a room's mix rate), sent in the leg's codec.
+        let mut cfg = PacketizerConfig::new(codec(kind), 48000);
+        cfg.initial_timestamp = 77;
+        let mut p = Packetizer::new(&cfg).expect("packetizer");
+        let mut tone = ToneGenerator::new(ToneSpec::dial_tone_us(), 48000);
+        let mut frames = Vec::new();
+        let mut pcm = vec![0i16; 480]; // 10 ms pushes, 20 ms frames
+        for _ in 0..100 {
+            tone.fill(&mut pcm);
+            p.push_pcm(&pcm).expect("push");
+            while let Some(f) = p.poll_frame() {
+                frames.push(f);
+            }
+        }
+        assert_eq!(frames.len(), 50, "{kind:?}");
+        assert_eq!(frames[0].timestamp, 77);
+        let step = kind.ticks_for_samples(20 * 48, 48000) as u32;
+        assert!(
+            frames
+                .windows(2)
+                .all(|w| w[1].timestamp.wrapping_sub(w[0].timestamp) == step)
+        );
+        let (pcm, rate) = decode_all(kind, &frames);
+        let steady = &pcm[pcm.len() / 4..];
+        for f in [350.0, 440.0] {
+            assert!(tone_fraction(steady, rate, f) > 0.35, "{kind:?} {f}");
+        }
+    }
+}
+
+#[test]
+fn packetizer_skip_makes_a_marked_timestamp_gap() {
+    use rtp_relay::codec::{Packetizer, PacketizerConfig};
+    let mut p = Packetizer::new(&PacketizerConfig::new(codec(CodecKind::Pcmu), 8000)).expect("p");
+    p.push_pcm(&[100; 240]).expect("push"); // 1.5 frames
+    assert_eq!(p.queued(), 1);
+    p.skip(800).expect("skip"); // the half frame is sent padded, then 100 ms of silence
+    p.push_pcm(&[100; 160]).expect("push");
+    let f: Vec<_> = std::iter::from_fn(|| p.poll_frame()).collect();
+    assert_eq!(f.len(), 3);
+    assert_eq!(f[1].timestamp, 160);
+    assert_eq!(f[2].timestamp, 320 + 800);
+    assert!(f[0].marker && !f[1].marker && f[2].marker);
+    assert!(
+        f[1].payload[80..].iter().all(|&b| b == 0xFF),
+        "padded with µ-law zero"
+    );
+    assert_eq!(p.stats().timestamp_gaps, 1);
+}
+
+#[test]
+fn opus_dtx_suppresses_silent_frames() {
+    use rtp_relay::codec::{Packetizer, PacketizerConfig};
+    let mut cfg = PacketizerConfig::new(codec(CodecKind::Opus), 48000);
+    cfg.opus.dtx = true;
+    let mut p = Packetizer::new(&cfg).expect("p");
+    let silence = vec![0i16; 960];
+    let mut sent = 0;
+    for _ in 0..100 {
+        p.push_pcm(&silence).expect("push");
+        while p.poll_frame().is_some() {
+            sent += 1;
+        }
+    }
+    // libopus keeps sending a frame every 400 ms in DTX; most 20 ms frames are dropped.
+    assert!(p.stats().dtx_suppressed > 80, "{:?}", p.stats());
+    assert!(sent < 20, "{sent}");
+    // Timestamps still count the suppressed time.
+    assert_eq!(p.next_timestamp(), 100 * 960);
 }

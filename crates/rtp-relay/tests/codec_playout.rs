@@ -16,7 +16,7 @@ fn pkt(seq: u16) -> BufferedPacket {
 /// runs as negative `-(count)` markers and resyncs as `i64::MIN`.
 fn feed(buf: &mut PlayoutBuffer, seqs: &[u16], flush: bool) -> Vec<i64> {
     let mut out = Vec::new();
-    let mut record = |ev: PlayoutEvent, out: &mut Vec<i64>| match ev {
+    let record = |ev: PlayoutEvent, out: &mut Vec<i64>| match ev {
         PlayoutEvent::Packet(p) => out.push(i64::from(p.sequence)),
         PlayoutEvent::Lost { count, .. } => out.push(-i64::from(count)),
         PlayoutEvent::Resync => out.push(i64::MIN),

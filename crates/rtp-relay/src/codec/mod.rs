@@ -7,10 +7,11 @@
 //!   ([`Decoder::conceal`]).
 //! - [`Resampler`] converts between 8, 12, 16, 24 and 48 kHz with a windowed-sinc
 //!   polyphase filter.
+//! - [`Packetizer`] turns a PCM stream (a tone, a room mix, decoded audio) into encoded
+//!   frames with sequence numbers and timestamps in the codec's RTP clock.
 //! - [`Transcoder`] relays one direction of a call from codec A to codec B through a
-//!   small [`PlayoutBuffer`], with loss concealment and RTP timestamps in B's clock, or
-//!   passes payloads through untouched when both legs use the same codec
-//!   ([`MediaPath::decide`]).
+//!   small [`PlayoutBuffer`], with loss concealment, or passes payloads through untouched
+//!   when both legs use the same codec ([`MediaPath::decide`]).
 //!
 //! Nothing here reads a clock: a playout buffer releases packets by sequence order and
 //! depth, not by time.
@@ -18,17 +19,17 @@
 pub mod g711;
 mod g722;
 mod opus;
+pub mod packetize;
 pub mod playout;
 mod plc;
 pub mod resample;
 pub mod transcode;
 
+pub use packetize::{OutputFrame, Packetizer, PacketizerConfig, PacketizerStats};
 pub use playout::{PlayoutBuffer, PlayoutEvent, PlayoutStats};
 pub use plc::Concealer;
 pub use resample::Resampler;
-pub use transcode::{
-    InputPacket, MediaPath, OutputFrame, Transcoder, TranscoderConfig, TranscoderStats,
-};
+pub use transcode::{InputPacket, MediaPath, Transcoder, TranscoderConfig, TranscoderStats};
 
 use crate::error::Error;
 

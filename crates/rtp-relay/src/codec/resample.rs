@@ -39,6 +39,25 @@ pub struct Resampler {
     t: usize,
 }
 
+/// Dot product with eight independent accumulators: a plain `sum()` of f32 products is a
+/// strict left-to-right chain the compiler may not reorder, so it cannot use SIMD.
+fn dot(a: &[f32], b: &[f32]) -> f32 {
+    let mut acc = [0.0f32; 8];
+    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
+    let tail: f32 = ca
+        .remainder()
+        .iter()
+        .zip(cb.remainder())
+        .map(|(x, y)| x * y)
+        .sum();
+    for (x, y) in ca.zip(cb) {
+        for i in 0..8 {
+            acc[i] += x[i] * y[i];
+        }
+    }
+    acc.iter().sum::<f32>() + tail
+}
+
 fn gcd(a: u32, b: u32) -> u32 {
     if b == 0 { a } else { gcd(b, a % b) }
 }
@@ -192,7 +211,7 @@ impl Resampler {
             let phase = self.t % self.up;
             let c = &self.coeffs[phase * taps..(phase + 1) * taps];
             let x = &self.buf[base + 1 - taps..=base];
-            let y: f32 = c.iter().zip(x).map(|(a, b)| a * b).sum();
+            let y = dot(c, x);
             out.push(y.round().clamp(f32::from(i16::MIN), f32::from(i16::MAX)) as i16);
             self.t += self.down;
         }

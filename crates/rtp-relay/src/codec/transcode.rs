@@ -1,7 +1,7 @@
 //! One direction of a call from codec A to codec B.
 //!
 //! ```text
-//!   RTP in ─▶ PlayoutBuffer ─▶ Decoder (A) ─▶ Resampler ─▶ FIFO ─▶ Encoder (B) ─▶ frames out
+//!   RTP in ─▶ PlayoutBuffer ─▶ Decoder (A) ─▶ Packetizer (resample, frame, encode B) ─▶ out
 //!                 │ Lost            ▲ conceal / FEC
 //!                 └─────────────────┘
 //! ```
@@ -13,6 +13,9 @@
 //! marker on the first frame after them. When A and B are the same codec nothing is
 //! decoded: [`MediaPath::decide`] says so and the transcoder forwards payloads as they are.
 //!
+//! Only audio packets of A belong here: the caller routes telephone-events (RFC 4733) and
+//! comfort noise by payload type before pushing.
+//!
 //! Sans-IO: [`Transcoder::push`] takes a packet, [`Transcoder::poll_frame`] drains the
 //! encoded frames; no clock is read.
 
@@ -20,16 +23,10 @@ use std::collections::VecDeque;
 
 use bytes::Bytes;
 
+use super::packetize::{MAX_QUEUED_FRAMES, OutputFrame, Packetizer, PacketizerConfig};
 use super::playout::{BufferedPacket, PlayoutBuffer, PlayoutEvent, PlayoutStats};
-use super::{
-    Codec, CodecKind, Decoder, Encoder, MAX_FRAME_MS, MAX_PAYLOAD_BYTES, OpusConfig, Resampler,
-    samples_in_ms,
-};
+use super::{Codec, CodecKind, Decoder, MAX_FRAME_MS, OpusConfig, Resampler, samples_in_ms};
 use crate::error::Error;
-
-/// Frames waiting in the output queue beyond this are dropped (oldest first): the caller
-/// is expected to drain after every push.
-const MAX_QUEUED_FRAMES: usize = 64;
 
 /// A silence gap longer than this (in the input's clock, as milliseconds) is taken as a
 /// discontinuity of the sender's timeline rather than real time passing.
@@ -67,7 +64,8 @@ pub struct TranscoderConfig {
     pub from: Codec,
     /// Codec of the outgoing frames.
     pub to: Codec,
-    /// Settings of the Opus encoder when `to` is Opus.
+    /// Settings of the Opus encoder when `to` is Opus. Its `sample_rate` is an upper
+    /// bound: the encoder runs at the lower of it and the source codec's audio rate.
     pub opus: OpusConfig,
     /// Duration of each outgoing frame in ms (RFC 4566 `ptime`); Opus needs 10, 20, 40 or
     /// 60.
@@ -115,21 +113,6 @@ pub struct InputPacket {
     pub payload: Bytes,
 }
 
-/// An outgoing RTP payload with the header fields it needs.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OutputFrame {
-    /// RTP sequence number.
-    pub sequence: u16,
-    /// RTP timestamp in the output codec's clock.
-    pub timestamp: u32,
-    /// RTP marker bit: first frame of the stream or after a silence gap.
-    pub marker: bool,
-    /// The output leg's payload type.
-    pub payload_type: u8,
-    /// The encoded payload.
-    pub payload: Bytes,
-}
-
 /// Counters of a [`Transcoder`].
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct TranscoderStats {
@@ -143,7 +126,8 @@ pub struct TranscoderStats {
     pub decode_errors: u64,
     /// Frames of concealment audio produced for lost or undecodable packets.
     pub concealed_frames: u64,
-    /// Lost frames rebuilt from Opus in-band FEC.
+    /// Lost frames decoded through Opus's FEC path from the packet that followed them
+    /// (libopus falls back to concealment when that packet carries no FEC data).
     pub fec_recovered: u64,
     /// Frames encoded and queued.
     pub encoded: u64,
@@ -159,33 +143,37 @@ pub struct TranscoderStats {
 struct Pipeline {
     playout: PlayoutBuffer,
     decoder: Decoder,
-    encoder: Encoder,
-    resampler: Resampler,
+    out: Packetizer,
     /// Decoder output, one payload at a time.
     pcm: Vec<i16>,
-    /// Audio at the encoder's rate waiting to fill a frame.
-    fifo: Vec<i16>,
-    frame_len: usize,
     max_conceal: usize,
-    /// Samples (at the encoder's rate) the output timeline has advanced.
-    out_samples: u64,
-    out_sequence: u16,
-    marker_next: bool,
     /// Input timestamp expected for the next packet.
     expected_ts: Option<u32>,
     /// Decoded length of the last good packet (the duration a loss is assumed to have).
     last_len: usize,
-    payload: Box<[u8; MAX_PAYLOAD_BYTES]>,
+    decoded: u64,
+    decode_errors: u64,
+    concealed_frames: u64,
+    fec_recovered: u64,
+}
+
+/// Pass-through state: offsets from the first input packet, and the output queue.
+struct Forward {
+    offsets: Option<(u16, u32)>,
+    queue: VecDeque<OutputFrame>,
+    forwarded: u64,
+    overflow: u64,
+}
+
+enum Mode {
+    PassThrough(Forward),
+    Transcode(Box<Pipeline>),
 }
 
 /// Carries one direction of a call from one codec to another (see the module docs).
 pub struct Transcoder {
     cfg: TranscoderConfig,
-    pipeline: Option<Pipeline>,
-    /// Pass-through rewriting: offsets from the first input packet.
-    offsets: Option<(u16, u32)>,
-    queue: VecDeque<OutputFrame>,
-    stats: TranscoderStats,
+    mode: Mode,
 }
 
 impl Transcoder {
@@ -196,33 +184,31 @@ impl Transcoder {
     /// 120, or not 10/20/40/60 for Opus); [`Error::UnsupportedSampleRate`] or
     /// [`Error::Opus`] for a bad Opus configuration.
     pub fn new(cfg: TranscoderConfig) -> Result<Self, Error> {
-        let pipeline = match MediaPath::decide(cfg.from, cfg.to) {
-            MediaPath::PassThrough => None,
-            MediaPath::Transcode => Some(Pipeline::new(&cfg)?),
+        let mode = match MediaPath::decide(cfg.from, cfg.to) {
+            MediaPath::PassThrough => Mode::PassThrough(Forward {
+                offsets: None,
+                queue: VecDeque::new(),
+                forwarded: 0,
+                overflow: 0,
+            }),
+            MediaPath::Transcode => Mode::Transcode(Box::new(Pipeline::new(&cfg)?)),
         };
-        Ok(Self {
-            cfg,
-            pipeline,
-            offsets: None,
-            queue: VecDeque::new(),
-            stats: TranscoderStats::default(),
-        })
+        Ok(Self { cfg, mode })
     }
 
     /// The path this transcoder takes.
     #[must_use]
     pub fn path(&self) -> MediaPath {
-        if self.pipeline.is_some() {
-            MediaPath::Transcode
-        } else {
-            MediaPath::PassThrough
+        match self.mode {
+            Mode::PassThrough(_) => MediaPath::PassThrough,
+            Mode::Transcode(_) => MediaPath::Transcode,
         }
     }
 
     /// Whether payloads are forwarded without decoding.
     #[must_use]
     pub fn passthrough(&self) -> bool {
-        self.pipeline.is_none()
+        self.path() == MediaPath::PassThrough
     }
 
     /// The configuration.
@@ -234,11 +220,28 @@ impl Transcoder {
     /// The counters.
     #[must_use]
     pub fn stats(&self) -> TranscoderStats {
-        let mut s = self.stats;
-        if let Some(p) = &self.pipeline {
-            s.playout = p.playout.stats();
+        match &self.mode {
+            Mode::PassThrough(f) => TranscoderStats {
+                forwarded: f.forwarded,
+                queue_overflow: f.overflow,
+                ..TranscoderStats::default()
+            },
+            Mode::Transcode(p) => {
+                let out = p.out.stats();
+                TranscoderStats {
+                    playout: p.playout.stats(),
+                    forwarded: 0,
+                    decoded: p.decoded,
+                    decode_errors: p.decode_errors,
+                    concealed_frames: p.concealed_frames,
+                    fec_recovered: p.fec_recovered,
+                    encoded: out.encoded,
+                    dtx_suppressed: out.dtx_suppressed,
+                    timestamp_gaps: out.timestamp_gaps,
+                    queue_overflow: out.queue_overflow,
+                }
+            }
         }
-        s
     }
 
     /// Takes an incoming packet. Drain [`Transcoder::poll_frame`] afterwards.
@@ -249,32 +252,39 @@ impl Transcoder {
     /// Only an encoder failure ([`Error::Opus`], [`Error::G722`]), which is ours, not the
     /// peer's.
     pub fn push(&mut self, packet: InputPacket) -> Result<(), Error> {
-        let Some(p) = self.pipeline.as_mut() else {
-            let (seq_off, ts_off) = *self.offsets.get_or_insert((
-                self.cfg.initial_sequence.wrapping_sub(packet.sequence),
-                self.cfg.initial_timestamp.wrapping_sub(packet.timestamp),
-            ));
-            self.stats.forwarded += 1;
-            let frame = OutputFrame {
-                sequence: packet.sequence.wrapping_add(seq_off),
-                timestamp: packet.timestamp.wrapping_add(ts_off),
-                marker: packet.marker,
-                payload_type: self.cfg.to.payload_type,
-                payload: packet.payload,
-            };
-            enqueue(&mut self.queue, &mut self.stats, frame);
-            return Ok(());
-        };
-        p.playout.push(BufferedPacket {
-            sequence: packet.sequence,
-            timestamp: packet.timestamp,
-            marker: packet.marker,
-            payload: packet.payload,
-        });
-        while let Some(ev) = p.playout.pop() {
-            p.handle(ev, &self.cfg, &mut self.queue, &mut self.stats)?;
+        match &mut self.mode {
+            Mode::PassThrough(f) => {
+                let (seq_off, ts_off) = *f.offsets.get_or_insert((
+                    self.cfg.initial_sequence.wrapping_sub(packet.sequence),
+                    self.cfg.initial_timestamp.wrapping_sub(packet.timestamp),
+                ));
+                f.forwarded += 1;
+                if f.queue.len() >= MAX_QUEUED_FRAMES {
+                    f.queue.pop_front();
+                    f.overflow += 1;
+                }
+                f.queue.push_back(OutputFrame {
+                    sequence: packet.sequence.wrapping_add(seq_off),
+                    timestamp: packet.timestamp.wrapping_add(ts_off),
+                    marker: packet.marker,
+                    payload_type: self.cfg.to.payload_type,
+                    payload: packet.payload,
+                });
+                Ok(())
+            }
+            Mode::Transcode(p) => {
+                p.playout.push(BufferedPacket {
+                    sequence: packet.sequence,
+                    timestamp: packet.timestamp,
+                    marker: packet.marker,
+                    payload: packet.payload,
+                });
+                while let Some(ev) = p.playout.pop() {
+                    p.handle(ev)?;
+                }
+                Ok(())
+            }
         }
-        Ok(())
     }
 
     /// Releases everything the playout buffer holds, concealing holes, and encodes the
@@ -283,24 +293,30 @@ impl Transcoder {
     /// # Errors
     /// As [`Transcoder::push`].
     pub fn flush(&mut self) -> Result<(), Error> {
-        let Some(p) = self.pipeline.as_mut() else {
+        let Mode::Transcode(p) = &mut self.mode else {
             return Ok(());
         };
         while let Some(ev) = p.playout.flush() {
-            p.handle(ev, &self.cfg, &mut self.queue, &mut self.stats)?;
+            p.handle(ev)?;
         }
-        p.finish_partial(&self.cfg, &mut self.queue, &mut self.stats)
+        p.out.finish()
     }
 
     /// The next outgoing frame.
     pub fn poll_frame(&mut self) -> Option<OutputFrame> {
-        self.queue.pop_front()
+        match &mut self.mode {
+            Mode::PassThrough(f) => f.queue.pop_front(),
+            Mode::Transcode(p) => p.out.poll_frame(),
+        }
     }
 
     /// Frames waiting to be drained.
     #[must_use]
     pub fn queued(&self) -> usize {
-        self.queue.len()
+        match &self.mode {
+            Mode::PassThrough(f) => f.queue.len(),
+            Mode::Transcode(p) => p.out.queued(),
+        }
     }
 }
 
@@ -309,58 +325,52 @@ impl std::fmt::Debug for Transcoder {
         f.debug_struct("Transcoder")
             .field("cfg", &self.cfg)
             .field("path", &self.path())
-            .field("queued", &self.queue.len())
+            .field("queued", &self.queued())
             .field("stats", &self.stats())
             .finish()
     }
 }
 
-fn enqueue(queue: &mut VecDeque<OutputFrame>, stats: &mut TranscoderStats, frame: OutputFrame) {
-    if queue.len() >= MAX_QUEUED_FRAMES {
-        queue.pop_front();
-        stats.queue_overflow += 1;
-    }
-    queue.push_back(frame);
-}
-
 impl Pipeline {
     fn new(cfg: &TranscoderConfig) -> Result<Self, Error> {
-        let encoder = Encoder::new(cfg.to.kind, &cfg.opus)?;
-        let enc_rate = encoder.sample_rate();
-        let ptime_ok = match cfg.to.kind {
-            CodecKind::Opus => matches!(cfg.ptime_ms, 10 | 20 | 40 | 60),
-            _ => (1..=MAX_FRAME_MS).contains(&cfg.ptime_ms),
-        };
-        if !ptime_ok {
-            return Err(Error::BadFrameLength {
-                codec: cfg.to.kind,
-                len: samples_in_ms(enc_rate, cfg.ptime_ms),
-            });
+        // Opus encodes at no more than the source's rate: a narrowband source gains
+        // nothing from wideband coding, and encoding PCMU at 8 kHz costs a third of 48 kHz
+        // and needs no resampler. The RTP clock stays 48 kHz either way (RFC 7587 §4.1).
+        let mut opus = cfg.opus;
+        if cfg.to.kind == CodecKind::Opus {
+            opus.sample_rate = opus.sample_rate.min(cfg.from.kind.sample_rate());
         }
-        // Decode Opus straight at the rate the encoder wants when libopus can, which
-        // saves the resampler (e.g. Opus → PCMU decodes at 8 kHz).
+        // The encoder's rate decides the decoder's when the decoder can produce it:
+        // libopus decodes straight to 8 kHz for a PCMU leg, which saves the resampler.
+        let enc_rate = match cfg.to.kind {
+            CodecKind::Opus => opus.sample_rate,
+            other => other.sample_rate(),
+        };
         let dec_rate = match cfg.from.kind {
             CodecKind::Opus if Resampler::RATES.contains(&enc_rate) => enc_rate,
             other => other.sample_rate(),
         };
         let decoder = Decoder::new(cfg.from.kind, dec_rate)?;
-        let resampler = Resampler::new(decoder.sample_rate(), enc_rate)?;
-        let frame_len = samples_in_ms(enc_rate, cfg.ptime_ms);
+        let out = Packetizer::new(&PacketizerConfig {
+            codec: cfg.to,
+            opus,
+            ptime_ms: cfg.ptime_ms,
+            input_rate: decoder.sample_rate(),
+            initial_timestamp: cfg.initial_timestamp,
+            initial_sequence: cfg.initial_sequence,
+        })?;
         Ok(Self {
             playout: PlayoutBuffer::new(cfg.playout_depth),
             pcm: vec![0; decoder.max_frame_samples()],
             max_conceal: samples_in_ms(decoder.sample_rate(), cfg.max_conceal_ms),
             decoder,
-            encoder,
-            resampler,
-            fifo: Vec::with_capacity(frame_len * 8),
-            frame_len,
-            out_samples: 0,
-            out_sequence: cfg.initial_sequence,
-            marker_next: true,
+            out,
             expected_ts: None,
             last_len: 0,
-            payload: Box::new([0; MAX_PAYLOAD_BYTES]),
+            decoded: 0,
+            decode_errors: 0,
+            concealed_frames: 0,
+            fec_recovered: 0,
         })
     }
 
@@ -372,66 +382,49 @@ impl Pipeline {
 
     /// Decoded samples covering `ticks` of the input clock.
     fn in_samples(&self, ticks: u32) -> usize {
-        let kind = self.decoder.kind();
-        (u64::from(ticks) * u64::from(self.decoder.sample_rate()) / u64::from(kind.clock_rate()))
-            as usize
+        let clock = u64::from(self.decoder.kind().clock_rate());
+        (u64::from(ticks) * u64::from(self.decoder.sample_rate()) / clock) as usize
     }
 
-    fn handle(
-        &mut self,
-        ev: PlayoutEvent,
-        cfg: &TranscoderConfig,
-        queue: &mut VecDeque<OutputFrame>,
-        stats: &mut TranscoderStats,
-    ) -> Result<(), Error> {
+    fn handle(&mut self, ev: PlayoutEvent) -> Result<(), Error> {
         match ev {
-            PlayoutEvent::Packet(p) => self.on_packet(&p, cfg, queue, stats),
-            PlayoutEvent::Lost { count, .. } => self.on_lost(count, cfg, queue, stats),
+            PlayoutEvent::Packet(p) => self.on_packet(&p),
+            PlayoutEvent::Lost { count, .. } => self.on_lost(count),
             PlayoutEvent::Resync => {
                 // A new timeline: close the current frame and start the next one marked.
-                self.finish_partial(cfg, queue, stats)?;
                 self.expected_ts = None;
-                self.resampler.reset();
-                self.marker_next = true;
-                Ok(())
+                self.out.restart()
             }
         }
     }
 
-    fn on_packet(
-        &mut self,
-        p: &BufferedPacket,
-        cfg: &TranscoderConfig,
-        queue: &mut VecDeque<OutputFrame>,
-        stats: &mut TranscoderStats,
-    ) -> Result<(), Error> {
+    fn on_packet(&mut self, p: &BufferedPacket) -> Result<(), Error> {
         if let Some(expected) = self.expected_ts {
             // A forward jump without a sequence gap is silence the sender did not send
             // (RFC 3551 §4.1): keep the output clock in step with it.
             let jump = p.timestamp.wrapping_sub(expected) as i32;
-            let limit = u64::from(self.decoder.kind().clock_rate()) * MAX_SILENCE_GAP_MS / 1000;
-            if jump > 0 && (jump as u64) <= limit {
+            let clock = u64::from(self.decoder.kind().clock_rate());
+            if jump > 0 && (jump as u64) <= clock * MAX_SILENCE_GAP_MS / 1000 {
                 let gap = self.in_samples(jump as u32);
-                self.advance_gap(gap, cfg, queue, stats)?;
+                self.out.skip(gap)?;
             }
         }
         let mut pcm = std::mem::take(&mut self.pcm);
-        let result = self.decoder.decode(&p.payload, &mut pcm);
-        let outcome = match result {
+        let outcome = match self.decoder.decode(&p.payload, &mut pcm) {
             Ok(n) => {
-                stats.decoded += 1;
+                self.decoded += 1;
                 self.last_len = n;
                 self.expected_ts = Some(p.timestamp.wrapping_add(self.in_ticks(n)));
-                self.feed(&pcm[..n], cfg, queue, stats)
+                self.out.push_pcm(&pcm[..n])
             }
             Err(_) => {
                 // Undecodable: treat as lost for one frame of the last known duration.
-                stats.decode_errors += 1;
+                self.decode_errors += 1;
                 let n = self.last_len;
                 self.expected_ts = Some(p.timestamp.wrapping_add(self.in_ticks(n)));
                 if n > 0 && self.decoder.conceal(&mut pcm[..n]).is_ok() {
-                    stats.concealed_frames += 1;
-                    self.feed(&pcm[..n], cfg, queue, stats)
+                    self.concealed_frames += 1;
+                    self.out.push_pcm(&pcm[..n])
                 } else {
                     Ok(())
                 }
@@ -441,13 +434,7 @@ impl Pipeline {
         outcome
     }
 
-    fn on_lost(
-        &mut self,
-        count: u16,
-        cfg: &TranscoderConfig,
-        queue: &mut VecDeque<OutputFrame>,
-        stats: &mut TranscoderStats,
-    ) -> Result<(), Error> {
+    fn on_lost(&mut self, count: u16) -> Result<(), Error> {
         let frame = self.last_len;
         if frame == 0 {
             // Nothing decoded yet: no duration to conceal. The next packet's timestamp
@@ -486,12 +473,12 @@ impl Pipeline {
             let len = frame.min(concealed - done).min(pcm.len());
             // The frame right before the next packet can come back from that packet's
             // FEC data (RFC 7587 §3.3); libopus conceals when it has none.
-            let last = done + len == span;
-            let r = match (&next, last) {
-                (Some((_, payload)), true) if self.decoder.kind() == CodecKind::Opus => {
+            let adjacent = done + len == span;
+            let r = match &next {
+                Some((_, payload)) if adjacent && self.decoder.kind() == CodecKind::Opus => {
                     let r = self.decoder.decode_fec(payload, &mut pcm[..len]);
                     if r.is_ok() {
-                        stats.fec_recovered += 1;
+                        self.fec_recovered += 1;
                     }
                     r
                 }
@@ -499,8 +486,8 @@ impl Pipeline {
             };
             match r {
                 Ok(n) => {
-                    stats.concealed_frames += 1;
-                    outcome = self.feed(&pcm[..n], cfg, queue, stats);
+                    self.concealed_frames += 1;
+                    outcome = self.out.push_pcm(&pcm[..n]);
                     done += len;
                 }
                 // A length libopus refuses (not whole 2.5 ms): leave the rest as a gap.
@@ -509,94 +496,6 @@ impl Pipeline {
         }
         self.pcm = pcm;
         outcome?;
-        if span > done {
-            self.advance_gap(span - done, cfg, queue, stats)?;
-        }
-        Ok(())
-    }
-
-    /// Moves the output clock forward by `samples` (at the decoder's rate) of unsent
-    /// silence.
-    fn advance_gap(
-        &mut self,
-        samples: usize,
-        cfg: &TranscoderConfig,
-        queue: &mut VecDeque<OutputFrame>,
-        stats: &mut TranscoderStats,
-    ) -> Result<(), Error> {
-        if samples == 0 {
-            return Ok(());
-        }
-        self.finish_partial(cfg, queue, stats)?;
-        let enc = u64::from(self.encoder.sample_rate());
-        let dec = u64::from(self.decoder.sample_rate());
-        self.out_samples += samples as u64 * enc / dec;
-        self.resampler.reset();
-        self.marker_next = true;
-        stats.timestamp_gaps += 1;
-        Ok(())
-    }
-
-    /// Pads a partly filled frame with silence and encodes it.
-    fn finish_partial(
-        &mut self,
-        cfg: &TranscoderConfig,
-        queue: &mut VecDeque<OutputFrame>,
-        stats: &mut TranscoderStats,
-    ) -> Result<(), Error> {
-        if self.fifo.is_empty() {
-            return Ok(());
-        }
-        self.fifo.resize(self.frame_len, 0);
-        self.encode_ready(cfg, queue, stats)
-    }
-
-    /// Resamples decoded audio into the FIFO and encodes every whole frame.
-    fn feed(
-        &mut self,
-        pcm: &[i16],
-        cfg: &TranscoderConfig,
-        queue: &mut VecDeque<OutputFrame>,
-        stats: &mut TranscoderStats,
-    ) -> Result<(), Error> {
-        self.resampler.process(pcm, &mut self.fifo);
-        self.encode_ready(cfg, queue, stats)
-    }
-
-    fn encode_ready(
-        &mut self,
-        cfg: &TranscoderConfig,
-        queue: &mut VecDeque<OutputFrame>,
-        stats: &mut TranscoderStats,
-    ) -> Result<(), Error> {
-        let mut start = 0;
-        while self.fifo.len() - start >= self.frame_len {
-            let frame = &self.fifo[start..start + self.frame_len];
-            start += self.frame_len;
-            let n = self.encoder.encode(frame, &mut self.payload[..])?;
-            let ticks = cfg
-                .to
-                .kind
-                .ticks_for_samples(self.out_samples, self.encoder.sample_rate());
-            let timestamp = cfg.initial_timestamp.wrapping_add(ticks as u32);
-            self.out_samples += self.frame_len as u64;
-            if self.encoder.is_dtx_payload(n) {
-                stats.dtx_suppressed += 1;
-                self.marker_next = true;
-                continue;
-            }
-            stats.encoded += 1;
-            let frame = OutputFrame {
-                sequence: self.out_sequence,
-                timestamp,
-                marker: std::mem::take(&mut self.marker_next),
-                payload_type: cfg.to.payload_type,
-                payload: Bytes::copy_from_slice(&self.payload[..n]),
-            };
-            self.out_sequence = self.out_sequence.wrapping_add(1);
-            enqueue(queue, stats, frame);
-        }
-        self.fifo.drain(..start);
-        Ok(())
+        self.out.skip(span - done)
     }
 }
