@@ -121,3 +121,73 @@ fn depth_is_bounded() {
         assert!(b.len() <= 5);
     }
 }
+
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Whatever the network does (drops, duplicates, reordering within a few places),
+        /// the buffer releases strictly increasing sequence numbers, each once, accounts
+        /// for every slot as played or lost, and never holds more than its depth.
+        #[test]
+        fn releases_in_order_exactly_once(
+            start in any::<u16>(),
+            depth in 1usize..8,
+            ops in proptest::collection::vec((0u8..10, 0usize..4), 1..300),
+        ) {
+            let mut b = PlayoutBuffer::new(depth);
+            let mut arrivals = Vec::new();
+            for (i, &(fate, shift)) in ops.iter().enumerate() {
+                let seq = start.wrapping_add(i as u16);
+                match fate {
+                    0 => {}                                  // dropped
+                    1 => { arrivals.push(seq); arrivals.push(seq); } // duplicated
+                    _ => arrivals.push(seq),
+                }
+                // Local reordering: move the newest arrival back by `shift` places.
+                let n = arrivals.len();
+                if n > shift + 1 {
+                    let p = arrivals.remove(n - 1);
+                    arrivals.insert(n - 1 - shift, p);
+                }
+            }
+            let mut released: Vec<u64> = Vec::new();
+            let mut slots = 0u64;
+            let mut last: Option<u64> = None;
+            let mut check = |ev: PlayoutEvent, b: &PlayoutBuffer| -> Result<(), TestCaseError> {
+                // Offsets from `start` in a wrapping-safe way.
+                match ev {
+                    PlayoutEvent::Packet(p) => {
+                        let off = u64::from(p.sequence.wrapping_sub(start));
+                        if let Some(l) = last { prop_assert!(off > l, "{off} after {l}"); }
+                        last = Some(off);
+                        released.push(off);
+                        slots += 1;
+                    }
+                    PlayoutEvent::Lost { first, count } => {
+                        let off = u64::from(first.wrapping_sub(start));
+                        if let Some(l) = last { prop_assert!(off > l); }
+                        last = Some(off + u64::from(count) - 1);
+                        slots += u64::from(count);
+                    }
+                    PlayoutEvent::Resync => prop_assert!(false, "no restarts in this model"),
+                }
+                prop_assert!(b.len() <= depth);
+                Ok(())
+            };
+            for s in arrivals {
+                b.push(pkt(s));
+                while let Some(ev) = b.pop() { check(ev, &b)?; }
+            }
+            while let Some(ev) = b.flush() { check(ev, &b)?; }
+            let mut dedup = released.clone();
+            dedup.dedup();
+            prop_assert_eq!(dedup.len(), released.len());
+            // Every slot from the first to the last released is either played or lost.
+            if let (Some(first), Some(&end)) = (released.first(), released.last()) {
+                prop_assert_eq!(slots, end - first + 1);
+            }
+        }
+    }
+}
