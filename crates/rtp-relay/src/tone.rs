@@ -298,6 +298,8 @@ impl ToneGenerator {
 #[derive(Debug, Clone)]
 pub struct DtmfPlayer {
     rate: u32,
+    tone_ms: u32,
+    gap_ms: u32,
     tone_samples: u64,
     gap_samples: u64,
     queue: VecDeque<char>,
@@ -313,7 +315,9 @@ impl DtmfPlayer {
         let to_samples = |ms: u32| u64::from(ms) * u64::from(rate) / 1000;
         Self {
             rate,
-            tone_samples: to_samples(tone_ms).max(1),
+            tone_ms: tone_ms.max(1),
+            gap_ms,
+            tone_samples: to_samples(tone_ms.max(1)).max(1),
             gap_samples: to_samples(gap_ms),
             queue: VecDeque::new(),
             current: None,
@@ -352,12 +356,10 @@ impl DtmfPlayer {
                     out[i..].fill(0);
                     return;
                 };
+                // One period of an on/off cadence is exactly tone + gap, with ramped
+                // edges; the player moves on after one period.
                 let spec = ToneSpec::dtmf(d).map(|s| {
-                    // One "on" step of the tone length, then the gap; the cadence ramps
-                    // the edges.
-                    let on = u32::try_from(self.tone_samples * 1000 / u64::from(self.rate))
-                        .unwrap_or(u32::MAX);
-                    ToneSpec::new(s.components(), Cadence::on_off(on, u32::MAX / 2))
+                    ToneSpec::new(s.components(), Cadence::on_off(self.tone_ms, self.gap_ms))
                 });
                 self.current = spec.map(|s| ToneGenerator::new(s, self.rate));
                 self.pos = 0;

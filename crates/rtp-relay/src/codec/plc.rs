@@ -90,8 +90,7 @@ impl Concealer {
             self.lost += 1;
         }
         // Concealed audio becomes history too, so a second loss in a row continues from it.
-        let tail: Vec<f32> = out.iter().map(|&s| f32::from(s)).collect();
-        self.push_history(tail);
+        self.push_history(out.iter().map(|&s| f32::from(s)));
     }
 
     /// Next extrapolated sample with the fade applied; advances the cycle.
