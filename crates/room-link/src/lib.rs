@@ -1,0 +1,41 @@
+//! The room side of a sipbridge call.
+//!
+//! # Contract
+//!
+//! - [`offer_answer`]: SDP offer/answer for audio (RFC 3264), used by the gateway for the SIP
+//!   leg and by the `rtp` link toward the room server. Pure functions plus the `o=` version
+//!   state of a dialog ([`offer_answer::SdpSession`]); no I/O.
+//! - [`RoomLink`]: joins a room as a participant and returns a [`RoomSession`], whatever the
+//!   kind of room. Media and events cross between the session handle and the link's task in
+//!   bounded queues: audio drops its oldest frame when the other side lags (counted in
+//!   [`SessionStats`]), events are refused rather than dropped. Payloads are [`bytes::Bytes`]:
+//!   passing a frame on copies nothing.
+//! - [`embedded`]: rooms inside sipbridge (mix-minus). Its [`embedded::Mixer`] is sans-IO
+//!   (`handle_*(now, …)`, then drain `poll_transmit` → `poll_event` → `poll_timeout`); the
+//!   tokio task around it only moves frames and sleeps.
+//! - [`rtp`]: plain RTP toward a room server that ingests RTP, signaled WHIP-style (POST
+//!   the SDP offer, 201 with the answer and a `Location`, DELETE to leave). Payloads pass
+//!   through untouched.
+//!
+//! Timeouts: every network wait is bounded by the caller's deadline or by a named config
+//! field, whichever is earlier; the HTTP client has no timeout of its own.
+//!
+//! Errors: one [`Error`] enum; [`Error::sip_status`] and [`Error::cause`] say how the gateway
+//! reports each (`room_link_failed` for anything between sipbridge and the room).
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod embedded;
+mod error;
+mod lanes;
+pub mod offer_answer;
+pub mod rtp;
+mod session;
+
+pub use error::Error;
+pub use lanes::LaneStats;
+pub use session::{
+    AudioFrame, BoxFuture, CloseReason, FromSession, JoinRequest, LinkSide, MediaCapabilities,
+    Outbound, ParticipantId, ParticipantInfo, QueueConfig, RoomEvent, RoomLink, RoomSession,
+    SessionControl, SessionInfo, SessionMedia, SessionStats,
+};
