@@ -232,7 +232,7 @@ pub enum AuthError {
 }
 
 /// Everything the API can answer with instead of a success: the crate's error enum.
-/// Each variant knows its Twirp code and `meta`; [`ApiError::into_response`] puts it
+/// Each variant knows its Twirp code and `meta`; its `IntoResponse` impl puts it
 /// on the wire.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ApiError {

@@ -36,23 +36,23 @@ pub enum Claim<V> {
 /// Publishes the outcome of the first attempt to every waiter.
 #[derive(Debug)]
 pub struct Publisher<V> {
-    tx: watch::Sender<Option<V>>,
+    tx: watch::Sender<Option<Finished<V>>>,
 }
 
 impl<V> Publisher<V> {
-    /// Publishes the outcome. Dropping a publisher without publishing tells waiters
-    /// the attempt ended without an outcome.
-    pub fn publish(self, value: V) {
+    /// Publishes the outcome, reached at `now`. Dropping a publisher without
+    /// publishing tells waiters the attempt ended without an outcome.
+    pub fn publish(self, now: Instant, value: V) {
         // `send_replace` stores the value even when nobody is waiting yet, so later
         // repeats still find it.
-        self.tx.send_replace(Some(value));
+        self.tx.send_replace(Some(Finished { value, at: now }));
     }
 }
 
 /// Waits for the outcome of the first attempt.
 #[derive(Debug)]
 pub struct Waiter<V> {
-    rx: watch::Receiver<Option<V>>,
+    rx: watch::Receiver<Option<Finished<V>>>,
 }
 
 impl<V: Clone> Waiter<V> {
@@ -60,34 +60,50 @@ impl<V: Clone> Waiter<V> {
     /// Not bounded here: the caller bounds the wait by its own [`crate::Deadline`].
     pub async fn wait(mut self) -> Option<V> {
         if let Ok(v) = self.rx.wait_for(Option::is_some).await {
-            return v.clone();
+            return v.as_ref().map(|f| f.value.clone());
         }
         // The publisher is gone; it may still have published just before leaving.
-        self.rx.borrow().clone()
+        self.rx.borrow().as_ref().map(|f| f.value.clone())
     }
+}
+
+#[derive(Debug)]
+struct Finished<V> {
+    value: V,
+    at: Instant,
 }
 
 struct Entry<V> {
     fingerprint: u64,
     created: Instant,
-    rx: watch::Receiver<Option<V>>,
+    rx: watch::Receiver<Option<Finished<V>>>,
 }
 
 impl<V> Entry<V> {
-    /// In flight: no outcome yet and the publisher is still alive. In-flight entries
-    /// are never evicted — evicting one would let a repeat dial again.
-    fn in_flight(&self) -> bool {
-        self.rx.borrow().is_none() && self.rx.has_changed().is_ok()
+    /// When the attempt stopped being in flight: when its outcome was published, or
+    /// (abandoned without an outcome) when it started. `None` while in flight:
+    /// in-flight entries are never expired or evicted, since forgetting one would let
+    /// a repeat dial again.
+    fn finished_at(&self) -> Option<Instant> {
+        if let Some(f) = self.rx.borrow().as_ref() {
+            return Some(f.at);
+        }
+        self.rx.has_changed().is_err().then_some(self.created)
+    }
+
+    fn expired(&self, now: Instant, retention: Duration) -> bool {
+        self.finished_at()
+            .is_some_and(|at| now.saturating_duration_since(at) >= retention)
     }
 }
 
 /// Key → outcome of the first attempt; bounded in entries, entries expire.
 ///
-/// - A finished entry is kept for `retention` after the attempt *started* and then
-///   forgotten (a repeat after that is a new request).
+/// - A finished entry is remembered for `retention` after its outcome was published,
+///   then forgotten (a repeat after that is a new request).
 /// - In-flight entries never expire or get evicted; when `max_entries` in-flight
 ///   attempts exist, [`IdempotencyMap::claim`] refuses with [`IdempotencyError::Full`].
-/// - When full, expired entries go first, then the oldest finished ones.
+/// - When full, expired entries go first, then the longest-finished ones.
 pub struct IdempotencyMap<V> {
     entries: Mutex<HashMap<String, Entry<V>>>,
     max_entries: usize,
@@ -96,7 +112,7 @@ pub struct IdempotencyMap<V> {
 
 impl<V: Clone> IdempotencyMap<V> {
     /// A map holding at most `max_entries` keys (at least 1), remembering finished
-    /// attempts for `retention` after they started.
+    /// attempts for `retention`.
     pub fn new(max_entries: usize, retention: Duration) -> Self {
         Self {
             entries: Mutex::new(HashMap::new()),
@@ -117,9 +133,7 @@ impl<V: Clone> IdempotencyMap<V> {
         // map; the map itself is still consistent.
         let mut entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(e) = entries.get(key) {
-            let expired =
-                !e.in_flight() && now.saturating_duration_since(e.created) >= self.retention;
-            if !expired {
+            if !e.expired(now, self.retention) {
                 if e.fingerprint != fingerprint {
                     return Err(IdempotencyError::Conflict);
                 }
@@ -129,15 +143,13 @@ impl<V: Clone> IdempotencyMap<V> {
         }
         if entries.len() >= self.max_entries {
             let retention = self.retention;
-            entries.retain(|_, e| {
-                e.in_flight() || now.saturating_duration_since(e.created) < retention
-            });
+            entries.retain(|_, e| !e.expired(now, retention));
             while entries.len() >= self.max_entries {
                 let oldest = entries
                     .iter()
-                    .filter(|(_, e)| !e.in_flight())
-                    .min_by_key(|(_, e)| e.created)
-                    .map(|(k, _)| k.clone());
+                    .filter_map(|(k, e)| Some((e.finished_at()?, k)))
+                    .min()
+                    .map(|(_, k)| k.clone());
                 match oldest {
                     Some(k) => {
                         entries.remove(&k);
@@ -208,7 +220,7 @@ mod tests {
         let p = first(m.claim("k", 1, now));
         let w = attached(m.claim("k", 1, now));
         let waiting = tokio::spawn(w.wait());
-        p.publish(7);
+        p.publish(now, 7);
         assert_eq!(waiting.await.expect("join"), Some(7));
         // After it finished, too.
         assert_eq!(
@@ -231,9 +243,16 @@ mod tests {
     async fn finished_entries_expire_in_flight_ones_do_not() {
         let m = IdempotencyMap::<u32>::new(8, RETAIN);
         let now = Instant::now();
-        first(m.claim("done", 1, now)).publish(1);
         let _p = first(m.claim("busy", 1, now));
-        let later = now + RETAIN;
+        // Retention counts from the outcome, not from the start: a long ring that
+        // finishes late is still remembered for the full retention.
+        let finished = now + RETAIN * 2;
+        first(m.claim("done", 1, now)).publish(finished, 1);
+        assert!(matches!(
+            m.claim("done", 1, finished + RETAIN - Duration::from_secs(1)),
+            Ok(Claim::Attached(_))
+        ));
+        let later = finished + RETAIN;
         let _again = first(m.claim("done", 1, later));
         assert!(matches!(
             m.claim("busy", 1, later + RETAIN * 10),
@@ -255,7 +274,7 @@ mod tests {
     async fn bounded_evicts_finished_then_refuses() {
         let m = IdempotencyMap::<u32>::new(2, RETAIN);
         let now = Instant::now();
-        first(m.claim("a", 1, now)).publish(1);
+        first(m.claim("a", 1, now)).publish(now, 1);
         let _b = first(m.claim("b", 1, now + Duration::from_secs(1)));
         // Full: the finished "a" is evicted for "c".
         let _c = first(m.claim("c", 1, now + Duration::from_secs(2)));

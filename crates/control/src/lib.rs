@@ -1,7 +1,7 @@
 //! sipbridge's API for room servers.
 //!
 //! Contract:
-//! - [`router`] serves the Twirp services `livekit.SIP` (wire-compatible with the
+//! - [`router()`] serves the Twirp services `livekit.SIP` (wire-compatible with the
 //!   LiveKit server SDKs, see `shared/API_COMPAT.md`) and `sipbridge.Calls` over
 //!   HTTP/1.1, protobuf or proto3 JSON in and the same out, behind HS256 JWT auth.
 //! - Calls are reached only through the [`CallService`] trait, which the gateway

@@ -15,6 +15,7 @@ use axum::extract::{Path, Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method as HttpMethod, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
+use tracing::Instrument;
 
 use crate::auth::{Authenticator, Claims};
 use crate::deadline::{ApiTimings, Deadline, TimeoutCause};
@@ -49,7 +50,7 @@ pub struct ApiConfig {
     pub max_body_bytes: usize,
     /// Most idempotency keys remembered at once.
     pub idempotency_max_entries: usize,
-    /// How long a finished create is remembered for repeats, from its start.
+    /// How long a finished create is remembered for repeats, from its outcome.
     pub idempotency_retention: Duration,
 }
 
@@ -266,14 +267,32 @@ async fn handle<S: CallService>(
         record("unknown", &Err(&err), started);
         return err.into_response();
     };
-    let result = shared.dispatch(m, request).await;
+    // The idempotency key ties the log lines of a create and of its repeats together.
+    let request_id = request
+        .headers()
+        .get(REQUEST_ID_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .map(bounded)
+        .unwrap_or_default();
+    let span = tracing::info_span!("api", method = m.name(), request_id = %request_id);
+    let result = shared.dispatch(m, request).instrument(span).await;
     record(m.name(), &result.as_ref().map(|_| ()), started);
     match result {
-        Ok(r) => r,
+        Ok(r) => {
+            tracing::debug!(method = m.name(), request_id = %request_id, "api request ok");
+            r
+        }
         Err(e) => {
             let cause = e.timeout_cause().map_or("none", TimeoutCause::as_str);
             // `e` never holds secrets: tokens and passwords are not echoed in errors.
-            tracing::info!(method = m.name(), code = e.code().as_str(), timeout_cause = cause, error = %e, "api request failed");
+            tracing::info!(
+                method = m.name(),
+                request_id = %request_id,
+                code = e.code().as_str(),
+                timeout_cause = cause,
+                error = %e,
+                "api request failed"
+            );
             e.into_response()
         }
     }
@@ -558,7 +577,7 @@ fn spawn_create<S: CallService>(
     let task = tokio::spawn(async move {
         let outcome = service.create_call(req, deadline, key).await;
         if let Some(p) = publisher {
-            p.publish(outcome.clone());
+            p.publish(tokio::time::Instant::now().into_std(), outcome.clone());
         }
         outcome
     });

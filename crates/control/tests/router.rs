@@ -1197,3 +1197,44 @@ async fn real_socket_protobuf_and_json() {
     server.abort();
     let _ = Arc::strong_count(&fake);
 }
+
+/// DESIGN.md §2: tracing and metrics only observe. The same slow answer and the
+/// same ring-out take exactly the same (simulated) time with a verbose tracing
+/// subscriber and a metrics recorder installed as with neither.
+#[tokio::test(start_paused = true)]
+async fn tracing_and_metrics_do_not_change_timing() {
+    async fn run() -> Vec<(u16, Duration)> {
+        let fake = Fake::with_delay(Duration::from_secs(25));
+        let app = app(&fake);
+        let mut out = Vec::new();
+        for (to, ring) in [("+1555", "30s"), ("noanswer", "90s"), ("busy", "30s")] {
+            let start = tokio::time::Instant::now();
+            let body = json!({"sipTrunkId": "ST_test", "sipCallTo": to, "roomName": "r", "waitUntilAnswered": true, "ringingTimeout": ring});
+            let r = post_json(&app, "CreateSIPParticipant", body, &[]).await;
+            out.push((r.status.as_u16(), start.elapsed()));
+        }
+        out
+    }
+    let off = run().await;
+    assert_eq!(
+        off.iter().map(|(s, _)| *s).collect::<Vec<_>>(),
+        [200, 408, 429]
+    );
+    assert_eq!(off[0].1, Duration::from_secs(25));
+    assert_eq!(off[1].1, Duration::from_secs(90));
+
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_writer(std::io::sink)
+        .finish();
+    let _tracing = tracing::subscriber::set_default(subscriber);
+    let capture = metrics_capture::Capture::default();
+    let _metrics = metrics::set_default_local_recorder(&capture);
+    let on = run().await;
+    assert_eq!(off, on);
+    assert_eq!(
+        capture.counters.lock().unwrap().values().sum::<u64>(),
+        3,
+        "the recorder did observe"
+    );
+}
