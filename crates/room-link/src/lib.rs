@@ -27,6 +27,7 @@
 
 pub mod embedded;
 mod error;
+mod http;
 mod lanes;
 pub mod offer_answer;
 pub mod rtp;
