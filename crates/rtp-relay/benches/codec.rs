@@ -1,18 +1,100 @@
 //! Per-frame cost of the codecs, the resampler and the transcoder (20 ms frames).
 //!
 //! `cargo bench -p rtp-relay --bench codec`
+//!
+//! Measured in CPU time of the benchmark thread (`/proc/thread-self/schedstat`), not wall
+//! time: the figures we want are "CPU per packet", and on a shared machine wall time also
+//! counts the time other processes held the core. The kernel updates that counter at
+//! scheduler ticks, so each sample runs for tens of milliseconds to keep the error small.
 
 use std::hint::black_box;
 use std::time::Duration;
 
 use bytes::Bytes;
-use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use criterion::measurement::{Measurement, ValueFormatter};
+use criterion::{Criterion, SamplingMode, Throughput, criterion_group, criterion_main};
 use rtp_relay::codec::g711::{encode_ulaw, encode_ulaw_reference};
 use rtp_relay::codec::{
     Codec, CodecKind, Decoder, Encoder, InputPacket, MAX_PAYLOAD_BYTES, OpusConfig, Resampler,
     Transcoder, TranscoderConfig, samples_in_ms,
 };
 use rtp_relay::tone::{Cadence, ToneGenerator, ToneSpec};
+
+/// CPU time consumed by the calling thread, in nanoseconds.
+struct ThreadCpu;
+
+fn thread_cpu_ns() -> u64 {
+    // First field of schedstat: time spent on the CPU, in ns (Linux).
+    std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0)
+}
+
+impl Measurement for ThreadCpu {
+    type Intermediate = u64;
+    type Value = u64;
+
+    fn start(&self) -> u64 {
+        thread_cpu_ns()
+    }
+
+    fn end(&self, start: u64) -> u64 {
+        thread_cpu_ns().saturating_sub(start)
+    }
+
+    fn add(&self, a: &u64, b: &u64) -> u64 {
+        a + b
+    }
+
+    fn zero(&self) -> u64 {
+        0
+    }
+
+    fn to_f64(&self, v: &u64) -> f64 {
+        *v as f64
+    }
+
+    fn formatter(&self) -> &dyn ValueFormatter {
+        &CpuFormatter
+    }
+}
+
+struct CpuFormatter;
+
+impl CpuFormatter {
+    fn unit(typical_ns: f64) -> (f64, &'static str) {
+        if typical_ns < 1e3 {
+            (1.0, "ns cpu")
+        } else if typical_ns < 1e6 {
+            (1e3, "µs cpu")
+        } else {
+            (1e6, "ms cpu")
+        }
+    }
+}
+
+impl ValueFormatter for CpuFormatter {
+    fn scale_values(&self, typical: f64, values: &mut [f64]) -> &'static str {
+        let (div, unit) = Self::unit(typical);
+        values.iter_mut().for_each(|v| *v /= div);
+        unit
+    }
+
+    fn scale_throughputs(&self, _typical: f64, t: &Throughput, values: &mut [f64]) -> &'static str {
+        // Elements per CPU-second.
+        let n = match *t {
+            Throughput::Elements(n) | Throughput::Bytes(n) | Throughput::BytesDecimal(n) => n,
+            _ => 1,
+        } as f64;
+        values.iter_mut().for_each(|v| *v = n * 1e9 / *v);
+        "elem/cpu-s"
+    }
+
+    fn scale_for_machines(&self, _values: &mut [f64]) -> &'static str {
+        "ns"
+    }
+}
 
 /// 20 ms of a speech-band two-tone signal at `rate`.
 fn frames(rate: u32, count: usize) -> Vec<Vec<i16>> {
@@ -27,9 +109,12 @@ fn frames(rate: u32, count: usize) -> Vec<Vec<i16>> {
         .collect()
 }
 
-fn codecs(c: &mut Criterion) {
+fn codecs(c: &mut Criterion<ThreadCpu>) {
     let mut group = c.benchmark_group("codec_20ms");
     group.throughput(Throughput::Elements(1));
+    // Equal-sized samples: the CPU-time counter moves in scheduler ticks, so no sample
+    // may be short.
+    group.sampling_mode(SamplingMode::Flat);
     let opus_rates = [(CodecKind::Opus, 48000u32), (CodecKind::Opus, 8000)];
     let kinds = [
         (CodecKind::Pcmu, 8000),
@@ -70,6 +155,24 @@ fn codecs(c: &mut Criterion) {
             });
         });
     }
+    // Opus encoder cost by complexity (narrowband, as a PCMU leg feeds it).
+    for complexity in [0u8, 2, 5, 9] {
+        let opus = OpusConfig {
+            sample_rate: 8000,
+            complexity,
+            ..OpusConfig::default()
+        };
+        let input = frames(8000, 50);
+        let mut enc = Encoder::new(CodecKind::Opus, &opus).expect("encoder");
+        let mut out = [0u8; MAX_PAYLOAD_BYTES];
+        let mut i = 0;
+        group.bench_function(format!("encode/Opus@8000/complexity{complexity}"), |b| {
+            b.iter(|| {
+                i = (i + 1) % input.len();
+                black_box(enc.encode(black_box(&input[i]), &mut out).expect("encode"))
+            });
+        });
+    }
     // µ-law encode: table lookup against the segment search it was built from.
     let input = frames(8000, 1).remove(0);
     let mut out = [0u8; 160];
@@ -92,9 +195,12 @@ fn codecs(c: &mut Criterion) {
     group.finish();
 }
 
-fn resampler(c: &mut Criterion) {
+fn resampler(c: &mut Criterion<ThreadCpu>) {
     let mut group = c.benchmark_group("resample_20ms");
     group.throughput(Throughput::Elements(1));
+    // Equal-sized samples: the CPU-time counter moves in scheduler ticks, so no sample
+    // may be short.
+    group.sampling_mode(SamplingMode::Flat);
     for (from, to) in [
         (8000, 48000),
         (48000, 8000),
@@ -129,9 +235,12 @@ fn packets(kind: CodecKind, count: usize) -> Vec<Bytes> {
         .collect()
 }
 
-fn transcoder(c: &mut Criterion) {
+fn transcoder(c: &mut Criterion<ThreadCpu>) {
     let mut group = c.benchmark_group("transcode_packet");
     group.throughput(Throughput::Elements(1));
+    // Equal-sized samples: the CPU-time counter moves in scheduler ticks, so no sample
+    // may be short.
+    group.sampling_mode(SamplingMode::Flat);
     let pairs = [
         (CodecKind::Pcmu, CodecKind::Pcmu),
         (CodecKind::Pcmu, CodecKind::Pcma),
@@ -174,9 +283,10 @@ criterion_group! {
     name = benches;
     // Short runs: the figures are per-frame costs in microseconds, stable within seconds.
     config = Criterion::default()
+        .with_measurement(ThreadCpu)
         .warm_up_time(Duration::from_millis(500))
-        .measurement_time(Duration::from_secs(2))
-        .sample_size(30);
+        .measurement_time(Duration::from_secs(3))
+        .sample_size(20);
     targets = codecs, resampler, transcoder
 }
 criterion_main!(benches);
