@@ -296,6 +296,14 @@ impl RoomTask {
     }
 
     fn remove(&mut self, id: ParticipantId) {
+        // What the participant sent before leaving still counts: a digit pressed just before
+        // hanging up must reach the others.
+        if let Some((_, side)) = self.sides.iter().find(|(p, _)| *p == id) {
+            let now = tokio::time::Instant::now().into_std();
+            while let Some(item) = side.try_take() {
+                feed(&mut self.mixer, now, id, item);
+            }
+        }
         self.mixer.remove_participant(id);
         if let Some(i) = self.sides.iter().position(|(p, _)| *p == id) {
             let (_, side) = self.sides.swap_remove(i);
@@ -310,12 +318,7 @@ impl RoomTask {
         for (id, side) in &self.sides {
             // Bounded: a session's queue holds at most its configured size.
             while let Some(item) = side.try_take() {
-                match item {
-                    FromSession::Audio(f) => self.mixer.handle_audio(now, *id, &f),
-                    FromSession::Command(Outbound::Dtmf { digit, .. }) => {
-                        let _ = self.mixer.handle_dtmf(*id, digit);
-                    }
-                }
+                feed(&mut self.mixer, now, *id, item);
             }
             if side.is_closed() {
                 gone.push(*id);
@@ -371,6 +374,16 @@ impl RoomTask {
         self.rx.close();
         for (_, side) in self.sides.drain(..) {
             side.finish(Some(RoomEvent::Closed(CloseReason::RoomClosed)));
+        }
+    }
+}
+
+fn feed(mixer: &mut Mixer, now: Instant, id: ParticipantId, item: FromSession) {
+    match item {
+        FromSession::Audio(f) => mixer.handle_audio(now, id, &f),
+        FromSession::Command(Outbound::Dtmf { digit, .. }) => {
+            // Only fails for an unknown participant, which `id` is not.
+            let _ = mixer.handle_dtmf(id, digit);
         }
     }
 }
