@@ -129,7 +129,7 @@ pub fn twirp_code_for_sip(code: u16) -> TwirpCode {
 /// SIP status and the timeout cause when they apply. `Clone` because one outcome
 /// may answer several waiters (idempotent retries).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{code}: {message}")]
+#[error("{message}")]
 pub struct CallError {
     /// The Twirp code the API answers with.
     pub code: TwirpCode,

@@ -1122,75 +1122,30 @@ async fn metrics_count_requests_by_method_and_code() {
 /// spoken to with a hand-written HTTP/1.1 request.
 #[tokio::test]
 async fn real_socket_protobuf_and_json() {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
     let fake = Fake::with_delay(Duration::ZERO);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let server = tokio::spawn(axum::serve(listener, app(&fake)).into_future());
 
-    async fn roundtrip(
-        addr: std::net::SocketAddr,
-        content_type: &str,
-        body: &[u8],
-    ) -> (u16, Vec<u8>) {
-        let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
-        let head = format!(
-            "POST {CREATE} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: {content_type}\r\nAuthorization: Bearer {}\r\nX-Livekit-Request-Id: sock-{}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-            token(true, false),
-            body.len(),
-            body.len()
-        );
-        s.write_all(head.as_bytes()).await.unwrap();
-        s.write_all(body).await.unwrap();
-        let mut buf = Vec::new();
-        // Bounded: Connection: close ends the read; cap the bytes accepted too.
-        (&mut s).take(1 << 20).read_to_end(&mut buf).await.unwrap();
-        let text_end = buf
-            .windows(4)
-            .position(|w| w == b"\r\n\r\n")
-            .expect("header end");
-        let status_line = String::from_utf8_lossy(&buf[..text_end]).to_string();
-        let status: u16 = status_line.split(' ').nth(1).unwrap().parse().unwrap();
-        let mut body = buf[text_end + 4..].to_vec();
-        if status_line
-            .to_ascii_lowercase()
-            .contains("transfer-encoding: chunked")
-        {
-            body = dechunk(&body);
-        }
-        (status, body)
-    }
-
-    fn dechunk(mut b: &[u8]) -> Vec<u8> {
-        let mut out = Vec::new();
-        for _ in 0..1000 {
-            let line_end = b.windows(2).position(|w| w == b"\r\n").unwrap();
-            let n = usize::from_str_radix(std::str::from_utf8(&b[..line_end]).unwrap().trim(), 16)
-                .unwrap();
-            if n == 0 {
-                break;
-            }
-            out.extend_from_slice(&b[line_end + 2..line_end + 2 + n]);
-            b = &b[line_end + 2 + n + 2..];
-        }
-        out
-    }
-
-    let (status, body) =
-        roundtrip(addr, "application/protobuf", &create_req().encode_to_vec()).await;
+    let (status, body) = raw_post(
+        addr,
+        CREATE,
+        "application/protobuf",
+        &create_req().encode_to_vec(),
+    )
+    .await;
     assert_eq!(status, 200);
     let info = pb::SipParticipantInfo::decode(body.as_slice()).unwrap();
     assert_eq!(info.participant_identity, "sip_+15551234567");
 
     let json = br#"{"sip_trunk_id":"ST_test","sipCallTo":"+1555","roomName":"r2"}"#;
-    let (status, body) = roundtrip(addr, "application/json", json).await;
+    let (status, body) = raw_post(addr, CREATE, "application/json", json).await;
     assert_eq!(status, 200);
     let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
     assert_eq!(v["roomName"], "r2");
     assert_eq!(fake.creates(), 2);
 
-    let (status, body) = roundtrip(addr, "application/json", br#"{"roomName":"r"}"#).await;
+    let (status, body) = raw_post(addr, CREATE, "application/json", br#"{"roomName":"r"}"#).await;
     assert_eq!(status, 400);
     let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
     assert_eq!(v["code"], "invalid_argument");
@@ -1237,4 +1192,22 @@ async fn tracing_and_metrics_do_not_change_timing() {
         3,
         "the recorder did observe"
     );
+}
+
+/// The whole HTTP stack (axum::serve + hyper) on a real socket in paused time: any
+/// hidden server timer (header-read, keep-alive, request timeout) would be
+/// auto-advanced and fire before the 35 s answer. None does.
+#[tokio::test(start_paused = true)]
+async fn real_socket_slow_sync_create_is_not_cut_short() {
+    let fake = Fake::with_delay(Duration::from_secs(35));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = tokio::spawn(axum::serve(listener, app(&fake)).into_future());
+    let start = tokio::time::Instant::now();
+    let body =
+        br#"{"sipTrunkId":"ST_test","sipCallTo":"+1555","roomName":"r","waitUntilAnswered":true}"#;
+    let (status, body) = raw_post(addr, CREATE, "application/json", body).await;
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    assert_eq!(start.elapsed(), Duration::from_secs(35));
+    server.abort();
 }
