@@ -13,6 +13,19 @@
 //!   carry `meta.sip_status_code` / `meta.sip_status`.
 //! - A repeated create with the same `X-Livekit-Request-Id` attaches to the first
 //!   attempt ([`IdempotencyMap`]); it never dials twice.
+//!
+//! When a synchronous caller disconnects (or its client times out) mid-ring, the
+//! call is **not** cancelled: the router runs [`CallService::create_call`] on its
+//! own task, so dropping the HTTP request only drops the waiter. The call keeps
+//! ringing under its own timers, is answered or rings out as usual, and its outcome
+//! is remembered under the request id for `idempotency_retention`, so the SDK's
+//! retry (same `X-Livekit-Request-Id`) attaches to it and gets that outcome. A
+//! caller that wants the call gone uses `sipbridge.Calls/HangupCall`.
+//!
+//! Known wire-level choices: proto3 JSON requests with unknown fields are refused as
+//! `malformed` (naming the field); protobuf bodies skip unknown fields, as protobuf
+//! decoders do. Trunk and dispatch-rule management is read-only (List/Get);
+//! Create/Update/Delete answer `unimplemented` because they come from the config.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 

@@ -1211,3 +1211,26 @@ async fn real_socket_slow_sync_create_is_not_cut_short() {
     assert_eq!(start.elapsed(), Duration::from_secs(35));
     server.abort();
 }
+
+/// proto3 JSON details: enums by name or number; unknown JSON fields are refused
+/// as `malformed` naming the field (a newer client's field is never dropped
+/// silently on the JSON path).
+#[tokio::test]
+async fn json_enums_by_number_and_unknown_fields() {
+    let fake = Fake::with_delay(Duration::ZERO);
+    let app = app(&fake);
+    let base = json!({"sipTrunkId": "ST_test", "sipCallTo": "+1555", "roomName": "r"});
+    let mut by_number = base.clone();
+    by_number["mediaEncryption"] = 2.into();
+    let r = post_json(&app, "CreateSIPParticipant", by_number, &[]).await;
+    r.twirp_error(501, "unimplemented");
+    let mut unknown = base.clone();
+    unknown["someFutureField"] = true.into();
+    let r = post_json(&app, "CreateSIPParticipant", unknown, &[]).await;
+    let v = r.twirp_error(400, "malformed");
+    assert!(
+        v["msg"].as_str().unwrap().contains("someFutureField"),
+        "{v}"
+    );
+    assert_eq!(fake.creates(), 0);
+}
