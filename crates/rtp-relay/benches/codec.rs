@@ -156,22 +156,33 @@ fn codecs(c: &mut Criterion<ThreadCpu>) {
         });
     }
     // Opus encoder cost by complexity (narrowband, as a PCMU leg feeds it).
-    for complexity in [0u8, 2, 5, 9] {
+    for (complexity, fec) in [
+        (0u8, true),
+        (2, true),
+        (2, false),
+        (5, true),
+        (5, false),
+        (9, true),
+    ] {
         let opus = OpusConfig {
             sample_rate: 8000,
             complexity,
+            fec,
             ..OpusConfig::default()
         };
         let input = frames(8000, 50);
         let mut enc = Encoder::new(CodecKind::Opus, &opus).expect("encoder");
         let mut out = [0u8; MAX_PAYLOAD_BYTES];
         let mut i = 0;
-        group.bench_function(format!("encode/Opus@8000/complexity{complexity}"), |b| {
-            b.iter(|| {
-                i = (i + 1) % input.len();
-                black_box(enc.encode(black_box(&input[i]), &mut out).expect("encode"))
-            });
-        });
+        group.bench_function(
+            format!("encode/Opus@8000/complexity{complexity}/fec={fec}"),
+            |b| {
+                b.iter(|| {
+                    i = (i + 1) % input.len();
+                    black_box(enc.encode(black_box(&input[i]), &mut out).expect("encode"))
+                });
+            },
+        );
     }
     // µ-law encode: table lookup against the segment search it was built from.
     let input = frames(8000, 1).remove(0);

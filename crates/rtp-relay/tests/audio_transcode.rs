@@ -445,12 +445,18 @@ fn packetizer_skip_makes_a_marked_timestamp_gap() {
     let mut p = Packetizer::new(&PacketizerConfig::new(codec(CodecKind::Pcmu), 8000)).expect("p");
     p.push_pcm(&[100; 240]).expect("push"); // 1.5 frames
     assert_eq!(p.queued(), 1);
-    p.skip(800).expect("skip"); // the half frame is sent padded, then 100 ms of silence
+    // 100 ms of silence: the half frame is sent padded (its padding is the first 10 ms
+    // of the gap), then the timestamps jump by the remaining 90 ms.
+    p.skip(800).expect("skip");
     p.push_pcm(&[100; 160]).expect("push");
     let f: Vec<_> = std::iter::from_fn(|| p.poll_frame()).collect();
     assert_eq!(f.len(), 3);
     assert_eq!(f[1].timestamp, 160);
-    assert_eq!(f[2].timestamp, 320 + 800);
+    assert_eq!(
+        f[2].timestamp,
+        240 + 800,
+        "audio resumes 100 ms after it stopped"
+    );
     assert!(f[0].marker && !f[1].marker && f[2].marker);
     assert!(
         f[1].payload[80..].iter().all(|&b| b == 0xFF),

@@ -183,10 +183,17 @@ impl Packetizer {
         if samples == 0 {
             return Ok(());
         }
+        // The silence padding the partial frame stands for the start of the gap, so the
+        // timeline does not drift ahead by up to a frame per gap.
+        let padding = if self.fifo.is_empty() {
+            0
+        } else {
+            (self.frame_len - self.fifo.len() % self.frame_len) as u64
+        };
         self.finish()?;
         let to = u64::from(self.encoder.sample_rate());
         let from = u64::from(self.input_rate());
-        self.samples += samples as u64 * to / from;
+        self.samples += (samples as u64 * to / from).saturating_sub(padding);
         self.resampler.reset();
         self.marker_next = true;
         self.stats.timestamp_gaps += 1;
