@@ -19,6 +19,8 @@
 //! +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
 //! ```
 
+use bytes::Bytes;
+
 use crate::Error;
 
 /// Length of the fixed RTP header (RFC 3550 §5.1).
@@ -224,6 +226,41 @@ impl<'a> RtpPacketMut<'a> {
     /// The payload, mutable (without padding).
     pub fn payload_mut(&mut self) -> &mut [u8] {
         &mut self.buf[self.layout.payload_start..self.layout.payload_end]
+    }
+}
+
+/// A validated RTP packet that owns its datagram as a [`Bytes`]: store or queue it (e.g. in
+/// a playout buffer) and take the payload as a zero-copy `Bytes` slice.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RtpBytes {
+    bytes: Bytes,
+    layout: RtpLayout,
+}
+
+impl RtpBytes {
+    /// Validates `bytes` (see [`RtpLayout::parse`]).
+    pub fn parse(bytes: Bytes) -> Result<Self, Error> {
+        let layout = RtpLayout::parse(&bytes)?;
+        Ok(Self { bytes, layout })
+    }
+
+    /// A borrowed view for the header fields.
+    pub fn packet(&self) -> RtpPacket<'_> {
+        RtpPacket {
+            buf: &self.bytes,
+            layout: self.layout,
+        }
+    }
+
+    /// The payload without padding, sharing the datagram's buffer.
+    pub fn payload(&self) -> Bytes {
+        self.bytes
+            .slice(self.layout.payload_start..self.layout.payload_end)
+    }
+
+    /// The whole datagram.
+    pub fn into_bytes(self) -> Bytes {
+        self.bytes
     }
 }
 
@@ -453,6 +490,22 @@ mod tests {
         assert_eq!(
             h.write(&[0; 9], &mut out),
             Err(Error::BufferTooSmall { len: 20, need: 21 })
+        );
+    }
+
+    #[test]
+    fn owned_bytes_share_the_buffer() {
+        let buf = Bytes::from(header(0xa0, &[1, 2, 3, 0, 2]));
+        let p = RtpBytes::parse(buf.clone()).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(p.packet().sequence(), 0x1234);
+        let payload = p.payload();
+        assert_eq!(&payload[..], &[1, 2, 3]);
+        // Same allocation: the payload slice points into the datagram.
+        assert_eq!(payload.as_ptr(), buf[12..].as_ptr());
+        assert_eq!(p.into_bytes(), buf);
+        assert_eq!(
+            RtpBytes::parse(Bytes::from_static(&[0x80; 4])),
+            Err(Error::Truncated { len: 4, need: 12 })
         );
     }
 

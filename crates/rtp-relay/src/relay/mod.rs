@@ -291,6 +291,14 @@ pub enum Event {
         /// The event.
         event: DtmfEvent,
     },
+    /// The first RTP packet arrived from a leg (for media-delay metrics; the media
+    /// timeouts track silence by themselves).
+    MediaStarted {
+        /// The call.
+        call: CallHandle,
+        /// The leg.
+        side: Side,
+    },
     /// The leg's peer sent an RTCP BYE.
     RtcpBye {
         /// The call.
@@ -1021,6 +1029,12 @@ fn forward_rtp(
             inn.stats.dropped_source += 1;
             return Action::Drop(DropReason::WrongSource);
         }
+    }
+    if inn.last_rtp.is_none() {
+        events.push(Event::MediaStarted {
+            call: ctx.call,
+            side: ctx.side,
+        });
     }
     inn.last_rtp = Some(ctx.now);
     inn.stats.rtp_packets += 1;

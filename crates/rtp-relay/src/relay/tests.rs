@@ -136,13 +136,19 @@ fn first_valid_packet_latches_and_return_path_uses_it() {
     );
     assert_eq!(
         h.events(),
-        vec![Event::Latched {
-            call: h.call,
-            side: Side::A,
-            stream: StreamKind::Rtp,
-            address: addr(NAT_A),
-            previous: None
-        }]
+        vec![
+            Event::Latched {
+                call: h.call,
+                side: Side::A,
+                stream: StreamKind::Rtp,
+                address: addr(NAT_A),
+                previous: None
+            },
+            Event::MediaStarted {
+                call: h.call,
+                side: Side::A
+            }
+        ]
     );
     let mut p = rtp(2, 1, 0, 0);
     let t = sent(&h.send(2, NAT_B, &mut p));
@@ -978,7 +984,8 @@ fn informational_events_are_bounded() {
         let _ = relay.handle_datagram(now, SocketId(1), addr(1000 + i), &mut p);
     }
     assert_eq!(std::iter::from_fn(|| relay.poll_event()).count(), 2);
-    assert_eq!(relay.events_dropped(), 8);
+    // Ten latch events and one media-started event, two of them kept.
+    assert_eq!(relay.events_dropped(), 9);
 }
 
 fn te_packet(ssrc: u32, seq: u16, ts: u32, digit: char, marker: bool, end: bool) -> Vec<u8> {
