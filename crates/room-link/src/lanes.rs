@@ -14,7 +14,7 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use tokio::sync::Notify;
 
-/// Counters of a [`Lanes`] queue.
+/// Drop and refusal counters of one direction of a session queue.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct LaneStats {
     /// Media items dropped (oldest first) because the media lane was full.

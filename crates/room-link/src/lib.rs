@@ -20,6 +20,60 @@
 //! Timeouts: every network wait is bounded by the caller's deadline or by a named config
 //! field, whichever is earlier; the HTTP client has no timeout of its own.
 //!
+//! # How the gateway uses a room
+//!
+//! ```
+//! use std::time::{Duration, Instant};
+//! use bytes::Bytes;
+//! use room_link::embedded::{EmbeddedConfig, EmbeddedRooms};
+//! use room_link::{AudioFrame, JoinRequest, MediaCapabilities, RoomEvent, RoomLink};
+//! use rtp_relay::codec::{Codec, CodecKind};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), room_link::Error> {
+//! let link: Box<dyn RoomLink> = Box::new(EmbeddedRooms::new(EmbeddedConfig::default()));
+//! let deadline = Instant::now() + Duration::from_secs(5); // from control::Deadline
+//! let session = link
+//!     .join(
+//!         JoinRequest {
+//!             room: "support".into(),
+//!             identity: "sip_+15550100".into(),
+//!             name: "Caller".into(),
+//!             attributes: Vec::new(),
+//!             media: MediaCapabilities {
+//!                 // The SIP leg's negotiated codec first: its payloads then cross untouched.
+//!                 codecs: vec![Codec::with_default_pt(CodecKind::Pcmu)],
+//!                 telephone_event: Some(101),
+//!                 ptime: Duration::from_millis(20),
+//!             },
+//!         },
+//!         deadline,
+//!     )
+//!     .await?;
+//! assert_eq!(session.info().media.codec.kind, CodecKind::Pcmu);
+//! // Phone → room: the RTP payload and header fields of each packet from the SIP leg.
+//! session.send_audio(AudioFrame {
+//!     payload_type: 0,
+//!     sequence: 1,
+//!     timestamp: 160,
+//!     marker: false,
+//!     payload: Bytes::from_static(&[0xff; 160]),
+//! })?;
+//! session.send_dtmf('5', Duration::from_millis(100))?;
+//! // Room → phone: write each frame as RTP toward the trunk; play DTMF as RFC 4733 events.
+//! while let Some(event) = session.try_recv() {
+//!     match event {
+//!         RoomEvent::Audio(_frame) => {}
+//!         RoomEvent::Dtmf { .. } => {}
+//!         RoomEvent::ParticipantJoined(_) | RoomEvent::ParticipantLeft(_) => {}
+//!         RoomEvent::Closed(_) => break, // room gone: BYE the SIP leg
+//!     }
+//! }
+//! session.leave().await?;
+//! # Ok(())
+//! # }
+//! ```
+//!
 //! Errors: one [`Error`] enum; [`Error::sip_status`] and [`Error::cause`] say how the gateway
 //! reports each (`room_link_failed` for anything between sipbridge and the room).
 #![forbid(unsafe_code)]

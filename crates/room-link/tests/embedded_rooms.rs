@@ -261,3 +261,28 @@ async fn a_dropped_handle_leaves_and_digits_reach_the_others() {
     a.leave().await.unwrap_or_else(|e| panic!("{e}"));
     assert!(eventually(|| rooms.rooms().is_empty()).await);
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_lagging_gateway_loses_the_oldest_audio_not_memory() {
+    let cfg = EmbeddedConfig::default();
+    let rooms = EmbeddedRooms::new(cfg);
+    let a = join(&rooms, "r", "a", CodecKind::Pcmu).await;
+    let b = join(&rooms, "r", "b", CodecKind::Pcmu).await;
+    // Nobody drains b for two seconds: 100 frames arrive for a queue of 32.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let stats = b.stats();
+    assert!(stats.inbound.media_dropped >= 60, "{stats:?}");
+    let mut frames = Vec::new();
+    while let Some(ev) = b.try_recv() {
+        if let RoomEvent::Audio(f) = ev {
+            frames.push(f);
+        }
+    }
+    assert_eq!(frames.len(), cfg.queues.audio, "bounded queue, newest kept");
+    // The newest frames were kept: consecutive sequence numbers up to the last one sent.
+    for w in frames.windows(2) {
+        assert_eq!(w[1].sequence, w[0].sequence.wrapping_add(1));
+    }
+    a.leave().await.unwrap_or_else(|e| panic!("{e}"));
+    b.leave().await.unwrap_or_else(|e| panic!("{e}"));
+}

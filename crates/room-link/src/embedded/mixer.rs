@@ -580,7 +580,7 @@ impl Participant {
     }
 }
 
-/// The soft limiter applied to every mixed sample: identity up to [`LIMIT_KNEE`] (about
+/// The soft limiter applied to every mixed sample: identity up to the knee (23197, about
 /// −3 dBFS), then a `tanh` curve that approaches but never passes full scale, so loud
 /// overlapping talkers are compressed instead of wrapping or hard-clipping.
 #[must_use]
