@@ -178,7 +178,7 @@ impl Endpoint {
     }
 
     /// Feeds one datagram (UDP) or one framed message (TCP/TLS, see
-    /// [`frame_len`](crate::frame_len)) received from `from`.
+    /// [`sip_message::frame`]) received from `from`.
     pub fn handle_datagram(
         &mut self,
         now: Instant,
@@ -503,7 +503,7 @@ impl Endpoint {
 
     fn on_response(&mut self, now: Instant, m: Inbound) {
         // §18.1.2: a response with more than one Via is not for us.
-        if m.vias.len() != 1 {
+        if m.via_values.len() != 1 {
             return;
         }
         let Some(status) = m.status() else { return };
@@ -588,7 +588,10 @@ impl Endpoint {
         let via = m.top_via();
         match m.branch() {
             Some(b) if b.starts_with(MAGIC_COOKIE.as_bytes()) => {
-                let mut sent_by = m.bytes(&via.host).to_ascii_lowercase();
+                let mut sent_by = match &via.host {
+                    crate::msg::SentByHost::Ip(ip) => ip.to_string().into_bytes(),
+                    crate::msg::SentByHost::Domain(r) => m.bytes(r).to_ascii_lowercase(),
+                };
                 if let Some(p) = via.port {
                     sent_by.push(b':');
                     sent_by.extend_from_slice(p.to_string().as_bytes());
@@ -819,17 +822,16 @@ pub(crate) fn make_echo(
         }
         _ => top.extend_from_slice(raw_top),
     }
-    let host = m.text(&via.host);
-    let host_is_src = host.trim_start_matches('[').trim_end_matches(']') == src_ip;
+    let host_is_src = matches!(via.host, crate::msg::SentByHost::Ip(ip) if ip == from.ip());
     // §18.2.1: add received when sent-by differs from the source address.
     if via.received.is_none() && (via.rport == Some(None) || !host_is_src) {
         top.extend_from_slice(b";received=");
         top.extend_from_slice(src_ip.as_bytes());
     }
-    let mut vias = Vec::with_capacity(m.vias.len());
+    let mut vias = Vec::with_capacity(m.via_values.len());
     vias.push(Bytes::from(top));
-    for v in &m.vias[1..] {
-        vias.push(m.slice(&v.value));
+    for v in &m.via_values[1..] {
+        vias.push(m.slice(v));
     }
     // §18.2.2: reliable → the same connection (its peer address); unreliable → the
     // received address, at the rport (RFC 3581) or the sent-by port or the default port.
@@ -845,13 +847,7 @@ pub(crate) fn make_echo(
         to_has_tag: m.to_tag.is_some(),
         to_tag,
         call_id: m.slice(&m.call_id),
-        cseq: {
-            let cseq = m
-                .header_ranges(crate::msg::HeaderKind::CSeq)
-                .next()
-                .cloned();
-            cseq.map(|r| m.slice(&r)).unwrap_or_default()
-        },
+        cseq: m.slice(&m.cseq_raw),
         record_routes: m.record_routes.iter().map(|r| m.slice(r)).collect(),
     };
     (echo, target)
@@ -918,8 +914,8 @@ pub(crate) fn build_non2xx_ack(buf: &mut BytesMut, invite: &Bytes, response: &In
     w.header("To", response.bytes(&response.to));
     w.header("Call-ID", req.bytes(&req.call_id));
     w.cseq(req.cseq, "ACK");
-    for r in req.header_ranges(crate::msg::HeaderKind::Route) {
-        w.header("Route", req.bytes(r));
+    for r in req.message().header_all(sip_message::HeaderName::Route) {
+        w.header("Route", r.as_bytes());
     }
     w.finish(None, &[])
 }

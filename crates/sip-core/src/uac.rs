@@ -14,7 +14,7 @@ use crate::endpoint::{Call, CancelState, Endpoint, Role, UacState};
 use crate::error::Error;
 use crate::ids::{Branch, CallId, DialogId, Tag};
 use crate::method::Method;
-use crate::msg::{HeaderKind, Inbound};
+use crate::msg::Inbound;
 use crate::timer::{Owner, Timer, TimerTable};
 use crate::transaction::Purpose;
 use crate::transport::Transport;
@@ -422,7 +422,11 @@ impl Endpoint {
             hop.destination.unwrap_or(c.peer)
         };
         let port = self.via_port(c.transport);
-        let mut w = Writer::request(&mut self.buf, method.as_str(), &hop.request_uri);
+        let mut w = Writer::request(
+            &mut self.buf,
+            crate::method::token(method),
+            &hop.request_uri,
+        );
         w.via(
             c.transport.token(),
             &self.cfg.local_host,
@@ -433,7 +437,7 @@ impl Endpoint {
         w.header("From", &d.local_header);
         w.header("To", &d.remote_header);
         w.header("Call-ID", c.call_id.as_bytes());
-        w.cseq(cseq, method.as_str());
+        w.cseq(cseq, crate::method::token(method));
         for r in &hop.routes {
             w.header("Route", r);
         }
@@ -540,8 +544,8 @@ impl Endpoint {
         w.header("To", req.bytes(&req.to));
         w.header("Call-ID", req.bytes(&req.call_id));
         w.cseq(req.cseq, "CANCEL");
-        for r in req.header_ranges(HeaderKind::Route) {
-            w.header("Route", req.bytes(r));
+        for r in req.message().header_all(sip_message::HeaderName::Route) {
+            w.header("Route", r.as_bytes());
         }
         let bytes = w.finish(None, &[]);
         self.start_client(
