@@ -412,8 +412,8 @@ impl Leg {
         Self {
             rtp_socket: cfg.rtp_socket,
             rtcp_socket: cfg.rtcp_socket,
-            remote_rtp: cfg.remote_rtp,
-            remote_rtcp: cfg.remote_rtcp,
+            remote_rtp: usable(cfg.remote_rtp),
+            remote_rtcp: usable(cfg.remote_rtcp),
             latching: cfg.latching,
             accept: cfg.accept,
             clock_rate: cfg.clock_rate,
@@ -722,8 +722,8 @@ impl Relay {
         rtcp: Option<SocketAddr>,
     ) -> Result<(), Error> {
         let leg = &mut self.call_mut(call)?.legs[side.index()];
-        leg.remote_rtp = rtp;
-        leg.remote_rtcp = rtcp;
+        leg.remote_rtp = usable(rtp);
+        leg.remote_rtcp = usable(rtcp);
         leg.rtp_peer = None;
         leg.rtcp_peer = None;
         Ok(())
@@ -950,6 +950,13 @@ impl Relay {
                 .is_some_and(|c| c.timer_token == *token && c.armed_at.is_some())
         });
     }
+}
+
+/// An SDP address the relay can send to: port 0 rejects the stream (RFC 3264 §6) and the
+/// unspecified address `0.0.0.0` is the old hold convention (RFC 3264 §8.4, RFC 2543);
+/// neither is a destination.
+fn usable(addr: Option<SocketAddr>) -> Option<SocketAddr> {
+    addr.filter(|a| a.port() != 0 && !a.ip().is_unspecified())
 }
 
 /// Per-datagram context.

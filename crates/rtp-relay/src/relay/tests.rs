@@ -1241,3 +1241,31 @@ fn dtmf_sender_through_inject_reaches_the_far_end_once() {
         assert_eq!(w[1], w[0].wrapping_add(1), "continuous sequence numbers");
     }
 }
+
+#[test]
+fn port_zero_and_unspecified_sdp_addresses_are_not_destinations() {
+    let hold: SocketAddr = SocketAddr::new(Ipv4Addr::UNSPECIFIED.into(), 50_000);
+    for remote in [addr(0), hold] {
+        let cfg = CallConfig {
+            b: LegConfig {
+                remote_rtp: Some(remote),
+                ..LegConfig::new(SocketId(2))
+            },
+            ..call_cfg()
+        };
+        let mut h = Harness::new(cfg);
+        let mut p = rtp(1, 1, 0, 0);
+        assert_eq!(
+            h.send(1, NAT_A, &mut p),
+            Action::Drop(DropReason::NoDestination)
+        );
+        h.relay
+            .set_remote(h.call, Side::B, Some(remote), None)
+            .unwrap_or_else(|e| panic!("{e}"));
+        let mut p = rtp(1, 2, 160, 0);
+        assert_eq!(
+            h.send(1, NAT_A, &mut p),
+            Action::Drop(DropReason::NoDestination)
+        );
+    }
+}
