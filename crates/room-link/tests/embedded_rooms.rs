@@ -168,12 +168,12 @@ async fn three_sessions_hear_each_other_and_the_room_goes_away_when_empty() {
     a.leave().await.unwrap_or_else(|e| panic!("{e}"));
     let mut seen_left = false;
     for _ in 0..100 {
-        if let Ok(Some(ev)) = tokio::time::timeout(Duration::from_millis(50), b.recv()).await {
-            if let RoomEvent::ParticipantLeft(p) = ev {
-                assert_eq!(p.identity, "a");
-                seen_left = true;
-                break;
-            }
+        if let Ok(Some(RoomEvent::ParticipantLeft(p))) =
+            tokio::time::timeout(Duration::from_millis(50), b.recv()).await
+        {
+            assert_eq!(p.identity, "a");
+            seen_left = true;
+            break;
         }
     }
     assert!(seen_left, "b is told that a left");
