@@ -250,3 +250,33 @@ fn opus_concealment_and_fec() {
     // PLC needs whole 2.5 ms units.
     assert!(dec.conceal(&mut buf[..100]).is_err());
 }
+
+#[test]
+fn g722_refuses_odd_frames() {
+    let mut enc = Encoder::new(CodecKind::G722, &OpusConfig::default()).expect("enc");
+    let mut out = [0u8; MAX_PAYLOAD_BYTES];
+    assert!(matches!(
+        enc.encode(&[0; 321], &mut out),
+        Err(Error::BadFrameLength {
+            codec: CodecKind::G722,
+            len: 321
+        })
+    ));
+    assert_eq!(enc.encode(&[0; 320], &mut out).expect("even"), 160);
+    assert!(matches!(
+        enc.encode(&[0; 320], &mut out[..100]),
+        Err(Error::BufferTooSmall { .. })
+    ));
+}
+
+#[test]
+fn codec_state_can_move_between_threads() {
+    // The gateway runs each call's media on a worker thread.
+    fn send<T: Send>() {}
+    send::<Encoder>();
+    send::<Decoder>();
+    send::<rtp_relay::codec::Transcoder>();
+    send::<rtp_relay::codec::Packetizer>();
+    send::<rtp_relay::codec::PlayoutBuffer>();
+    send::<rtp_relay::tone::ToneGenerator>();
+}

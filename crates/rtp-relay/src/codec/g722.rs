@@ -23,8 +23,15 @@ impl G722Enc {
     }
 
     pub(crate) fn encode(&mut self, pcm: &[i16], out: &mut [u8]) -> Result<usize, Error> {
-        // An odd trailing sample cannot form a code word; the encoder keeps none back.
-        let need = pcm.len().div_ceil(2);
+        // A code word carries two samples; the library would pad an odd last sample with
+        // a zero, which puts a click in the stream, so odd frames are refused.
+        if pcm.len() % 2 != 0 {
+            return Err(Error::BadFrameLength {
+                codec: crate::codec::CodecKind::G722,
+                len: pcm.len(),
+            });
+        }
+        let need = pcm.len() / 2;
         if out.len() < need {
             return Err(Error::BufferTooSmall {
                 len: out.len(),

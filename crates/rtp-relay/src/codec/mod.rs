@@ -252,8 +252,8 @@ impl Encoder {
     /// Encodes one frame of PCM into `out`, returning the payload length.
     ///
     /// # Errors
-    /// [`Error::BadFrameLength`] for an empty frame, one longer than 120 ms, or (Opus) one
-    /// that is not 2.5/5/10/20/40/60 ms; [`Error::BufferTooSmall`] when `out` cannot hold
+    /// [`Error::BadFrameLength`] for an empty frame, one longer than 120 ms, (G.722) an
+    /// odd number of samples, or (Opus) one that is not 2.5/5/10/20/40/60 ms; [`Error::BufferTooSmall`] when `out` cannot hold
     /// the payload; [`Error::Opus`] / [`Error::G722`] when the codec library fails.
     pub fn encode(&mut self, pcm: &[i16], out: &mut [u8]) -> Result<usize, Error> {
         let kind = self.kind();
