@@ -183,79 +183,89 @@ impl<'a> Attribute<'a> {
                 _ => fail(kind, &line[line.len()..]),
             }
         };
-        let is = |n: &str| name.eq_ignore_ascii_case(n);
+        // Names are matched case-insensitively through a lower-cased stack copy, so dispatch
+        // is one `match` instead of a chain of comparisons. No known name is longer than 17.
+        let mut lower = [0u8; 17];
+        let Some(buf) = lower.get_mut(..name.len()) else {
+            return Ok(Attribute::Other { name, value });
+        };
+        buf.copy_from_slice(name.as_bytes());
+        buf.make_ascii_lowercase();
         // Flag attributes ignore a stray value: `a=rtcp-mux:` still means rtcp-mux.
-        Ok(if is("rtpmap") {
-            Attribute::Rtpmap(Rtpmap::parse_inner(need(ErrorKind::SdpRtpmap)?)?)
-        } else if is("fmtp") {
-            Attribute::Fmtp(Fmtp::parse_inner(need(ErrorKind::SdpFmtp)?)?)
-        } else if is("ptime") {
-            Attribute::Ptime(packet_time(need(ErrorKind::SdpPtime)?)?)
-        } else if is("maxptime") {
-            Attribute::MaxPtime(packet_time(need(ErrorKind::SdpPtime)?)?)
-        } else if let Some(d) = Direction::from_name(name) {
-            Attribute::Direction(d)
-        } else if is("rtcp") {
-            Attribute::Rtcp(Rtcp::parse_inner(need(ErrorKind::SdpRtcp)?)?)
-        } else if is("rtcp-mux") {
-            Attribute::RtcpMux
-        } else if is("rtcp-rsize") {
-            Attribute::RtcpRsize
-        } else if is("crypto") {
-            Attribute::Crypto(Crypto::parse_inner(need(ErrorKind::SdpCrypto)?)?)
-        } else if is("ice-ufrag") {
-            Attribute::IceUfrag(ice_credential(v, ErrorKind::SdpIce)?)
-        } else if is("ice-pwd") {
-            Attribute::IcePwd(ice_credential(v, ErrorKind::SdpIce)?)
-        } else if is("ice-options") {
-            let v = need(ErrorKind::SdpIce)?.trim_end_matches(is_ws);
-            if let Some(bad) = Tokens::new(v).find(|t| !is_token(t)) {
-                return fail(ErrorKind::SdpIce, bad);
+        Ok(match &*buf {
+            b"rtpmap" => Attribute::Rtpmap(Rtpmap::parse_inner(need(ErrorKind::SdpRtpmap)?)?),
+            b"fmtp" => Attribute::Fmtp(Fmtp::parse_inner(need(ErrorKind::SdpFmtp)?)?),
+            b"ptime" => Attribute::Ptime(packet_time(need(ErrorKind::SdpPtime)?)?),
+            b"maxptime" => Attribute::MaxPtime(packet_time(need(ErrorKind::SdpPtime)?)?),
+            b"sendrecv" => Attribute::Direction(Direction::SendRecv),
+            b"sendonly" => Attribute::Direction(Direction::SendOnly),
+            b"recvonly" => Attribute::Direction(Direction::RecvOnly),
+            b"inactive" => Attribute::Direction(Direction::Inactive),
+            b"rtcp" => Attribute::Rtcp(Rtcp::parse_inner(need(ErrorKind::SdpRtcp)?)?),
+            b"rtcp-mux" => Attribute::RtcpMux,
+            b"rtcp-rsize" => Attribute::RtcpRsize,
+            b"crypto" => Attribute::Crypto(Crypto::parse_inner(need(ErrorKind::SdpCrypto)?)?),
+            b"ice-ufrag" => Attribute::IceUfrag(ice_credential(v, ErrorKind::SdpIce)?),
+            b"ice-pwd" => Attribute::IcePwd(ice_credential(v, ErrorKind::SdpIce)?),
+            b"ice-options" => {
+                let v = need(ErrorKind::SdpIce)?.trim_end_matches(is_ws);
+                if let Some(bad) = Tokens::new(v).find(|t| !is_token(t)) {
+                    return fail(ErrorKind::SdpIce, bad);
+                }
+                Attribute::IceOptions(IceOptions(v))
             }
-            Attribute::IceOptions(IceOptions(v))
-        } else if is("ice-lite") {
-            Attribute::IceLite
-        } else if is("candidate") {
-            Attribute::Candidate(Candidate::parse_inner(need(ErrorKind::SdpCandidate)?)?)
-        } else if is("end-of-candidates") {
-            Attribute::EndOfCandidates
-        } else if is("fingerprint") {
-            Attribute::Fingerprint(Fingerprint::parse_inner(need(ErrorKind::SdpFingerprint)?)?)
-        } else if is("setup") {
-            let s = need(ErrorKind::SdpSetup)?;
-            let t = s.trim_matches(is_ws);
-            Attribute::Setup(match t {
-                _ if t.eq_ignore_ascii_case("active") => Setup::Active,
-                _ if t.eq_ignore_ascii_case("passive") => Setup::Passive,
-                _ if t.eq_ignore_ascii_case("actpass") => Setup::ActPass,
-                _ if t.eq_ignore_ascii_case("holdconn") => Setup::HoldConn,
-                _ => return fail(ErrorKind::SdpSetup, s),
-            })
-        } else if is("mid") {
-            let m = need(ErrorKind::SdpMid)?.trim_end_matches(is_ws);
-            if !is_token(m) {
-                return fail(ErrorKind::SdpMid, m);
+            b"ice-lite" => Attribute::IceLite,
+            b"candidate" => {
+                Attribute::Candidate(Candidate::parse_inner(need(ErrorKind::SdpCandidate)?)?)
             }
-            Attribute::Mid(m)
-        } else if is("group") {
-            let g = need(ErrorKind::SdpGroup)?;
-            let mut t = Tokens::new(g);
-            let semantics = next_token(&mut t, ErrorKind::SdpGroup, g)?;
-            let mids = t.remainder().trim_end_matches(is_ws);
-            if let Some(bad) = core::iter::once(semantics)
-                .chain(Tokens::new(mids))
-                .find(|t| !is_token(t))
-            {
-                return fail(ErrorKind::SdpGroup, bad);
+            b"end-of-candidates" => Attribute::EndOfCandidates,
+            b"fingerprint" => {
+                Attribute::Fingerprint(Fingerprint::parse_inner(need(ErrorKind::SdpFingerprint)?)?)
             }
-            Attribute::Group(Group { semantics, mids })
-        } else if is("ssrc") {
-            Attribute::Ssrc(Ssrc::parse_inner(need(ErrorKind::SdpSsrc)?)?)
-        } else if is("extmap") {
-            Attribute::Extmap(Extmap::parse_inner(need(ErrorKind::SdpExtmap)?)?)
-        } else {
-            Attribute::Other { name, value }
+            b"setup" => {
+                let s = need(ErrorKind::SdpSetup)?;
+                let t = s.trim_matches(is_ws);
+                Attribute::Setup(match t {
+                    _ if t.eq_ignore_ascii_case("active") => Setup::Active,
+                    _ if t.eq_ignore_ascii_case("passive") => Setup::Passive,
+                    _ if t.eq_ignore_ascii_case("actpass") => Setup::ActPass,
+                    _ if t.eq_ignore_ascii_case("holdconn") => Setup::HoldConn,
+                    _ => return fail(ErrorKind::SdpSetup, s),
+                })
+            }
+            b"mid" => {
+                let m = need(ErrorKind::SdpMid)?.trim_end_matches(is_ws);
+                if !is_token(m) {
+                    return fail(ErrorKind::SdpMid, m);
+                }
+                Attribute::Mid(m)
+            }
+            b"group" => {
+                let g = need(ErrorKind::SdpGroup)?;
+                let mut t = Tokens::new(g);
+                let semantics = next_token(&mut t, ErrorKind::SdpGroup, g)?;
+                let mids = t.remainder().trim_end_matches(is_ws);
+                if let Some(bad) = core::iter::once(semantics)
+                    .chain(Tokens::new(mids))
+                    .find(|t| !is_token(t))
+                {
+                    return fail(ErrorKind::SdpGroup, bad);
+                }
+                Attribute::Group(Group { semantics, mids })
+            }
+            b"ssrc" => Attribute::Ssrc(Ssrc::parse_inner(need(ErrorKind::SdpSsrc)?)?),
+            b"extmap" => Attribute::Extmap(Extmap::parse_inner(need(ErrorKind::SdpExtmap)?)?),
+            _ => Attribute::Other { name, value },
         })
+    }
+
+    /// Whether the `a=` line value `line` names attribute `name` (lower case), without
+    /// parsing it: lets lookups skip unrelated lines cheaply.
+    pub(crate) fn line_is(line: &str, name: &str) -> bool {
+        let b = line.as_bytes();
+        b.len() >= name.len()
+            && b[..name.len()].eq_ignore_ascii_case(name.as_bytes())
+            && matches!(b.get(name.len()), None | Some(b':'))
     }
 
     /// The attribute name as SDP writes it (for [`Attribute::Other`], as it was written).

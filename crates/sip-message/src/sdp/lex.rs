@@ -70,20 +70,29 @@ impl<'a> Tokens<'a> {
 
     /// What has not been consumed yet, without leading whitespace.
     pub(crate) fn remainder(&self) -> &'a str {
-        self.rest.trim_start_matches(is_ws)
+        skip_ws(self.rest)
     }
+}
+
+/// `s` without leading SP/HTAB (byte-wise: both are ASCII, so any cut is a char boundary).
+fn skip_ws(s: &str) -> &str {
+    let n = s.bytes().take_while(|&b| b == b' ' || b == b'\t').count();
+    &s[n..]
 }
 
 impl<'a> Iterator for Tokens<'a> {
     type Item = &'a str;
 
     fn next(&mut self) -> Option<&'a str> {
-        let s = self.rest.trim_start_matches(is_ws);
+        let s = skip_ws(self.rest);
         if s.is_empty() {
             self.rest = s;
             return None;
         }
-        let end = s.find(is_ws).unwrap_or(s.len());
+        let end = s
+            .bytes()
+            .position(|b| b == b' ' || b == b'\t')
+            .unwrap_or(s.len());
         let (tok, rest) = s.split_at(end);
         self.rest = rest;
         Some(tok)
@@ -102,31 +111,40 @@ pub(crate) fn next_token<'a>(
     }
 }
 
+/// RFC 8866 §9 `token-char`, as a lookup table (this check runs on every attribute name).
+const TOKEN_CHAR: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut b = 0usize;
+    while b < 256 {
+        let c = b as u8;
+        t[b] = c.is_ascii_alphanumeric()
+            || matches!(
+                c,
+                b'!' | b'#'
+                    | b'$'
+                    | b'%'
+                    | b'&'
+                    | b'\''
+                    | b'*'
+                    | b'+'
+                    | b'-'
+                    | b'.'
+                    | b'^'
+                    | b'_'
+                    | b'`'
+                    | b'{'
+                    | b'|'
+                    | b'}'
+                    | b'~'
+            );
+        b += 1;
+    }
+    t
+};
+
 /// RFC 8866 §9 `token`: visible ASCII except the separators listed there.
 pub(crate) fn is_token(s: &str) -> bool {
-    !s.is_empty()
-        && s.bytes().all(|b| {
-            b.is_ascii_alphanumeric()
-                || matches!(
-                    b,
-                    b'!' | b'#'
-                        | b'$'
-                        | b'%'
-                        | b'&'
-                        | b'\''
-                        | b'*'
-                        | b'+'
-                        | b'-'
-                        | b'.'
-                        | b'^'
-                        | b'_'
-                        | b'`'
-                        | b'{'
-                        | b'|'
-                        | b'}'
-                        | b'~'
-                )
-        })
+    !s.is_empty() && s.bytes().all(|b| TOKEN_CHAR[usize::from(b)])
 }
 
 /// Visible ASCII without spaces (`%x21-7E`): the charset of opaque non-whitespace fields.

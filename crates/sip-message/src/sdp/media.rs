@@ -9,7 +9,7 @@ use super::ice::Candidate;
 use super::lex::{RawLines, Tokens};
 use super::rtp::{Codec, Fmtp, Rtcp, Rtpmap, static_payload_type};
 use super::security::{Crypto, Fingerprint};
-use super::session::{Attributes, values};
+use super::session::{Attributes, named, values};
 
 /// One media section: a borrowed view of the `m=` line and the lines up to the next `m=`.
 #[derive(Debug, Clone, Copy)]
@@ -110,7 +110,7 @@ impl<'a> Media<'a> {
 
     /// The `rtpmap` for payload type `pt`.
     pub fn rtpmap(&self, pt: u8) -> Option<Rtpmap<'a>> {
-        self.attributes().find_map(|a| match a {
+        named(self.text, "rtpmap").find_map(|a| match a {
             Attribute::Rtpmap(m) if m.payload_type == pt => Some(m),
             _ => None,
         })
@@ -118,7 +118,7 @@ impl<'a> Media<'a> {
 
     /// The first `fmtp` for format `format` (a payload type written as decimal, or a token).
     pub fn fmtp(&self, format: &str) -> Option<Fmtp<'a>> {
-        self.attributes().find_map(|a| match a {
+        named(self.text, "fmtp").find_map(|a| match a {
             Attribute::Fmtp(f) if f.format == format => Some(f),
             _ => None,
         })
@@ -127,7 +127,7 @@ impl<'a> Media<'a> {
     /// The codec of payload type `pt`: its `rtpmap`, else the RFC 3551 static assignment.
     /// `None` for a dynamic payload type without `rtpmap`.
     pub fn codec(&self, pt: u8) -> Option<Codec<'a>> {
-        let fmtp = self.attributes().find_map(|a| match a {
+        let fmtp = named(self.text, "fmtp").find_map(|a| match a {
             Attribute::Fmtp(f) if f.payload_type() == Some(pt) => Some(f),
             _ => None,
         });
@@ -172,7 +172,7 @@ impl<'a> Media<'a> {
 
     /// `a=ptime`.
     pub fn ptime(&self) -> Option<Duration> {
-        self.attributes().find_map(|a| match a {
+        named(self.text, "ptime").find_map(|a| match a {
             Attribute::Ptime(d) => Some(d),
             _ => None,
         })
@@ -180,7 +180,7 @@ impl<'a> Media<'a> {
 
     /// `a=maxptime`.
     pub fn maxptime(&self) -> Option<Duration> {
-        self.attributes().find_map(|a| match a {
+        named(self.text, "maxptime").find_map(|a| match a {
             Attribute::MaxPtime(d) => Some(d),
             _ => None,
         })
@@ -188,7 +188,7 @@ impl<'a> Media<'a> {
 
     /// `a=rtcp`.
     pub fn rtcp(&self) -> Option<Rtcp<'a>> {
-        self.attributes().find_map(|a| match a {
+        named(self.text, "rtcp").find_map(|a| match a {
             Attribute::Rtcp(r) => Some(r),
             _ => None,
         })
@@ -196,12 +196,12 @@ impl<'a> Media<'a> {
 
     /// Whether `a=rtcp-mux` is present (RFC 5761 §5.1.1).
     pub fn rtcp_mux(&self) -> bool {
-        self.attributes().any(|a| a == Attribute::RtcpMux)
+        named(self.text, "rtcp-mux").next().is_some()
     }
 
     /// `a=mid`.
     pub fn mid(&self) -> Option<&'a str> {
-        self.attributes().find_map(|a| match a {
+        named(self.text, "mid").find_map(|a| match a {
             Attribute::Mid(m) => Some(m),
             _ => None,
         })
@@ -209,7 +209,7 @@ impl<'a> Media<'a> {
 
     /// `a=crypto` lines in order of preference.
     pub fn crypto(&self) -> impl Iterator<Item = Crypto<'a>> + use<'a> {
-        self.attributes().filter_map(|a| match a {
+        named(self.text, "crypto").filter_map(|a| match a {
             Attribute::Crypto(c) => Some(c),
             _ => None,
         })
@@ -217,7 +217,7 @@ impl<'a> Media<'a> {
 
     /// `a=candidate` lines.
     pub fn candidates(&self) -> impl Iterator<Item = Candidate<'a>> + use<'a> {
-        self.attributes().filter_map(|a| match a {
+        named(self.text, "candidate").filter_map(|a| match a {
             Attribute::Candidate(c) => Some(c),
             _ => None,
         })
@@ -225,13 +225,13 @@ impl<'a> Media<'a> {
 
     /// Whether `a=end-of-candidates` is present.
     pub fn end_of_candidates(&self) -> bool {
-        self.attributes().any(|a| a == Attribute::EndOfCandidates)
-            || Attributes::new(self.session).any(|a| a == Attribute::EndOfCandidates)
+        named(self.text, "end-of-candidates").next().is_some()
+            || named(self.session, "end-of-candidates").next().is_some()
     }
 
     /// `a=ice-ufrag`, media-level else session-level (RFC 8839 §5.4).
     pub fn ice_ufrag(&self) -> Option<&'a str> {
-        self.inherited(|a| match a {
+        self.inherited("ice-ufrag", |a| match a {
             Attribute::IceUfrag(u) => Some(u),
             _ => None,
         })
@@ -239,7 +239,7 @@ impl<'a> Media<'a> {
 
     /// `a=ice-pwd`, media-level else session-level (RFC 8839 §5.4).
     pub fn ice_pwd(&self) -> Option<&'a str> {
-        self.inherited(|a| match a {
+        self.inherited("ice-pwd", |a| match a {
             Attribute::IcePwd(p) => Some(p),
             _ => None,
         })
@@ -247,7 +247,7 @@ impl<'a> Media<'a> {
 
     /// `a=ice-options`, media-level else session-level (RFC 8839 §5.6).
     pub fn ice_options(&self) -> Option<IceOptions<'a>> {
-        self.inherited(|a| match a {
+        self.inherited("ice-options", |a| match a {
             Attribute::IceOptions(o) => Some(o),
             _ => None,
         })
@@ -255,7 +255,7 @@ impl<'a> Media<'a> {
 
     /// `a=setup`, media-level else session-level (RFC 4145 §4).
     pub fn setup(&self) -> Option<Setup> {
-        self.inherited(|a| match a {
+        self.inherited("setup", |a| match a {
             Attribute::Setup(s) => Some(s),
             _ => None,
         })
@@ -268,18 +268,23 @@ impl<'a> Media<'a> {
             Attribute::Fingerprint(f) => Some(f),
             _ => None,
         };
-        let source = if self.attributes().any(|a| pick(a).is_some()) {
+        let source = if named(self.text, "fingerprint").next().is_some() {
             self.text
         } else {
             self.session
         };
-        Attributes::new(source).filter_map(pick)
+        named(source, "fingerprint").filter_map(pick)
     }
 
-    fn inherited<T>(&self, pick: impl Fn(Attribute<'a>) -> Option<T>) -> Option<T> {
-        self.attributes()
+    /// The media-level attribute `name`, else the session-level one.
+    fn inherited<T>(
+        &self,
+        name: &'static str,
+        pick: impl Fn(Attribute<'a>) -> Option<T>,
+    ) -> Option<T> {
+        named(self.text, name)
             .find_map(&pick)
-            .or_else(|| Attributes::new(self.session).find_map(&pick))
+            .or_else(|| named(self.session, name).find_map(&pick))
     }
 }
 
@@ -340,7 +345,8 @@ impl<'a> MediaIter<'a> {
                     media.connection = Connection::parse_inner(l.value()).ok();
                 }
                 b'a' => {
-                    if let Ok(Attribute::Direction(d)) = Attribute::parse_inner(l.value()) {
+                    let name = l.value().split(':').next().unwrap_or("");
+                    if let Some(d) = Direction::from_name(name) {
                         media.direction.get_or_insert(d);
                     }
                 }

@@ -205,15 +205,20 @@ impl<'a> Fingerprint<'a> {
             return fail(kind, extra);
         }
         // RFC 8122 requires upper-case hex; lower case is unambiguous and common, so accepted.
-        let mut n = 0;
-        for byte in fp.split(':') {
-            n += 1;
-            if n > Self::MAX_BYTES
-                || byte.len() != 2
-                || !byte.bytes().all(|b| b.is_ascii_hexdigit())
-            {
-                return fail(kind, byte);
-            }
+        // Shape: `HH(:HH)*`, at most MAX_BYTES pairs.
+        let b = fp.as_bytes();
+        let pairs = b.len().div_ceil(3);
+        let ok = b.len() % 3 == 2
+            && pairs <= Self::MAX_BYTES
+            && b.iter().enumerate().all(|(i, &c)| {
+                if i % 3 == 2 {
+                    c == b':'
+                } else {
+                    c.is_ascii_hexdigit()
+                }
+            });
+        if !ok {
+            return fail(kind, fp);
         }
         Ok(Fingerprint { hash, value: fp })
     }

@@ -169,7 +169,7 @@ impl<'a> SessionDescription<'a> {
 
     /// Session-level `a=group` lines (RFC 5888), e.g. `BUNDLE`.
     pub fn groups(&self) -> impl Iterator<Item = super::attr::Group<'a>> + use<'a> {
-        self.attributes().filter_map(|a| match a {
+        named(self.session, "group").filter_map(|a| match a {
             Attribute::Group(g) => Some(g),
             _ => None,
         })
@@ -177,7 +177,7 @@ impl<'a> SessionDescription<'a> {
 
     /// Whether the session declares `a=ice-lite`.
     pub fn ice_lite(&self) -> bool {
-        self.attributes().any(|a| a == Attribute::IceLite)
+        named(self.session, "ice-lite").next().is_some()
     }
 
     /// Number of media sections.
@@ -248,6 +248,17 @@ impl<'a> Iterator for Attributes<'a> {
         }
         None
     }
+}
+
+/// The attributes called `name` (lower case) in a section, parsed; other lines are skipped
+/// without being parsed.
+pub(crate) fn named<'a>(
+    section: &'a str,
+    name: &'static str,
+) -> impl Iterator<Item = Attribute<'a>> + use<'a> {
+    RawLines::new(section)
+        .filter(move |l| l.letter() == b'a' && Attribute::line_is(l.value(), name))
+        .filter_map(|l| Attribute::parse_inner(l.value()).ok())
 }
 
 /// Values of the lines of type `letter` in a section.
