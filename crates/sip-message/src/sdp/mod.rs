@@ -60,6 +60,40 @@
 //! assert_eq!(audio.codecs().next().unwrap().encoding, "PCMU");
 //! assert_eq!(audio.telephone_event(8000).unwrap().payload_type, 101);
 //! ```
+//!
+//! Writing an offer:
+//!
+//! ```
+//! use std::time::Duration;
+//! use bytes::BytesMut;
+//! use sip_message::sdp::{
+//!     AddrType, Attribute, Connection, Direction, Host, MediaBuilder, MediaType, Origin, Proto,
+//!     SdpBuilder, SessionDescription,
+//! };
+//!
+//! let ip = "192.0.2.10".parse().unwrap();
+//! let origin = Origin {
+//!     username: "-",
+//!     session_id: 1,
+//!     session_version: 1,
+//!     addrtype: AddrType::Ip4,
+//!     address: Host::Ip(ip),
+//! };
+//! let audio = MediaBuilder::new(MediaType::Audio, 30000, Proto::RtpAvp)
+//!     .codec(0, "PCMU", 8000, None)
+//!     .codec(101, "telephone-event", 8000, None)
+//!     .fmtp(101, "0-16")
+//!     .ptime(Duration::from_millis(20))
+//!     .attribute(Attribute::RtcpMux)
+//!     .direction(Direction::SendRecv);
+//! let offer = SdpBuilder::new(origin, "-").connection(Connection::ip(ip)).media(audio);
+//!
+//! let mut buf = BytesMut::with_capacity(512); // reuse across calls with buf.clear()
+//! offer.write(&mut buf);
+//! assert!(buf.starts_with(b"v=0\r\no=- 1 1 IN IP4 192.0.2.10\r\ns=-\r\nc=IN IP4"));
+//! let parsed = SessionDescription::parse(&buf).unwrap();
+//! assert_eq!(SdpBuilder::from(&parsed), offer);
+//! ```
 
 mod attr;
 mod fields;

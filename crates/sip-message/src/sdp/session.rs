@@ -301,6 +301,16 @@ struct Section<'a> {
     singletons: [Option<Attribute<'a>>; SINGLETONS],
 }
 
+impl Section<'_> {
+    /// The section's direction attribute, if it had one.
+    fn direction(&self) -> Option<Direction> {
+        match self.singletons[0] {
+            Some(Attribute::Direction(d)) => Some(d),
+            _ => None,
+        }
+    }
+}
+
 /// The one validating pass.
 ///
 /// Structure is enforced per RFC 8866 §5 where order carries meaning, and relaxed where it
@@ -366,10 +376,7 @@ impl<'a> Validator<'a> {
             let here = line.text;
             if letter == b'm' {
                 if !in_media {
-                    session_direction = section.singletons[0].and_then(|a| match a {
-                        Attribute::Direction(d) => Some(d),
-                        _ => None,
-                    });
+                    session_direction = section.direction();
                     check_required(origin.is_some(), name.is_some(), end_of(&line))?;
                     session_end = line.offset;
                     in_media = true;
@@ -449,10 +456,7 @@ impl<'a> Validator<'a> {
             prev = letter;
         }
         if !in_media {
-            session_direction = section.singletons[0].and_then(|a| match a {
-                Attribute::Direction(d) => Some(d),
-                _ => None,
-            });
+            session_direction = section.direction();
             check_required(origin.is_some(), name.is_some(), &text[text.len()..])?;
         }
         let (Some(origin), Some(name)) = (origin, name) else {
