@@ -530,3 +530,55 @@ mod properties {
         }
     }
 }
+
+#[test]
+fn packet_durations_are_reframed_to_the_output_ptime() {
+    // 30 ms PCMU packets in, 20 ms PCMA frames out.
+    let mut enc = Encoder::new(CodecKind::Pcmu, &OpusConfig::default()).expect("enc");
+    let spec = ToneSpec::new(&[(1000.0, 0.3)], Cadence::continuous());
+    let mut tone = ToneGenerator::new(spec, 8000);
+    let mut pcm = vec![0i16; 240];
+    let mut payload = [0u8; MAX_PAYLOAD_BYTES];
+    let input: Vec<InputPacket> = (0..20u16)
+        .map(|i| {
+            tone.fill(&mut pcm);
+            let n = enc.encode(&pcm, &mut payload).expect("encode");
+            InputPacket {
+                sequence: i,
+                timestamp: u32::from(i) * 240,
+                marker: false,
+                payload: Bytes::copy_from_slice(&payload[..n]),
+            }
+        })
+        .collect();
+    let mut t = transcoder(CodecKind::Pcmu, CodecKind::Pcma);
+    let out = run(&mut t, input);
+    assert_eq!(out.len(), 30);
+    assert!(
+        out.windows(2)
+            .all(|w| w[1].timestamp - w[0].timestamp == 160)
+    );
+    assert!(out.iter().all(|f| f.payload.len() == 160));
+
+    // 60 ms Opus packets in, 20 ms PCMU out; a lost 60 ms packet is concealed as 60 ms.
+    let mut cfg = TranscoderConfig::new(codec(CodecKind::Pcmu), codec(CodecKind::Opus));
+    cfg.ptime_ms = 60;
+    let mut to_opus = Transcoder::new(cfg).expect("transcoder");
+    let mut opus = to_frames(run(&mut to_opus, tone_packets(CodecKind::Pcmu, 800.0, 60)));
+    assert_eq!(opus.len(), 20);
+    assert!(
+        opus.windows(2)
+            .all(|w| w[1].timestamp.wrapping_sub(w[0].timestamp) == 2880)
+    );
+    opus.remove(10);
+    let mut back = transcoder(CodecKind::Opus, CodecKind::Pcmu);
+    let out = run(&mut back, opus);
+    assert_eq!(out.len(), 60);
+    assert!(
+        out.windows(2)
+            .all(|w| w[1].timestamp.wrapping_sub(w[0].timestamp) == 160)
+    );
+    assert_eq!(back.stats().concealed_frames, 1);
+    let (pcm, rate) = decode_all(CodecKind::Pcmu, &out);
+    assert_tone(&pcm[33 * 160..], rate, 800.0);
+}
