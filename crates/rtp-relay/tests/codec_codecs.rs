@@ -280,3 +280,31 @@ fn codec_state_can_move_between_threads() {
     send::<rtp_relay::codec::PlayoutBuffer>();
     send::<rtp_relay::tone::ToneGenerator>();
 }
+
+#[test]
+fn opus_fmtp_of_the_far_end_shapes_our_encoder() {
+    let base = OpusConfig::default();
+    let cfg = base.with_fmtp([
+        ("maxplaybackrate", Some("16000")),
+        ("maxaveragebitrate", Some("20000")),
+        ("useinbandfec", Some("0")),
+        ("usedtx", Some("1")),
+        ("minptime", Some("10")),
+        ("stereo", Some("1")),
+    ]);
+    assert_eq!(cfg.sample_rate, 16000);
+    assert_eq!(cfg.bitrate, Some(20000));
+    assert!(!cfg.fec && cfg.dtx);
+    // A rate between libopus's rates rounds up to the next one; nonsense is ignored.
+    let cfg = base.with_fmtp([
+        ("MaxPlaybackRate", Some(" 11025 ")),
+        ("maxaveragebitrate", Some("1")),
+        ("useinbandfec", Some("yes")),
+        ("usedtx", None),
+    ]);
+    assert_eq!(cfg.sample_rate, 12000);
+    assert_eq!(cfg.bitrate, None);
+    assert_eq!((cfg.fec, cfg.dtx), (base.fec, base.dtx));
+    // The result is a configuration libopus accepts.
+    assert!(Encoder::new(CodecKind::Opus, &cfg).is_ok());
+}

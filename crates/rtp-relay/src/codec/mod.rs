@@ -188,6 +188,46 @@ impl Default for OpusConfig {
     }
 }
 
+impl OpusConfig {
+    /// Adapts the encoder to what the far end declared in its `a=fmtp` for Opus: those are
+    /// receiver parameters, telling us how to encode toward it (RFC 7587 §6.1).
+    ///
+    /// - `maxplaybackrate` caps the internal rate (no point encoding more bandwidth than
+    ///   the receiver plays);
+    /// - `maxaveragebitrate` (6000..=510000) caps the bitrate;
+    /// - `useinbandfec=1` turns FEC on, `0` off; `usedtx=1` / `0` likewise for DTX.
+    ///
+    /// Unknown parameters and malformed values are ignored, as RFC 7587 §6.1 asks of
+    /// parameters a receiver does not understand.
+    #[must_use]
+    pub fn with_fmtp<'a, I>(mut self, params: I) -> Self
+    where
+        I: IntoIterator<Item = (&'a str, Option<&'a str>)>,
+    {
+        for (name, value) in params {
+            let number = value.and_then(|v| v.trim().parse::<u32>().ok());
+            match (name.trim().to_ascii_lowercase().as_str(), number) {
+                ("maxplaybackrate", Some(rate)) => {
+                    // The lowest libopus rate that still covers the playback rate.
+                    let cap = [8000, 12000, 16000, 24000, 48000]
+                        .into_iter()
+                        .find(|&r| r >= rate)
+                        .unwrap_or(48000);
+                    self.sample_rate = self.sample_rate.min(cap);
+                }
+                ("maxaveragebitrate", Some(bps)) if (6000..=510_000).contains(&bps) => {
+                    let bps = bps as i32;
+                    self.bitrate = Some(self.bitrate.map_or(bps, |b| b.min(bps)));
+                }
+                ("useinbandfec", Some(flag @ (0 | 1))) => self.fec = flag == 1,
+                ("usedtx", Some(flag @ (0 | 1))) => self.dtx = flag == 1,
+                _ => {}
+            }
+        }
+        self
+    }
+}
+
 /// Samples in `ms` milliseconds at `rate`.
 #[must_use]
 pub const fn samples_in_ms(rate: u32, ms: u32) -> usize {
