@@ -2,10 +2,11 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use super::*;
-use crate::dtmf::TelephoneEvent;
+use crate::demux::PacketClass;
+use crate::dtmf::{DtmfEvent, TelephoneEvent};
 use crate::rtcp::{
-    ReportBlock, RtcpView, SenderInfo, write_bye, write_receiver_report, write_sdes_cname,
-    write_sender_report,
+    ReportBlock, RtcpCompound, RtcpView, SenderInfo, write_bye, write_receiver_report,
+    write_sdes_cname, write_sender_report,
 };
 use crate::rtp::{RtpHeader, RtpPacket};
 
