@@ -310,6 +310,7 @@ fn builder_writes_a_gateway_offer_in_canonical_order() {
         addrtype: AddrType::Ip4,
         address: Host::Ip(ip),
     };
+    assert_eq!(Origin::new("sipbridge", 42, 1, ip), origin);
     let crypto = Crypto {
         tag: 1,
         suite: "AES_CM_128_HMAC_SHA1_80",

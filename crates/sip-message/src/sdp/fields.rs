@@ -99,6 +99,17 @@ pub struct Origin<'a> {
 }
 
 impl<'a> Origin<'a> {
+    /// An origin on IP address `ip` (the address type follows the address family).
+    pub fn new(username: &'a str, session_id: u64, session_version: u64, ip: IpAddr) -> Self {
+        Origin {
+            username,
+            session_id,
+            session_version,
+            addrtype: AddrType::of(ip),
+            address: Host::Ip(ip),
+        }
+    }
+
     /// Parses the value of an `o=` line.
     ///
     /// Fields are taken from the right: RFC 8866 forbids spaces in the username, but some PBXs

@@ -67,18 +67,12 @@
 //! use std::time::Duration;
 //! use bytes::BytesMut;
 //! use sip_message::sdp::{
-//!     AddrType, Attribute, Connection, Direction, Host, MediaBuilder, MediaType, Origin, Proto,
-//!     SdpBuilder, SessionDescription,
+//!     Attribute, Connection, Direction, MediaBuilder, MediaType, Origin, Proto, SdpBuilder,
+//!     SessionDescription,
 //! };
 //!
 //! let ip = "192.0.2.10".parse().unwrap();
-//! let origin = Origin {
-//!     username: "-",
-//!     session_id: 1,
-//!     session_version: 1,
-//!     addrtype: AddrType::Ip4,
-//!     address: Host::Ip(ip),
-//! };
+//! let origin = Origin::new("-", 1, 1, ip);
 //! let audio = MediaBuilder::new(MediaType::Audio, 30000, Proto::RtpAvp)
 //!     .codec(0, "PCMU", 8000, None)
 //!     .codec(101, "telephone-event", 8000, None)
