@@ -599,7 +599,14 @@ async fn observe<T>(
     deadline: Deadline,
 ) -> Result<T, ApiError> {
     match tokio::time::timeout_at(deadline.instant().into(), fut).await {
-        Ok(r) => r.map_err(ApiError::Call),
+        Ok(r) => r.map_err(|e| {
+            // DESIGN.md §4: every timeout names its cause. A carrier's own 408 carries
+            // its SIP status instead; anything else is a gateway bug worth a warning.
+            if e.code == TwirpCode::DeadlineExceeded && e.timeout_cause.is_none() && e.sip_status.is_none() {
+                tracing::warn!(error = %e, "call service reported a timeout without a TimeoutCause");
+            }
+            ApiError::Call(e)
+        }),
         Err(_) => Err(ApiError::Call(CallError::timeout(
             TimeoutCause::CallerDeadline,
             "the request's deadline passed before the call service answered",
