@@ -164,7 +164,7 @@ pub struct NegotiatedMedia {
     /// telephone-event payload type arriving DTMF carries, if negotiated.
     pub local_telephone_event: Option<u8>,
     /// Packet time to send with: the peer's `ptime` (a receiver's preference, RFC 8866
-    /// §6.4), else ours, else [`DEFAULT_PTIME`].
+    /// §6.4), else ours, else [`DEFAULT_PTIME`], made usable by [`usable_ptime`].
     pub ptime: Duration,
     /// Our direction: whether we send and/or receive.
     pub direction: Direction,
@@ -294,8 +294,9 @@ impl SdpSession {
                 } else {
                     RtcpMode::Separate
                 };
-                // Honour the offerer's ptime: echo it so both directions use one frame size.
-                let ptime = offered_ptime.or(cfg.ptime);
+                // Honour the offerer's ptime: answer with the frame size we will send, so
+                // both directions use one (written only when either side stated one).
+                let ptime = offered_ptime.or(cfg.ptime).map(|_| neg.ptime);
                 b = b.media(finish_media(mb, ptime, neg.direction, rtcp, local));
             }
             b
@@ -481,9 +482,31 @@ fn negotiate(
         clock_rate: codec.kind.clock_rate(),
         telephone_event,
         local_telephone_event,
-        ptime: m.ptime().or(cfg.ptime).unwrap_or(DEFAULT_PTIME),
+        ptime: usable_ptime(
+            codec.kind,
+            m.ptime().or(cfg.ptime).unwrap_or(DEFAULT_PTIME),
+            m.maxptime(),
+        ),
         direction: Direction::SendRecv,
     })
+}
+
+/// The packet time we actually send: `ptime` is only a receiver's preference (RFC 8866
+/// §6.4, "SHOULD"), `maxptime` a limit (§6.5). Encoders produce whole 10 ms frames from
+/// 10 to 120 ms, Opus only 10, 20, 40 or 60 ms (RFC 6716 §2.1.4), so the preference is
+/// rounded down to the nearest such size within the limit (10 ms at the least).
+#[must_use]
+pub fn usable_ptime(kind: CodecKind, ptime: Duration, maxptime: Option<Duration>) -> Duration {
+    let cap = maxptime.map_or(120, |m| m.as_millis().min(120) as u32);
+    let want = (ptime.as_millis().min(120) as u32).min(cap);
+    let ms = match kind {
+        CodecKind::Opus => [60, 40, 20, 10]
+            .into_iter()
+            .find(|&p| p <= want)
+            .unwrap_or(10),
+        _ => (want / 10 * 10).max(10),
+    };
+    Duration::from_millis(u64::from(ms))
 }
 
 fn is_unspecified(neg: &NegotiatedMedia) -> bool {

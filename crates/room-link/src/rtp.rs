@@ -65,11 +65,15 @@ pub struct RtpLinkConfig {
     pub queues: QueueConfig,
     /// Seed of the RNG for SSRCs, sequence numbers and SDP session ids.
     pub seed: u64,
+    /// No RTP from the room server for this long (from the join, or since its last packet)
+    /// ends the session with [`RoomEvent::Closed`]`(`[`CloseReason::LinkFailed`]`)`: plain
+    /// RTP has no other way to say the room is gone. `None` waits forever.
+    pub media_timeout: Option<Duration>,
 }
 
 impl RtpLinkConfig {
     /// A configuration for `url_template`, binding media to `bind`, with 5 s join and 2 s
-    /// leave timeouts and 64 KiB answers.
+    /// leave timeouts, 64 KiB answers and no media timeout.
     #[must_use]
     pub fn new(url_template: impl Into<String>, bind: IpAddr) -> Self {
         RtpLinkConfig {
@@ -82,6 +86,7 @@ impl RtpLinkConfig {
             max_answer_bytes: 64 * 1024,
             queues: QueueConfig::default(),
             seed: 0,
+            media_timeout: None,
         }
     }
 }
@@ -222,6 +227,7 @@ impl RtpRooms {
             },
             clock_rate: neg.clock_rate,
             ptime: neg.ptime,
+            media_timeout: cfg.media_timeout,
             ssrc: r as u32,
             sequence: (r >> 32) as u16,
             last_timestamp: (r >> 48) as u32,
@@ -318,6 +324,7 @@ struct Driver {
     map: PayloadMap,
     clock_rate: u32,
     ptime: Duration,
+    media_timeout: Option<Duration>,
     ssrc: u32,
     sequence: u16,
     last_timestamp: u32,
@@ -329,6 +336,8 @@ impl Driver {
         let mut tx = vec![0u8; MAX_DATAGRAM];
         let mut dtmf_in = DtmfReceiver::new();
         let mut dtmf_out: Option<DtmfSender> = None;
+        let mut last_rx = tokio::time::Instant::now();
+        let mut end = CloseReason::RoomClosed;
         loop {
             if rx.capacity() < MAX_DATAGRAM {
                 // One allocation serves many datagrams: each is split off and frozen.
@@ -339,6 +348,7 @@ impl Driver {
                 .as_ref()
                 .and_then(DtmfSender::poll_timeout)
                 .map(tokio::time::Instant::from_std);
+            let silence = self.media_timeout.map(|t| last_rx + t);
             tokio::select! {
                 _ = &mut stop => break,
                 r = self.socket.recv_from(&mut rx) => {
@@ -347,6 +357,7 @@ impl Driver {
                             rx.truncate(n);
                             let datagram = rx.split().freeze();
                             if from.ip() == self.remote.ip() {
+                                last_rx = tokio::time::Instant::now();
                                 self.handle_datagram(&datagram, &mut dtmf_in);
                             }
                         }
@@ -366,10 +377,14 @@ impl Driver {
                     None => break,
                 },
                 () = sleep_until(wake) => self.send_dtmf(&mut dtmf_out, &mut tx).await,
+                () = sleep_until(silence) => {
+                    tracing::info!(remote = %self.remote, "rtp room link: media timeout");
+                    end = CloseReason::LinkFailed;
+                    break;
+                }
             }
         }
-        self.side
-            .finish(Some(RoomEvent::Closed(CloseReason::RoomClosed)));
+        self.side.finish(Some(RoomEvent::Closed(end)));
     }
 
     fn handle_datagram(&mut self, datagram: &bytes::Bytes, dtmf: &mut DtmfReceiver) {

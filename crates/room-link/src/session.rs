@@ -88,6 +88,8 @@ pub struct ParticipantInfo {
     pub identity: String,
     /// Display name.
     pub name: String,
+    /// Attributes given at join.
+    pub attributes: Vec<(String, String)>,
 }
 
 /// One encoded audio frame (or telephone-event payload) with the RTP header fields it needs.

@@ -48,7 +48,7 @@ impl Phone {
             initial_timestamp: u32::MAX - 1000,
         };
         let id = mixer
-            .add_participant(now, name, name, media)
+            .add_participant(now, name, name, &[], media)
             .unwrap_or_else(|e| panic!("join {name}: {e}"));
         let opus = OpusConfig::default();
         Phone {
@@ -373,12 +373,12 @@ fn join_and_leave_events_and_the_clock_stops_when_empty() {
     };
     assert_eq!(mixer.poll_timeout(), None);
     let a = mixer
-        .add_participant(now, "alice", "Alice", media(1))
+        .add_participant(now, "alice", "Alice", &[], media(1))
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(mixer.poll_timeout(), Some(now + FRAME));
     assert!(mixer.poll_event().is_none(), "nobody to tell");
     let b = mixer
-        .add_participant(now, "bob", "Bob", media(2))
+        .add_participant(now, "bob", "Bob", &[], media(2))
         .unwrap_or_else(|e| panic!("{e}"));
     let mut evs = Vec::new();
     while let Some(e) = mixer.poll_event() {
@@ -392,7 +392,7 @@ fn join_and_leave_events_and_the_clock_stops_when_empty() {
     assert!(joined(a, "bob") && joined(b, "alice"), "{evs:?}");
     assert_eq!(evs.len(), 2);
     let c = mixer
-        .add_participant(now, "carol", "Carol", media(3))
+        .add_participant(now, "carol", "Carol", &[], media(3))
         .unwrap_or_else(|e| panic!("{e}"));
     let mut evs = Vec::new();
     while let Some(e) = mixer.poll_event() {
@@ -491,13 +491,13 @@ fn room_full_and_bad_ptime_are_refused() {
         initial_timestamp: 0,
     };
     assert!(
-        mixer.add_participant(now, "x", "x", media).is_err(),
+        mixer.add_participant(now, "x", "x", &[], media).is_err(),
         "Opus cannot do 30 ms"
     );
     media.ptime_ms = 20;
-    assert!(mixer.add_participant(now, "x", "x", media).is_ok());
+    assert!(mixer.add_participant(now, "x", "x", &[], media).is_ok());
     assert_eq!(
-        mixer.add_participant(now, "y", "y", media),
+        mixer.add_participant(now, "y", "y", &[], media),
         Err(room_link::Error::Busy)
     );
 }

@@ -157,6 +157,12 @@ async fn three_sessions_hear_each_other_and_the_room_goes_away_when_empty() {
             })
             .collect();
         assert_eq!(joined.len(), 2, "{}: {e:?}", names[i]);
+        assert!(e.iter().all(|ev| match ev {
+            RoomEvent::ParticipantJoined(p) =>
+                p.attributes == vec![("role".to_owned(), "caller".to_owned())]
+                    && p.name == p.identity.to_uppercase(),
+            _ => true,
+        }));
         assert!(!joined.contains(&names[i]));
     }
 

@@ -176,6 +176,34 @@ fn ptime_table() {
             20,
             None,
         ),
+        (
+            "Opus cannot do 30 ms: 20",
+            "m=audio 5000 RTP/AVP 96\r\na=rtpmap:96 opus/48000/2\r\na=ptime:30\r\n",
+            &cfg,
+            20,
+            Some("a=ptime:20"),
+        ),
+        (
+            "maxptime caps ptime",
+            "m=audio 5000 RTP/AVP 8\r\na=ptime:60\r\na=maxptime:40\r\n",
+            &cfg,
+            40,
+            Some("a=ptime:40"),
+        ),
+        (
+            "odd sizes round down to whole 10 ms frames",
+            "m=audio 5000 RTP/AVP 0\r\na=ptime:25\r\n",
+            &cfg,
+            20,
+            Some("a=ptime:20"),
+        ),
+        (
+            "over 120 ms is capped",
+            "m=audio 5000 RTP/AVP 0\r\na=ptime:200\r\n",
+            &cfg,
+            120,
+            Some("a=ptime:120"),
+        ),
     ] {
         let (text, neg) = answer_ok(&offer(media), cfg);
         assert_eq!(neg.ptime, Duration::from_millis(want), "{name}");

@@ -376,3 +376,44 @@ async fn unreachable_and_unsupported_urls_are_mapped() {
     let err = link.join(request("r", pcmu), deadline()).await.err();
     assert!(matches!(err, Some(Error::BadUrl(_))), "{err:?}");
 }
+
+#[tokio::test]
+async fn silence_from_the_room_ends_the_session_as_a_link_failure() {
+    let (http, fixture) = start_fixture().await;
+    let mut cfg = RtpLinkConfig::new(format!("http://{http}/rooms/{{room}}/whip"), LOOPBACK);
+    cfg.media_timeout = Some(Duration::from_millis(300));
+    let link = RtpRooms::new(cfg);
+    let session = link
+        .join(
+            request("quiet", vec![Codec::with_default_pt(CodecKind::Pcmu)]),
+            deadline(),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("join: {e}"));
+    // We send nothing, so the echo server sends nothing back.
+    let mut end = None;
+    while let Ok(Some(ev)) = tokio::time::timeout(BOUND, session.recv()).await {
+        if let RoomEvent::Closed(reason) = ev {
+            end = Some(reason);
+        }
+    }
+    assert_eq!(end, Some(room_link::CloseReason::LinkFailed));
+    assert!(
+        session
+            .send_audio(AudioFrame {
+                payload_type: 0,
+                sequence: 0,
+                timestamp: 0,
+                marker: false,
+                payload: Bytes::from_static(&[0xff; 160]),
+            })
+            .is_err()
+    );
+    // Leaving still removes the server's session.
+    session
+        .leave()
+        .await
+        .unwrap_or_else(|e| panic!("leave: {e}"));
+    let seen = fixture.seen.lock().unwrap_or_else(|e| e.into_inner());
+    assert_eq!(seen.deletes.len(), 1);
+}

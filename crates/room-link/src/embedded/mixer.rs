@@ -222,6 +222,7 @@ impl Mixer {
         now: Instant,
         identity: &str,
         name: &str,
+        attributes: &[(String, String)],
         media: ParticipantMedia,
     ) -> Result<ParticipantId, Error> {
         if self.participants.len() >= self.cfg.max_participants {
@@ -232,6 +233,7 @@ impl Mixer {
             id,
             identity: identity.to_owned(),
             name: name.to_owned(),
+            attributes: attributes.to_vec(),
         };
         let p = Participant::new(info.clone(), media, &self.cfg)?;
         self.next_id += 1;

@@ -273,9 +273,9 @@ impl RoomTask {
             initial_sequence: self.rng.next_u32() as u16,
             initial_timestamp: self.rng.next_u32(),
         };
-        let id = self
-            .mixer
-            .add_participant(now, &req.identity, &req.name, media)?;
+        let id =
+            self.mixer
+                .add_participant(now, &req.identity, &req.name, &req.attributes, media)?;
         let info = SessionInfo {
             room: self.name.clone(),
             participant: id,
