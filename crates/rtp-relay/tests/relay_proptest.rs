@@ -8,7 +8,8 @@ use proptest::prelude::*;
 use rtp_relay::demux::classify;
 use rtp_relay::dtmf::DtmfReceiver;
 use rtp_relay::relay::{
-    Action, CallConfig, Latching, LegConfig, MediaTimeouts, Relatch, Relay, RelayConfig, SocketId,
+    Action, CallConfig, Latching, LegConfig, MediaTimeouts, Relatch, Relay, RelayConfig, Side,
+    SocketId,
 };
 use rtp_relay::rtcp::{RtcpCompound, RtcpView, Translate, translate_in_place};
 use rtp_relay::rtp::{RtpHeader, RtpPacket, RtpPacketMut};
@@ -234,6 +235,74 @@ proptest! {
             prop_assert_eq!(w[1].1, w[0].1.wrapping_add(1));
             let dts = w[1].2.wrapping_sub(w[0].2);
             prop_assert!(dts > 0 && dts < 0x8000_0000, "timestamp went backwards: {:?}", w);
+        }
+    }
+
+    /// A model of what the gateway may do to one direction: forward from changing sources
+    /// (with loss-free, in-order packets), mute and unmute, inject its own packets. Every
+    /// packet that reaches the far end continues one stream: same SSRC, sequence +1.
+    #[test]
+    fn forwarding_muting_and_injection_keep_one_sequence(
+        ops in proptest::collection::vec(0u8..6, 1..150),
+    ) {
+        let t0 = base_instant();
+        let mut relay = Relay::new(RelayConfig::default(), t0);
+        let cfg = CallConfig {
+            a: LegConfig::new(SocketId(1)),
+            b: LegConfig { remote_rtp: Some(addr(4000)), ..LegConfig::new(SocketId(2)) },
+            timeouts: MediaTimeouts::default(),
+            ringing: false,
+        };
+        let call = relay.add_call(t0, cfg).map_err(|e| TestCaseError::fail(e.to_string()))?;
+        let mut now = t0;
+        let (mut ssrc, mut seq, mut ts) = (1u32, 100u16, 5000u32);
+        let mut muted = false;
+        let mut out: Vec<(u32, u16)> = Vec::new();
+        for op in ops {
+            now += Duration::from_millis(20);
+            let mut buf = [0u8; 32];
+            match op {
+                // Forward the next packet of the current source (most common).
+                0..=2 => {
+                    let len = RtpHeader { marker: false, payload_type: 0, sequence: seq, timestamp: ts, ssrc }
+                        .write(&[0; 8], &mut buf)
+                        .map_err(|e| TestCaseError::fail(e.to_string()))?;
+                    seq = seq.wrapping_add(1);
+                    ts = ts.wrapping_add(160);
+                    match relay.handle_datagram(now, SocketId(1), addr(5000), &mut buf[..len]) {
+                        Action::Send(_) => {
+                            prop_assert!(!muted);
+                            let p = RtpPacket::parse(&buf[..len]).map_err(|e| TestCaseError::fail(e.to_string()))?;
+                            out.push((p.ssrc(), p.sequence()));
+                        }
+                        Action::Drop(r) => prop_assert!(muted, "{r:?}"),
+                    }
+                }
+                // The source changes.
+                3 => {
+                    ssrc = ssrc.wrapping_mul(2_654_435_761).wrapping_add(7);
+                    seq = seq.wrapping_mul(31).wrapping_add(17);
+                    ts = ts.wrapping_mul(13);
+                }
+                // Mute / unmute.
+                4 => {
+                    muted = !muted;
+                    relay.set_muted(call, Side::B, muted).map_err(|e| TestCaseError::fail(e.to_string()))?;
+                }
+                // Inject a packet of our own.
+                _ => {
+                    let len = RtpHeader { marker: false, payload_type: 101, sequence: 0, timestamp: 0, ssrc: 0xdead }
+                        .write(&[0; 4], &mut buf)
+                        .map_err(|e| TestCaseError::fail(e.to_string()))?;
+                    relay.inject(now, call, Side::B, &mut buf[..len]).map_err(|e| TestCaseError::fail(e.to_string()))?;
+                    let p = RtpPacket::parse(&buf[..len]).map_err(|e| TestCaseError::fail(e.to_string()))?;
+                    out.push((p.ssrc(), p.sequence()));
+                }
+            }
+        }
+        for w in out.windows(2) {
+            prop_assert_eq!(w[1].0, w[0].0, "one SSRC");
+            prop_assert_eq!(w[1].1, w[0].1.wrapping_add(1), "consecutive sequence numbers");
         }
     }
 }

@@ -1270,3 +1270,31 @@ fn port_zero_and_unspecified_sdp_addresses_are_not_destinations() {
         );
     }
 }
+
+#[test]
+fn reduced_size_rtcp_only_when_negotiated() {
+    // RFC 5506: a compound may start with something other than SR/RR (here SDES) only
+    // when the leg negotiated a=rtcp-rsize.
+    let sdes_only = {
+        let mut out = vec![0u8; 64];
+        let n = write_sdes_cname(&mut out, 1, b"x").unwrap_or_else(|e| panic!("{e}"));
+        out.truncate(n);
+        out
+    };
+    for (rsize, forwarded) in [(false, false), (true, true)] {
+        let cfg = CallConfig {
+            a: LegConfig {
+                reduced_size_rtcp: rsize,
+                ..leg(1, SDP_A)
+            },
+            ..call_cfg()
+        };
+        let mut h = Harness::new(cfg);
+        let mut r = sdes_only.clone();
+        assert_eq!(
+            matches!(h.send(1, NAT_A, &mut r), Action::Send(_)),
+            forwarded,
+            "rsize {rsize}"
+        );
+    }
+}
