@@ -9,9 +9,13 @@
 //! directly instead of being queued for `poll_transmit()` because a queued transmit would
 //! have to own its bytes (a copy, or a `Bytes` allocation per packet); returning it lets
 //! the I/O shell keep the datagram in its receive buffer and put that very slice into its
-//! send batch (`sendmmsg`/GSO), with no allocation and no copy. The path does a bounds-
-//! checked table index by socket id, a header parse, a few comparisons and at most twelve
-//! byte writes; it allocates nothing.
+//! send batch (`sendmmsg`/GSO), with no allocation and no copy. The path is: index the
+//! socket table by [`SocketId`] (O(1)), classify the first two bytes (RFC 7983/5761),
+//! validate the header in place, check payload type and latched source, update the
+//! counters, sequence (RFC 3550 A.1) and jitter (A.8) state, and — only when the output
+//! stream needs it — overwrite SSRC, sequence number and timestamp (12 bytes) and the
+//! payload-type/marker byte. It allocates nothing (`tests/relay_no_alloc.rs` checks this
+//! with a counting allocator).
 //!
 //! Everything else — latching, source changes, DTMF digits, media timeouts — is reported
 //! through [`Relay::poll_event`]; deadlines through [`Relay::poll_timeout`].
@@ -23,6 +27,13 @@
 //! is an index into a flat table, so the lookup is O(1). The leg's remote addresses come
 //! from SDP; with [`Latching::On`] the relay learns the real peer address from the first
 //! valid RTP packet (symmetric RTP, the usual answer to NAT) and sends there instead.
+//!
+//! # Originating packets inside a relayed stream
+//!
+//! To play DTMF or a tone toward one leg without breaking the stream the far end sees,
+//! [`Relay::set_muted`] holds back forwarded packets (without using up sequence numbers),
+//! [`Relay::output_clock`] tells where the output stream stands, and [`Relay::inject`]
+//! stamps the caller's packets with the stream's SSRC and next sequence numbers.
 
 mod config;
 mod event;
