@@ -383,6 +383,18 @@ impl Relay {
         Ok(self.call(call)?.legs[side.index()].snapshot())
     }
 
+    /// Statistics of every call, legs A and B, e.g. for a periodic metrics export.
+    pub fn all_stats(&self) -> impl Iterator<Item = (CallHandle, [LegStats; 2])> + '_ {
+        self.calls.iter().enumerate().filter_map(|(i, slot)| {
+            let c = slot.call.as_ref()?;
+            let handle = CallHandle {
+                index: i as u32,
+                generation: slot.generation,
+            };
+            Some((handle, [c.legs[0].snapshot(), c.legs[1].snapshot()]))
+        })
+    }
+
     /// The latched RTP and RTCP peers of a leg.
     pub fn latched(
         &self,

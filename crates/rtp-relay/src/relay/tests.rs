@@ -911,6 +911,8 @@ fn table_management() {
         )
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(relay.len(), 2);
+    let all: Vec<CallHandle> = relay.all_stats().map(|(h, _)| h).collect();
+    assert_eq!(all, vec![c1, c2]);
     assert_eq!(
         relay.add_call(
             now,
@@ -937,6 +939,7 @@ fn table_management() {
         Action::Drop(DropReason::UnknownSocket)
     );
     // The slot and the sockets are reused; the old handle stays invalid.
+    assert_eq!(relay.all_stats().count(), 1);
     let c3 = relay
         .add_call(now, call_cfg())
         .unwrap_or_else(|e| panic!("{e}"));
