@@ -148,6 +148,7 @@ pub struct Endpoint {
     transmits: VecDeque<Transmit>,
     events: VecDeque<Event>,
     pub(crate) buf: BytesMut,
+    pub(crate) contacts: [Bytes; 3],
 }
 
 impl Endpoint {
@@ -155,6 +156,7 @@ impl Endpoint {
     /// from a ChaCha8 RNG seeded with `seed`, so a run is reproducible.
     pub fn new(config: Config, seed: u64) -> Self {
         Self {
+            contacts: crate::uac::contacts_for(&config),
             cfg: config,
             rng: ChaCha8Rng::seed_from_u64(seed),
             sched: Scheduler::default(),
@@ -588,18 +590,11 @@ impl Endpoint {
         let via = m.top_via();
         match m.branch() {
             Some(b) if b.starts_with(MAGIC_COOKIE.as_bytes()) => {
-                let mut sent_by = match &via.host {
-                    crate::msg::SentByHost::Ip(ip) => ip.to_string().into_bytes(),
-                    crate::msg::SentByHost::Domain(r) => m.bytes(r).to_ascii_lowercase(),
-                };
-                if let Some(p) = via.port {
-                    sent_by.push(b':');
-                    sent_by.extend_from_slice(p.to_string().as_bytes());
-                }
+                let sent_by = Bytes::from(m.bytes(&via.sent_by).to_ascii_lowercase());
                 TransactionKey::Rfc3261 {
                     side: Side::Server,
                     branch: Branch::new(m.slice(via.branch.as_ref().unwrap_or(&(0..0)))),
-                    sent_by: Bytes::from(sent_by),
+                    sent_by,
                     method: method_key,
                 }
             }

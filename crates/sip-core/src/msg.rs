@@ -10,7 +10,7 @@ use std::net::IpAddr;
 use std::ops::Range;
 
 use bytes::Bytes;
-use sip_message::{HeaderName, Host, Message, Method};
+use sip_message::{HeaderName, Message, Method};
 
 /// Most Via entries kept per message (the parser's own limit is higher; extra entries make
 /// the message unanswerable and it is dropped).
@@ -34,7 +34,8 @@ pub(crate) enum Reject {
 #[derive(Debug, Clone)]
 pub(crate) enum SentByHost {
     Ip(IpAddr),
-    Domain(R),
+    /// A host name (responses then go to the packet's source address, §18.2.2).
+    Domain,
 }
 
 /// Parsed facts of the top Via (§20.42, RFC 3581).
@@ -52,6 +53,8 @@ pub(crate) struct Via {
     pub rport: Option<Option<u16>>,
     /// `received`.
     pub received: Option<R>,
+    /// `host[:port]` as written (the §17.2.3 sent-by key).
+    pub sent_by: R,
 }
 
 /// An incoming SIP message as the core sees it: the parsed [`Message`] plus ranges of the
@@ -86,7 +89,14 @@ impl Inbound {
             // Not even framable: nothing to answer with.
             return Err((Reject::Drop, None));
         };
-        let validation = msg.validate();
+        // Receipt validation (§8.2) decides 400/505 for requests. A response is only matched
+        // to our own client transaction by its keys (§17.1.3), which `index` checks; a
+        // response whose keys are unusable is dropped (§18.1.2).
+        let validation = if msg.is_request() {
+            msg.validate()
+        } else {
+            Ok(())
+        };
         let indexed = Self::index(msg);
         match (validation, indexed) {
             (Ok(()), Some(m)) => Ok(m),
@@ -103,66 +113,82 @@ impl Inbound {
     fn index(msg: Message) -> Option<Self> {
         let raw = msg.buffer().clone();
         let span = |s: &str| span_in(&raw, s);
-        let mut via_values = Vec::new();
-        for v in msg.header_values(HeaderName::Via) {
-            if via_values.len() >= MAX_VIAS {
-                return None;
+        let (mut via_values, mut record_routes, mut require) = (Vec::new(), Vec::new(), Vec::new());
+        let (mut from, mut to, mut call_id, mut cseq_raw) = (None, None, None, None);
+        let (mut max_forwards, mut contact_uri) = (None, None);
+        // One pass over the header index; values are located, not re-parsed (validation
+        // already happened for requests, and responses only need the transaction keys).
+        for (name, value) in msg.headers() {
+            match name {
+                HeaderName::Via => {
+                    for v in split_commas(value) {
+                        if via_values.len() >= MAX_VIAS {
+                            return None;
+                        }
+                        via_values.push(span(v)?);
+                    }
+                }
+                HeaderName::From if from.is_none() => from = Some(span(value)?),
+                HeaderName::To if to.is_none() => to = Some(span(value)?),
+                HeaderName::CallId if call_id.is_none() => call_id = Some(span(value)?),
+                HeaderName::CSeq if cseq_raw.is_none() => cseq_raw = Some(span(value)?),
+                HeaderName::MaxForwards if max_forwards.is_none() => {
+                    max_forwards = value.trim().parse::<u32>().ok();
+                }
+                HeaderName::Contact if contact_uri.is_none() => {
+                    contact_uri = split_commas(value)
+                        .next()
+                        .and_then(span)
+                        .map(|r| addr_uri(&raw, r));
+                }
+                HeaderName::RecordRoute => {
+                    for r in split_commas(value) {
+                        if record_routes.len() >= MAX_ROUTES {
+                            return None;
+                        }
+                        record_routes.push(span(r)?);
+                    }
+                }
+                HeaderName::Require => {
+                    for r in split_commas(value) {
+                        if require.len() >= MAX_ROUTES {
+                            return None;
+                        }
+                        require.push(span(r)?);
+                    }
+                }
+                _ => {}
             }
-            via_values.push(span(v)?);
         }
-        let top_str = msg.header_values(HeaderName::Via).next()?;
-        let tv = sip_message::Via::parse(top_str).ok()?;
-        let top = Via {
-            value: span(top_str)?,
-            host: match tv.host {
-                Host::V4(a) => SentByHost::Ip(IpAddr::V4(a)),
-                Host::V6(a) => SentByHost::Ip(IpAddr::V6(a)),
-                Host::Domain(d) => SentByHost::Domain(span(d)?),
-            },
-            port: tv.port,
-            branch: tv.branch.filter(|b| !b.is_empty()).and_then(span),
-            rport: tv.rport,
-            received: tv.received.and_then(span),
+        let (from, to, call_id, cseq_raw) = (from?, to?, call_id?, cseq_raw?);
+        if call_id.is_empty() {
+            return None;
+        }
+        // The top Via is the one value typed here: it routes responses and keys transactions.
+        let top_str = std::str::from_utf8(&raw[via_values.first()?.clone()]).ok()?;
+        let top = parse_top_via(&raw, via_values[0].clone(), top_str)?;
+        let (cseq, cseq_method) = {
+            let v = std::str::from_utf8(&raw[cseq_raw.clone()]).ok()?;
+            let (n, m) = v.split_once(|c: char| c.is_ascii_whitespace())?;
+            // §8.1.1.5: the sequence number MUST be less than 2**31.
+            let n = n.parse::<u32>().ok().filter(|n| *n < 1 << 31)?;
+            (n, Method::new(m.trim()))
         };
-        let from_raw = msg.header(&HeaderName::From)?;
-        let to_raw = msg.header(&HeaderName::To)?;
-        let from_tag = msg.from().and_then(|f| f.tag()).filter(|t| !t.is_empty());
-        let to_tag = msg.to().and_then(|t| t.tag()).filter(|t| !t.is_empty());
-        let cseq_raw = msg.header(&HeaderName::CSeq)?;
-        let (cseq, cseq_method) = msg.cseq().map_or((0, Method::Other), |c| (c.seq, c.method));
-        let contact_uri = msg
-            .contacts()
-            .next()
-            .and_then(Result::ok)
-            .and_then(|c| c.addr().map(|a| a.uri.as_str()))
-            .and_then(span);
-        let mut record_routes = Vec::new();
-        for r in msg.header_values(HeaderName::RecordRoute) {
-            if record_routes.len() >= MAX_ROUTES {
-                return None;
-            }
-            record_routes.push(span(r)?);
-        }
-        let mut require = Vec::new();
-        for r in msg.header_values(HeaderName::Require) {
-            if require.len() >= MAX_ROUTES {
-                return None;
-            }
-            require.push(span(r)?);
-        }
+        let from_tag = param(&raw, from.clone(), b"tag").filter(|r| !r.is_empty());
+        let to_tag = param(&raw, to.clone(), b"tag").filter(|r| !r.is_empty());
         Some(Inbound {
             request_uri: msg.request_uri_str().and_then(span).unwrap_or(0..0),
             via_values,
             top,
-            call_id: span(msg.call_id()?)?,
-            from: span(from_raw)?,
-            from_tag: from_tag.and_then(span),
-            to: span(to_raw)?,
-            to_tag: to_tag.and_then(span),
+            call_id,
+            from,
+            from_tag,
+            to,
+            to_tag,
             cseq,
             cseq_method,
-            cseq_raw: span(cseq_raw)?,
-            max_forwards: msg.max_forwards().map(u32::from),
+            cseq_raw,
+            max_forwards,
             contact_uri,
             record_routes,
             require,
@@ -305,6 +331,112 @@ fn trim(buf: &[u8], mut r: R) -> R {
         r.end -= 1;
     }
     r
+}
+
+/// Reads what the core needs from the top Via (§20.42, RFC 3581): sent-by host and port,
+/// branch, rport, received. Requests were fully validated by sip-message already; for
+/// responses only these parts matter.
+fn parse_top_via(raw: &Bytes, value: R, text: &str) -> Option<Via> {
+    let sb = sent_by_range(text)?;
+    let sent_by = &text[sb.clone()];
+    let (host, port) = if let Some(rest) = sent_by.strip_prefix('[') {
+        let (h, after) = rest.split_once(']')?;
+        let port = match after.strip_prefix(':') {
+            Some(p) => Some(p.parse::<u16>().ok()?),
+            None if after.is_empty() => None,
+            None => return None,
+        };
+        (SentByHost::Ip(IpAddr::V6(h.parse().ok()?)), port)
+    } else {
+        let (h, port) = match sent_by.rsplit_once(':') {
+            Some((h, p)) => (h, Some(p.parse::<u16>().ok()?)),
+            None => (sent_by, None),
+        };
+        if h.is_empty() {
+            return None;
+        }
+        let host = match h.parse::<std::net::Ipv4Addr>() {
+            Ok(ip) => SentByHost::Ip(IpAddr::V4(ip)),
+            Err(_) => SentByHost::Domain,
+        };
+        (host, port)
+    };
+    let params = value.start + sb.end..value.end;
+    let rport = params_in(raw, params.clone(), b"rport").map(|p| {
+        std::str::from_utf8(&raw[p])
+            .ok()
+            .and_then(|v| v.trim().parse::<u16>().ok())
+    });
+    Some(Via {
+        sent_by: value.start + sb.start..value.start + sb.end,
+        branch: params_in(raw, params.clone(), b"branch").filter(|b| !b.is_empty()),
+        received: params_in(raw, params, b"received").filter(|r| !r.is_empty()),
+        value,
+        host,
+        port,
+        rport,
+    })
+}
+
+/// The sent-by part of a Via value: after `SIP/2.0/<transport>` and whitespace, up to the
+/// first `;` or whitespace.
+fn sent_by_range(via: &str) -> Option<R> {
+    let b = via.as_bytes();
+    let mut slashes = 0;
+    let mut i = 0;
+    while i < b.len() && slashes < 2 {
+        slashes += usize::from(b[i] == b'/');
+        i += 1;
+    }
+    while i < b.len() && !b[i].is_ascii_whitespace() {
+        i += 1;
+    }
+    while i < b.len() && b[i].is_ascii_whitespace() {
+        i += 1;
+    }
+    let start = i;
+    while i < b.len() && b[i] != b';' && !b[i].is_ascii_whitespace() {
+        i += 1;
+    }
+    (i > start).then_some(start..i)
+}
+
+/// Splits a header value at commas outside quotes and angle brackets (§7.3.1).
+pub(crate) fn split_commas(v: &str) -> impl Iterator<Item = &str> + '_ {
+    let b = v.as_bytes();
+    let mut start = 0;
+    let mut done = false;
+    std::iter::from_fn(move || {
+        while !done {
+            let (mut quoted, mut angle) = (false, false);
+            let mut i = start;
+            let mut cut = None;
+            while i < b.len() {
+                match b[i] {
+                    b'\\' if quoted => i += 1,
+                    b'"' => quoted = !quoted,
+                    b'<' if !quoted => angle = true,
+                    b'>' if !quoted => angle = false,
+                    b',' if !quoted && !angle => {
+                        cut = Some(i);
+                        break;
+                    }
+                    _ => {}
+                }
+                i += 1;
+            }
+            let end = cut.unwrap_or(b.len());
+            let item = v.get(start..end).unwrap_or("").trim();
+            match cut {
+                Some(c) => start = c + 1,
+                None => done = true,
+            }
+            if !item.is_empty() {
+                return Some(item);
+            }
+        }
+        None
+    })
 }
 
 /// Where the header parameters of a name-addr/addr-spec value start: after `>` for a

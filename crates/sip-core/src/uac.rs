@@ -38,6 +38,26 @@ pub(crate) fn check_headers(headers: &[(String, String)]) -> Result<(), Error> {
     Ok(())
 }
 
+/// Index of a transport in per-transport tables.
+pub(crate) fn transport_index(t: Transport) -> usize {
+    match t {
+        Transport::Udp => 0,
+        Transport::Tcp => 1,
+        Transport::Tls => 2,
+    }
+}
+
+/// Our Contact URI for each transport (`sip:host:port;transport=…`), built once.
+pub(crate) fn contacts_for(cfg: &crate::Config) -> [Bytes; 3] {
+    let c =
+        |port: u16, param: &str| Bytes::from(format!("sip:{}:{}{}", cfg.local_host, port, param));
+    [
+        c(cfg.udp_port, ""),
+        c(cfg.tcp_port, ";transport=tcp"),
+        c(cfg.tls_port, ";transport=tls"),
+    ]
+}
+
 impl Endpoint {
     /// Places a call: sends the INVITE and arms the call's ringing timer
     /// (`opts.ringing_timeout` from `now`). Progress, answer and end are reported as
@@ -123,12 +143,7 @@ impl Endpoint {
     }
 
     pub(crate) fn local_contact(&self, transport: Transport) -> Bytes {
-        let (port, param) = match transport {
-            Transport::Udp => (self.cfg.udp_port, ""),
-            Transport::Tcp => (self.cfg.tcp_port, ";transport=tcp"),
-            Transport::Tls => (self.cfg.tls_port, ";transport=tls"),
-        };
-        Bytes::from(format!("sip:{}:{}{}", self.cfg.local_host, port, param))
+        self.contacts[transport_index(transport)].clone()
     }
 
     fn via_port(&self, transport: Transport) -> u16 {
