@@ -26,6 +26,79 @@
 //!
 //! Peer input never panics; malformed requests are answered 400 (or 505) when an answer
 //! can be built and dropped otherwise.
+//!
+//! # The shell
+//!
+//! One endpoint per SIP listening address set; the shell owns the sockets and one timer:
+//!
+//! ```text
+//! loop {
+//!     select! {
+//!         (bytes, from) = udp.recv()   => ep.handle_datagram(now(), Transport::Udp, from, bytes),
+//!         frame = tcp_conn.next_frame() => ep.handle_datagram(now(), Transport::Tcp, peer, frame),
+//!         cmd = commands.recv()         => { ep.invite(now(), opts)?; /* or respond/hangup… */ }
+//!         _ = sleep_until(deadline)     => ep.handle_timeout(now()),
+//!     }
+//!     while let Some(t) = ep.poll_transmit() { send(t.transport, t.destination, t.payload) }
+//!     while let Some(e) = ep.poll_event() { tu.on_event(e) }      // may issue commands
+//!     deadline = ep.poll_timeout();
+//! }
+//! ```
+//!
+//! # Example: one call, in memory
+//!
+//! ```
+//! use std::time::{Duration, Instant};
+//! use sip_core::{Body, Config, Endpoint, EndReason, Event, InviteOptions, Reply, Transport};
+//!
+//! let (a, b) = ("10.0.0.1:5060".parse()?, "10.0.0.2:5060".parse()?);
+//! let mut uac = Endpoint::new(Config::new("10.0.0.1", 5060), 1);
+//! let mut uas = Endpoint::new(Config::new("10.0.0.2", 5060), 2);
+//! # #[allow(clippy::disallowed_methods)]
+//! let now = Instant::now(); // the shell's clock; the endpoints never read one
+//!
+//! let call = uac.invite(now, InviteOptions {
+//!     transport: Transport::Udp,
+//!     destination: b,
+//!     request_uri: "sip:bob@10.0.0.2".into(),
+//!     from: "<sip:alice@10.0.0.1>".into(),
+//!     to: "<sip:bob@10.0.0.2>".into(),
+//!     contact: None,
+//!     route: vec![],
+//!     headers: vec![],
+//!     body: Some(Body::sdp(&b"v=0\r\n"[..])),
+//!     ringing_timeout: Duration::from_secs(30), // CANCEL + RingNoAnswer after 30 s
+//!     credentials: None,
+//!     call_id: None,
+//! })?;
+//!
+//! // Shuttle datagrams until both sides are quiet; the UAS answers at once.
+//! let mut answered = false;
+//! for _ in 0..8 {
+//!     while let Some(t) = uac.poll_transmit() {
+//!         uas.handle_datagram(now, t.transport, a, t.payload);
+//!     }
+//!     while let Some(e) = uas.poll_event() {
+//!         if let Event::IncomingCall { call, .. } = e {
+//!             uas.respond(now, call, Reply::status(180))?;
+//!             uas.respond(now, call, Reply::with_body(200, Body::sdp(&b"v=0\r\n"[..])))?;
+//!         }
+//!     }
+//!     while let Some(t) = uas.poll_transmit() {
+//!         uac.handle_datagram(now, t.transport, b, t.payload);
+//!     }
+//!     while let Some(e) = uac.poll_event() {
+//!         answered |= matches!(e, Event::Answered { .. }); // the ACK is already queued
+//!     }
+//! }
+//! assert!(answered);
+//! uac.hangup(now, call)?; // BYE
+//! assert!(matches!(
+//!     uac.poll_event(),
+//!     Some(Event::Ended { reason: EndReason::LocalBye, .. })
+//! ));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
