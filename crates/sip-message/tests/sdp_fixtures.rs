@@ -325,11 +325,8 @@ fn builder_writes_a_gateway_offer_in_canonical_order() {
         .codec(101, "telephone-event", 8000, None)
         .fmtp(101, "0-16")
         .ptime(Duration::from_millis(20))
-        .attribute(Attribute::Rtcp(Rtcp {
-            port: 20001,
-            address: None,
-        }))
-        .attribute(Attribute::RtcpMux)
+        .rtcp(20001)
+        .rtcp_mux()
         .direction(Direction::SendRecv)
         .bandwidth(Bandwidth {
             kind: BandwidthType::As,
@@ -401,14 +398,13 @@ fn builder_writes_a_webrtc_answer_from_a_parsed_offer() {
             opus.clock_rate,
             opus.channels,
         )
-        .attribute(Attribute::Mid(mid))
-        .attribute(Attribute::IceUfrag("sb01"))
-        .attribute(Attribute::IcePwd("abcdefghijklmnopqrstuvwx"))
-        .attribute(Attribute::Fingerprint(fingerprint))
-        .attribute(Attribute::Setup(Setup::Passive))
+        .mid(mid)
+        .ice_credentials("sb01", "abcdefghijklmnopqrstuvwx")
+        .fingerprint(fingerprint.hash, fingerprint.value)
+        .setup(Setup::Passive)
         .attribute(Attribute::Candidate(cand))
         .attribute(Attribute::EndOfCandidates)
-        .attribute(Attribute::RtcpMux)
+        .rtcp_mux()
         .direction(audio_offer.direction().reversed());
     if let Some(f) = opus.fmtp {
         audio = audio.attribute(Attribute::Fmtp(f));

@@ -6,12 +6,13 @@ use core::time::Duration;
 
 use bytes::BytesMut;
 
-use super::attr::{Attribute, Direction};
+use super::attr::{Attribute, Direction, Setup};
 use super::fields::{
     Bandwidth, Connection, Key, MediaType, Origin, Proto, Repeat, TimeZones, Timing,
 };
 use super::media::Media;
-use super::rtp::{Fmtp, Rtpmap};
+use super::rtp::{Fmtp, Rtcp, Rtpmap};
+use super::security::Fingerprint;
 use super::session::SessionDescription;
 
 /// One entry of an `m=` format list.
@@ -314,6 +315,40 @@ impl<'a> MediaBuilder<'a> {
     /// Adds a direction attribute.
     pub fn direction(self, d: Direction) -> Self {
         self.attribute(Attribute::Direction(d))
+    }
+
+    /// Adds `a=rtcp:<port>` (RFC 3605), e.g. when RTCP is not on RTP port + 1.
+    pub fn rtcp(self, port: u16) -> Self {
+        self.attribute(Attribute::Rtcp(Rtcp {
+            port,
+            address: None,
+        }))
+    }
+
+    /// Adds `a=rtcp-mux` (RFC 5761 §5.1.1).
+    pub fn rtcp_mux(self) -> Self {
+        self.attribute(Attribute::RtcpMux)
+    }
+
+    /// Adds `a=mid` (RFC 5888).
+    pub fn mid(self, mid: &'a str) -> Self {
+        self.attribute(Attribute::Mid(mid))
+    }
+
+    /// Adds `a=ice-ufrag` and `a=ice-pwd` (RFC 8839 §5.4).
+    pub fn ice_credentials(self, ufrag: &'a str, pwd: &'a str) -> Self {
+        self.attribute(Attribute::IceUfrag(ufrag))
+            .attribute(Attribute::IcePwd(pwd))
+    }
+
+    /// Adds `a=fingerprint:<hash> <value>` (RFC 8122 §5); `value` is colon-separated hex.
+    pub fn fingerprint(self, hash: &'a str, value: &'a str) -> Self {
+        self.attribute(Attribute::Fingerprint(Fingerprint { hash, value }))
+    }
+
+    /// Adds `a=setup` (RFC 4145 §4; RFC 5763 §5 for DTLS-SRTP).
+    pub fn setup(self, setup: Setup) -> Self {
+        self.attribute(Attribute::Setup(setup))
     }
 
     fn write_lines(&self, w: &mut LineWriter<'_>) -> fmt::Result {
