@@ -609,6 +609,23 @@ fn media_line_table() {
 }
 
 #[test]
+fn media_line_errors_in_a_body_point_at_the_field() {
+    for (line, kind, field) in [
+        ("m=audio 1 RTP/AVP 0 200", ErrorKind::SdpPayloadType, "200"),
+        ("m=audio 70000 RTP/AVP 0", ErrorKind::SdpPort, "70000"),
+        (
+            "m=audio 9 UDP/TLS/RTP/SAVPF 111 opus",
+            ErrorKind::SdpPayloadType,
+            "opus",
+        ),
+    ] {
+        let input = with_head(&["m=audio 5 RTP/AVP 0", "a=sendrecv", line]);
+        let at = input.rfind(field).unwrap();
+        assert_eq!(kind_at(&input), (kind, at), "{line}");
+    }
+}
+
+#[test]
 fn bandwidth_timing_key_table() {
     let bw: &[(&str, BandwidthType<'_>, u64)] = &[
         ("AS:64", BandwidthType::As, 64),
