@@ -40,7 +40,9 @@ pub const REQUEST_ID_HEADER: &str = "x-livekit-request-id";
 pub const MAX_REQUEST_ID_LEN: usize = 128;
 
 /// What the gateway hands the router, all from its config file.
-#[derive(Debug, Clone)]
+///
+/// `Debug` prints the API key names, never their secrets.
+#[derive(Clone)]
 pub struct ApiConfig {
     /// API key → secret (`[api.keys]`).
     pub keys: BTreeMap<String, String>,
@@ -52,6 +54,18 @@ pub struct ApiConfig {
     pub idempotency_max_entries: usize,
     /// How long a finished create is remembered for repeats, from its outcome.
     pub idempotency_retention: Duration,
+}
+
+impl std::fmt::Debug for ApiConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ApiConfig")
+            .field("keys", &self.keys.keys().collect::<Vec<_>>())
+            .field("timings", &self.timings)
+            .field("max_body_bytes", &self.max_body_bytes)
+            .field("idempotency_max_entries", &self.idempotency_max_entries)
+            .field("idempotency_retention", &self.idempotency_retention)
+            .finish()
+    }
 }
 
 /// Builds the Twirp router: `POST /twirp/livekit.SIP/<Method>` and

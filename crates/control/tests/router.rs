@@ -1234,3 +1234,10 @@ async fn json_enums_by_number_and_unknown_fields() {
     );
     assert_eq!(fake.creates(), 0);
 }
+
+#[test]
+fn api_config_debug_hides_secrets() {
+    let s = format!("{:?}", config());
+    assert!(s.contains(KEY));
+    assert!(!s.contains(SECRET), "{s}");
+}
