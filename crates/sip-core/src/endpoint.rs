@@ -22,6 +22,19 @@ use crate::timer::{Owner, Scheduler, Timer, TimerTable};
 use crate::transaction::{ClientTx, Purpose, ServerTx, TxOut};
 use crate::transport::{Transmit, Transport};
 
+/// The endpoint's hash maps: foldhash keyed from the caller-seeded RNG (peer-chosen keys
+/// such as branches must not be predictable hash inputs; SipHash cost a tenth of a call
+/// flow).
+pub(crate) type Map<K, V> = HashMap<K, V, foldhash::fast::SeedableRandomState>;
+
+fn new_map<K, V>(rng: &mut ChaCha8Rng) -> Map<K, V> {
+    use rand_core::RngCore;
+    HashMap::with_hasher(foldhash::fast::SeedableRandomState::with_seed(
+        rng.next_u64(),
+        foldhash::SharedSeed::global_fixed(),
+    ))
+}
+
 /// §8.2.2.2 merged-request detection key: From tag, Call-ID and CSeq of a request without
 /// To tag.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -138,13 +151,13 @@ pub struct Endpoint {
     pub(crate) rng: ChaCha8Rng,
     pub(crate) sched: Scheduler,
     next_id: u64,
-    pub(crate) clients: HashMap<u64, ClientTx>,
-    client_index: HashMap<(Branch, Method), u64>,
-    pub(crate) servers: HashMap<u64, ServerTx>,
-    server_index: HashMap<TransactionKey, u64>,
-    merged: HashMap<MergeKey, u64>,
-    pub(crate) calls: HashMap<u64, Call>,
-    pub(crate) dialogs: HashMap<DialogId, u64>,
+    pub(crate) clients: Map<u64, ClientTx>,
+    client_index: Map<(Branch, Method), u64>,
+    pub(crate) servers: Map<u64, ServerTx>,
+    server_index: Map<TransactionKey, u64>,
+    merged: Map<MergeKey, u64>,
+    pub(crate) calls: Map<u64, Call>,
+    pub(crate) dialogs: Map<DialogId, u64>,
     transmits: VecDeque<Transmit>,
     events: VecDeque<Event>,
     pub(crate) buf: BytesMut,
@@ -155,19 +168,20 @@ impl Endpoint {
     /// An endpoint with `config`; all identifiers (Call-IDs, tags, branches, cnonces) come
     /// from a ChaCha8 RNG seeded with `seed`, so a run is reproducible.
     pub fn new(config: Config, seed: u64) -> Self {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
         Self {
             contacts: crate::uac::contacts_for(&config),
             cfg: config,
-            rng: ChaCha8Rng::seed_from_u64(seed),
             sched: Scheduler::default(),
             next_id: 1,
-            clients: HashMap::new(),
-            client_index: HashMap::new(),
-            servers: HashMap::new(),
-            server_index: HashMap::new(),
-            merged: HashMap::new(),
-            calls: HashMap::new(),
-            dialogs: HashMap::new(),
+            clients: new_map(&mut rng),
+            client_index: new_map(&mut rng),
+            servers: new_map(&mut rng),
+            server_index: new_map(&mut rng),
+            merged: new_map(&mut rng),
+            calls: new_map(&mut rng),
+            dialogs: new_map(&mut rng),
+            rng,
             transmits: VecDeque::new(),
             events: VecDeque::new(),
             buf: BytesMut::with_capacity(8192),

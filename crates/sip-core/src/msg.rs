@@ -166,7 +166,7 @@ impl Inbound {
         }
         // The top Via is the one value typed here: it routes responses and keys transactions.
         let top_str = std::str::from_utf8(&raw[via_values.first()?.clone()]).ok()?;
-        let top = parse_top_via(&raw, via_values[0].clone(), top_str)?;
+        let top = parse_top_via(via_values[0].clone(), top_str)?;
         let (cseq, cseq_method) = {
             let v = std::str::from_utf8(&raw[cseq_raw.clone()]).ok()?;
             let (n, m) = v.split_once(|c: char| c.is_ascii_whitespace())?;
@@ -336,7 +336,7 @@ fn trim(buf: &[u8], mut r: R) -> R {
 /// Reads what the core needs from the top Via (§20.42, RFC 3581): sent-by host and port,
 /// branch, rport, received. Requests were fully validated by sip-message already; for
 /// responses only these parts matter.
-fn parse_top_via(raw: &Bytes, value: R, text: &str) -> Option<Via> {
+fn parse_top_via(value: R, text: &str) -> Option<Via> {
     let sb = sent_by_range(text)?;
     let sent_by = &text[sb.clone()];
     let (host, port) = if let Some(rest) = sent_by.strip_prefix('[') {
@@ -361,16 +361,30 @@ fn parse_top_via(raw: &Bytes, value: R, text: &str) -> Option<Via> {
         };
         (host, port)
     };
-    let params = value.start + sb.end..value.end;
-    let rport = params_in(raw, params.clone(), b"rport").map(|p| {
-        std::str::from_utf8(&raw[p])
-            .ok()
-            .and_then(|v| v.trim().parse::<u16>().ok())
-    });
+    // One pass over `;name[=value]` for the three parameters the core reads.
+    let (mut branch, mut rport, mut received) = (None, None, None);
+    let text_base = text.as_ptr() as usize;
+    let range_of = |v: &str| {
+        let start = value.start + (v.as_ptr() as usize - text_base);
+        start..start + v.len()
+    };
+    for item in text[sb.end..].split(';').skip(1) {
+        let (name, val) = match item.split_once('=') {
+            Some((n, v)) => (n.trim(), Some(v.trim())),
+            None => (item.trim(), None),
+        };
+        if name.eq_ignore_ascii_case("branch") {
+            branch = val.filter(|v| !v.is_empty()).map(range_of);
+        } else if name.eq_ignore_ascii_case("rport") {
+            rport = Some(val.and_then(|v| v.parse::<u16>().ok()));
+        } else if name.eq_ignore_ascii_case("received") {
+            received = val.filter(|v| !v.is_empty()).map(range_of);
+        }
+    }
     Some(Via {
         sent_by: value.start + sb.start..value.start + sb.end,
-        branch: params_in(raw, params.clone(), b"branch").filter(|b| !b.is_empty()),
-        received: params_in(raw, params, b"received").filter(|r| !r.is_empty()),
+        branch,
+        received,
         value,
         host,
         port,
