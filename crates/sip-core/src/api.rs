@@ -165,6 +165,8 @@ pub enum EndReason {
     LocalBye,
     /// The peer sent BYE.
     RemoteBye,
+    /// The transport to the peer failed ([`Endpoint::handle_transport_error`](crate::Endpoint::handle_transport_error)).
+    TransportError,
     /// Our challenge could not be answered: 401/407 with no credentials, an unsupported
     /// algorithm, or more challenges than `max_auth_attempts`.
     AuthFailed {

@@ -104,6 +104,9 @@ pub(crate) struct UacState {
     pub auth_tries: u8,
     pub cancel: CancelState,
     pub got_provisional: bool,
+    /// The credentials header of the last INVITE; the ACK for its 2xx repeats it
+    /// (§13.2.2.4: "the ACK MUST contain the same credentials as the INVITE").
+    pub auth: Option<(&'static str, String)>,
 }
 
 /// UAS-only call state: what the INVITE said, for building the dialog on 1xx/2xx.
@@ -280,6 +283,75 @@ impl Endpoint {
             }
             .is_some_and(|t| t.get(timer) == Some(at))
         });
+    }
+
+    /// The shell could not deliver to `destination` over `transport` (TCP/TLS connect
+    /// refused or reset, ICMP unreachable). Per §17.1.1.2 / §17.1.2.2 the client
+    /// transactions using it terminate and the TU is told (§8.1.3.1: as if a 503 arrived);
+    /// server transactions that can no longer answer are dropped.
+    pub fn handle_transport_error(
+        &mut self,
+        now: Instant,
+        transport: Transport,
+        destination: SocketAddr,
+    ) {
+        let _ = now;
+        let failed: Vec<u64> = self
+            .clients
+            .iter()
+            .filter(|(_, t)| {
+                t.transport == transport && t.destination == destination && t.is_pending()
+            })
+            .map(|(id, _)| *id)
+            .collect();
+        for id in failed {
+            let Some(tx) = self.clients.get(&id) else {
+                continue;
+            };
+            let (call, purpose, method) = (tx.call, tx.purpose, tx.method);
+            match purpose {
+                Purpose::Invite => {
+                    if self
+                        .calls
+                        .get(&call)
+                        .is_some_and(|c| c.invite_tx == Some(id))
+                    {
+                        self.end_call(call, EndReason::TransportError);
+                    }
+                }
+                Purpose::InDialog(rid) => {
+                    self.emit(Event::Response {
+                        call: CallHandle(call),
+                        request: crate::api::RequestId(rid),
+                        method,
+                        status: 503,
+                        response: None,
+                    });
+                    self.end_call(call, EndReason::TransportError);
+                }
+                Purpose::Cancel | Purpose::Bye => {}
+            }
+            self.remove_client(id);
+        }
+        let dead: Vec<u64> = self
+            .servers
+            .iter()
+            .filter(|(_, t)| t.transport == transport && t.target == destination)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in dead {
+            let call = self.servers.get(&id).and_then(|t| t.call);
+            if let Some(call) = call {
+                if self
+                    .calls
+                    .get(&call)
+                    .is_some_and(|c| c.invite_tx == Some(id) && c.answered.is_none())
+                {
+                    self.end_call(call, EndReason::TransportError);
+                }
+            }
+            self.remove_server(id);
+        }
     }
 
     /// The next datagram to send, if any.

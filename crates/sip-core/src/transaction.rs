@@ -370,6 +370,17 @@ impl ClientTx {
         out
     }
 
+    /// Whether no final response has arrived yet.
+    pub(crate) fn is_pending(&self) -> bool {
+        matches!(
+            self.state,
+            ClientState::Invite(InviteClientState::Calling | InviteClientState::Proceeding)
+                | ClientState::NonInvite(
+                    NonInviteClientState::Trying | NonInviteClientState::Proceeding
+                )
+        )
+    }
+
     /// Whether a provisional response has been received (CANCEL may be sent, §9.1).
     pub(crate) fn is_proceeding(&self) -> bool {
         matches!(

@@ -118,6 +118,7 @@ impl Endpoint {
                 auth_tries: 0,
                 cancel: CancelState::None,
                 got_provisional: false,
+                auth: None,
             })),
             uas: None,
             invite_tx: None,
@@ -307,6 +308,7 @@ impl Endpoint {
             } else {
                 "Proxy-Authorization"
             };
+            u.auth = Some((name, value.clone()));
             self.send_invite(now, call, Some((name, value)));
             return;
         }
@@ -463,6 +465,11 @@ impl Endpoint {
         if method != Method::Ack {
             if let Some(ua) = &self.cfg.user_agent {
                 w.header("User-Agent", ua.as_bytes());
+            }
+        }
+        if method == Method::Ack {
+            if let Some((name, value)) = c.uac.as_deref().and_then(|u| u.auth.as_ref()) {
+                w.header(name, value.as_bytes());
             }
         }
         for (n, v) in headers {

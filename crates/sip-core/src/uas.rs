@@ -292,6 +292,13 @@ impl Endpoint {
                 return;
             }
             d.remote_seq = Some(m.cseq);
+            // §12.2.2: a target refresh replaces the remote target (taken on receipt; a
+            // rejected refresh leaves the peer reachable at its new Contact anyway).
+            if matches!(method, Method::Invite | Method::Update) {
+                if let Some(r) = &m.contact_uri {
+                    d.remote_target = m.slice(r);
+                }
+            }
             if method == Method::Invite {
                 if c.reinvite_out.is_some() {
                     // §14.2: our own re-INVITE is pending → 491 Request Pending.

@@ -390,6 +390,13 @@ fn digest_md5_and_sha256_challenge_response() {
             net.events(0).any(|e| matches!(e, Event::Answered { .. })),
             "{algorithm:?} answered"
         );
+        // §13.2.2.4: the ACK for the 2xx carries the INVITE's credentials.
+        let acks = net.sent_lines(0, "ACK ");
+        let ack_2xx = acks
+            .iter()
+            .find(|(_, a)| header(a, "CSeq").as_deref() == Some("2 ACK"))
+            .expect("ACK for the 2xx");
+        assert_eq!(header(&ack_2xx.1, name), header(b, name));
     }
 }
 
@@ -406,4 +413,33 @@ fn wrong_password_gives_up_after_bounded_tries() {
         })
         .collect();
     assert_eq!(reasons, vec![EndReason::AuthFailed { status: 401 }]);
+}
+
+#[test]
+fn transport_error_ends_the_call() {
+    let mut net = Net::pair(31);
+    net.drop_if = Some(Box::new(|_, _| true));
+    let call = net
+        .with(0, |ep, now| {
+            ep.invite(now, invite_to(addr(2), Duration::from_secs(30)))
+        })
+        .expect("invite");
+    net.run_for(Duration::from_millis(100));
+    net.with(0, |ep, now| {
+        ep.handle_transport_error(now, Transport::Udp, addr(2))
+    });
+    let reasons: Vec<_> = net
+        .events(0)
+        .filter_map(|e| match e {
+            Event::Ended { call: c, reason } if *c == call => Some(*reason),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(reasons, vec![EndReason::TransportError]);
+    // No retransmissions after the failure, and no Timer B later.
+    let before = net.sent_lines(0, "INVITE ").len();
+    net.run_for(Duration::from_secs(60));
+    assert_eq!(net.sent_lines(0, "INVITE ").len(), before);
+    assert_eq!(net.nodes[0].ep.transaction_count(), 0);
+    assert_eq!(net.nodes[0].ep.call_count(), 0);
 }
