@@ -71,6 +71,9 @@ pub struct RtpConfig {
     pub first_packet_timeout_s: u64,
     /// Seconds of silence (after media flowed) that end a call.
     pub silence_timeout_s: u64,
+    /// Media worker threads (each one poll loop over its share of RTP sockets); 0 = one per
+    /// core.
+    pub workers: usize,
 }
 
 /// `[api]`.

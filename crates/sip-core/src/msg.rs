@@ -91,8 +91,9 @@ impl Inbound {
         };
         // Receipt validation (§8.2) decides 400/505 for requests. A response is only matched
         // to our own client transaction by its keys (§17.1.3), which `index` checks; a
-        // response whose keys are unusable is dropped (§18.1.2).
-        let validation = if msg.is_request() {
+        // response whose keys are unusable is dropped (§18.1.2). An ACK is never answered,
+        // so validating it could only decide to drop it — its keys decide that just as well.
+        let validation = if msg.is_request() && msg.method() != Method::Ack {
             msg.validate()
         } else {
             Ok(())

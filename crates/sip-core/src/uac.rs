@@ -321,13 +321,19 @@ impl Endpoint {
 
     /// Finds or creates the dialog a response to our INVITE establishes (§12.1.2).
     fn uac_dialog(&mut self, call: u64, m: &Inbound, confirmed: bool) -> Option<usize> {
-        let tt = m.to_tag.as_ref()?;
+        // A 2xx without To tag (RFC 2543 peers) still establishes a dialog, with an empty
+        // remote tag; a provisional without one establishes none (§12.1.2).
+        let remote_tag = match &m.to_tag {
+            Some(tt) => Tag::new(m.slice(tt)),
+            None if confirmed => Tag::new(Bytes::new()),
+            None => return None,
+        };
         let c = self.calls.get_mut(&call)?;
         let u = c.uac.as_deref()?;
         let id = DialogId {
             call_id: c.call_id.clone(),
             local_tag: c.local_tag.clone(),
-            remote_tag: Tag::new(m.slice(tt)),
+            remote_tag,
         };
         // §12.1.2: route set = Record-Route in reverse; remote target = Contact.
         let route_set: Vec<Bytes> = m.record_routes.iter().rev().map(|r| m.slice(r)).collect();
@@ -531,6 +537,12 @@ impl Endpoint {
             return;
         };
         if u.cancel != CancelState::None {
+            return;
+        }
+        if c.invite_tx.is_none() {
+            // The INVITE transaction is already gone (e.g. it ended in Accepted without a
+            // usable 2xx): nothing left to cancel, so the call ends now.
+            self.end_call(call, reason);
             return;
         }
         if u.got_provisional {

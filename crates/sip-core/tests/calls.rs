@@ -647,3 +647,27 @@ fn uas_retransmits_2xx_until_ack_then_gives_up_with_bye() {
     );
     assert_eq!(net.sent_lines(1, "BYE ").len(), 1);
 }
+
+#[test]
+fn tagless_2xx_from_an_rfc2543_peer_still_answers() {
+    // Regression: a 2xx without To tag used to leave the call without a dialog and, after
+    // Timer M, a ringing timer that could never CANCEL anything (the call never ended).
+    let mut net = Net::new(16);
+    net.add(support::config(1), 1);
+    let call = place_call(&mut net, secs(30));
+    let invite = net.sent_lines(0, "INVITE ")[0].1.clone();
+    let now = net.now;
+    net.nodes[0].ep.handle_datagram(
+        now,
+        sip_core::Transport::Udp,
+        addr(2),
+        support::response_to(&invite, 200, None, Some("sip:bob@10.0.0.2")),
+    );
+    net.drain();
+    assert_eq!(answered(&net, 0), 1);
+    assert_eq!(net.sent_lines(0, "ACK ").len(), 1);
+    net.with(0, |ep, now| ep.hangup(now, call)).expect("hangup");
+    net.run_for(secs(60));
+    assert_eq!(ended(&net, 0), vec![EndReason::LocalBye]);
+    assert_eq!(net.nodes[0].ep.call_count(), 0);
+}

@@ -1,0 +1,729 @@
+//! `relay-bench`: the gateway's media shell under load, measured from outside.
+//!
+//! `relay-bench run` is the load generator. It binds two UDP sockets per simulated call
+//! (the two phones), starts the relay under test as a **separate process**
+//! (`relay-bench relay`, the real `gateway::media::MediaEngine`), and makes every phone
+//! send 50 packets/s of RTP to its relay port for a warm-up and a measured window. It
+//! reports, over the measured window: relay CPU per relayed packet (from the relay
+//! process's `utime + stime` in `/proc/PID/stat`), loss, the latency of the whole path
+//! (p50/p99/max), and the kernel's `RcvbufErrors` (`/proc/net/snmp`) before and after.
+//! `--direct` sends phone to phone without a relay: the baseline latency of the loopback
+//! path and the generator itself.
+//!
+//! Modes: `passthrough` (PCMU both ways, 172-byte packets carrying their send time) and
+//! `transcode` (leg A speaks PCMU, leg B Opus — a SIP phone toward a WebRTC room: phone A
+//! sends a 1 kHz tone as 172-byte PCMU packets, phone B sends pre-encoded 48 kHz Opus
+//! frames of the same tone; the relay decodes, resamples and re-encodes both ways).
+//! A transcoded packet cannot carry its send time, so latency is measured there by packet
+//! index (the k-th packet out of the relay against the k-th into it).
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::{SocketAddr, UdpSocket};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail, ensure};
+use clap::{Parser, Subcommand, ValueEnum};
+use gateway::media::{
+    BridgeConfig, Codec, CodecKind, EngineConfig, LegSpec, MediaEngine, MediaTag, MediaTimeouts,
+    OpusConfig, RtcpPort,
+};
+use mio::{Events, Interest, Poll, Token};
+use rtp_relay::codec::Encoder;
+use rtp_relay::rtp::{RtpHeader, RtpPacket};
+use rtp_relay::tone::{Cadence, ToneGenerator, ToneSpec};
+
+/// RTP header (12) + 20 ms of G.711 (160).
+const PCMU_PACKET: usize = 172;
+const OPUS_PT: u8 = 111;
+/// Packets per second per phone.
+const RATE: u32 = 50;
+/// Latency histogram: 10 µs buckets up to 2 s.
+const BUCKET_NS: u64 = 10_000;
+const BUCKETS: usize = 200_000;
+/// Send-time ring per phone for index-matched latency (transcoded mode).
+const RING: usize = 256;
+
+#[derive(Parser)]
+#[command(about = "Relay benchmark for the sipbridge media shell")]
+struct Cli {
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum, Debug)]
+enum Mode {
+    /// PCMU on both legs: no decoding, packets relayed in place.
+    Passthrough,
+    /// PCMU on leg A, Opus on leg B.
+    Transcode,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// The load generator (spawns the relay process).
+    Run(RunArgs),
+    /// The relay under test (spawned by `run`; reads the phones' addresses on stdin).
+    Relay(RelayArgs),
+}
+
+#[derive(Parser, Clone)]
+struct RunArgs {
+    /// Simultaneous calls.
+    #[arg(long, default_value_t = 100)]
+    calls: usize,
+    /// What the relay does with the media.
+    #[arg(long, value_enum, default_value_t = Mode::Passthrough)]
+    mode: Mode,
+    /// Relay worker threads (`[rtp] workers`).
+    #[arg(long, default_value_t = 1)]
+    workers: usize,
+    /// Seconds of traffic before measuring.
+    #[arg(long, default_value_t = 3.0)]
+    warmup: f64,
+    /// Seconds measured.
+    #[arg(long, default_value_t = 20.0)]
+    duration: f64,
+    /// Load-generator threads.
+    #[arg(long, default_value_t = 1)]
+    gen_threads: usize,
+    /// Phones send straight to each other: no relay (baseline).
+    #[arg(long)]
+    direct: bool,
+    /// First port of the relay's range.
+    #[arg(long, default_value_t = 20000)]
+    port_base: u16,
+    /// Opus encoder complexity in the relay (0..=10).
+    #[arg(long, default_value_t = 5)]
+    opus_complexity: u8,
+    /// Opus internal sample rate in the relay.
+    #[arg(long, default_value_t = 48000)]
+    opus_rate: u32,
+}
+
+#[derive(Parser, Clone)]
+struct RelayArgs {
+    #[arg(long, value_enum)]
+    mode: Mode,
+    #[arg(long)]
+    workers: usize,
+    #[arg(long)]
+    port_base: u16,
+    #[arg(long)]
+    opus_complexity: u8,
+    #[arg(long)]
+    opus_rate: u32,
+}
+
+fn main() -> Result<()> {
+    match Cli::parse().command {
+        Cmd::Run(args) => run(&args),
+        Cmd::Relay(args) => relay(&args),
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// The relay under test.
+
+fn relay(args: &RelayArgs) -> Result<()> {
+    let stdin = std::io::stdin();
+    let mut lines = stdin.lock().lines();
+    let n: usize = lines
+        .next()
+        .context("call count on stdin")??
+        .trim()
+        .parse()?;
+    let mut phones = Vec::with_capacity(n);
+    for _ in 0..n {
+        let line = lines.next().context("phone addresses on stdin")??;
+        let mut it = line.split_whitespace();
+        let a: SocketAddr = it.next().context("phone A")?.parse()?;
+        let b: SocketAddr = it.next().context("phone B")?.parse()?;
+        phones.push((a, b));
+    }
+    let ports = u16::try_from(4 * n + 64).context("too many calls for one port range")?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let (engine, _events) = MediaEngine::start_with(EngineConfig {
+        address: "127.0.0.1".parse()?,
+        port_range: [args.port_base, args.port_base.saturating_add(ports)],
+        port_drain: Duration::ZERO,
+        udp_recv_buffer: 4 << 20,
+        workers: args.workers,
+        event_capacity: 1 << 16,
+        timeouts: MediaTimeouts::default(),
+    })?;
+    let opus = OpusConfig {
+        complexity: args.opus_complexity,
+        sample_rate: args.opus_rate,
+        ..OpusConfig::default()
+    };
+    let mut out = std::io::stdout().lock();
+    let mut ids = Vec::with_capacity(n);
+    for (i, (pa, pb)) in phones.iter().enumerate() {
+        let a = engine.allocate(RtcpPort::Mux)?;
+        let b = engine.allocate(RtcpPort::Mux)?;
+        writeln!(out, "{} {}", a.local_addr(), b.local_addr())?;
+        let mut leg_a = LegSpec::new(Codec::with_default_pt(CodecKind::Pcmu));
+        leg_a.remote_rtp = Some(*pa);
+        let b_codec = match args.mode {
+            Mode::Passthrough => Codec::with_default_pt(CodecKind::Pcmu),
+            Mode::Transcode => Codec {
+                kind: CodecKind::Opus,
+                payload_type: OPUS_PT,
+            },
+        };
+        let mut leg_b = LegSpec::new(b_codec);
+        leg_b.remote_rtp = Some(*pb);
+        let mut cfg = BridgeConfig::new(MediaTag(i as u64), leg_a, leg_b, MediaTimeouts::default());
+        cfg.opus = opus;
+        ids.push(rt.block_on(engine.bridge(a, b, cfg))?);
+    }
+    writeln!(out, "ready")?;
+    out.flush()?;
+    // Any line asks for the totals; EOF ends the relay.
+    for line in lines {
+        let _ = line?;
+        let (mut received, mut forwarded, mut dropped, mut encoded) = (0u64, 0u64, 0u64, 0u64);
+        for id in &ids {
+            let s = rt.block_on(engine.stats(*id))?;
+            for leg in s.legs {
+                received += leg.rtp_packets;
+                forwarded += leg.forwarded;
+                dropped += leg.dropped_invalid
+                    + leg.dropped_source
+                    + leg.dropped_payload_type
+                    + leg.dropped_no_destination;
+            }
+            if let Some(t) = s.transcoders {
+                encoded += t[0].encoded + t[1].encoded;
+            }
+        }
+        writeln!(
+            out,
+            "received={received} forwarded={forwarded} dropped={dropped} encoded={encoded}"
+        )?;
+        out.flush()?;
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------
+// The load generator.
+
+/// One phone of a call.
+struct Phone {
+    socket: mio::net::UdpSocket,
+    target: SocketAddr,
+    ssrc: u32,
+    seq: u16,
+    sent: u64,
+    /// Send times of the last packets by index, for transcoded latency.
+    ring: Box<[u64; RING]>,
+    /// First sequence number received (transcoded latency), per phone.
+    first_seq: Option<u16>,
+}
+
+/// What a generator thread measured.
+struct Tally {
+    sent_in_window: u64,
+    received_in_window: u64,
+    sent_total: u64,
+    received_total: u64,
+    latency: Vec<u64>,
+}
+
+fn run(args: &RunArgs) -> Result<()> {
+    ensure!(args.calls > 0, "--calls must be positive");
+    let n = args.calls;
+    let mut phones_a = Vec::with_capacity(n);
+    let mut phones_b = Vec::with_capacity(n);
+    for _ in 0..n {
+        phones_a.push(bind_phone()?);
+        phones_b.push(bind_phone()?);
+    }
+    let mut child: Option<Child> = None;
+    let targets: Vec<(SocketAddr, SocketAddr)> = if args.direct {
+        (0..n)
+            .map(|i| Ok((phones_b[i].local_addr()?, phones_a[i].local_addr()?)))
+            .collect::<Result<_>>()?
+    } else {
+        let mut c = Command::new(std::env::current_exe()?)
+            .args([
+                "relay",
+                "--mode",
+                match args.mode {
+                    Mode::Passthrough => "passthrough",
+                    Mode::Transcode => "transcode",
+                },
+                "--workers",
+                &args.workers.to_string(),
+                "--port-base",
+                &args.port_base.to_string(),
+                "--opus-complexity",
+                &args.opus_complexity.to_string(),
+                "--opus-rate",
+                &args.opus_rate.to_string(),
+            ])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .context("spawn the relay process")?;
+        let mut stdin = c.stdin.take().context("relay stdin")?;
+        writeln!(stdin, "{n}")?;
+        for i in 0..n {
+            writeln!(
+                stdin,
+                "{} {}",
+                phones_a[i].local_addr()?,
+                phones_b[i].local_addr()?
+            )?;
+        }
+        stdin.flush()?;
+        let mut stdout = BufReader::new(c.stdout.take().context("relay stdout")?);
+        let mut targets = Vec::with_capacity(n);
+        let mut line = String::new();
+        loop {
+            line.clear();
+            ensure!(stdout.read_line(&mut line)? > 0, "relay exited early");
+            let l = line.trim();
+            if l == "ready" {
+                break;
+            }
+            let mut it = l.split_whitespace();
+            let a: SocketAddr = it.next().context("relay port A")?.parse()?;
+            let b: SocketAddr = it.next().context("relay port B")?.parse()?;
+            targets.push((a, b));
+        }
+        ensure!(
+            targets.len() == n,
+            "relay set up {} of {n} calls",
+            targets.len()
+        );
+        // Keep the pipes: stdin for the stats request, stdout for the answer.
+        c.stdin = Some(stdin);
+        relay_io::set(stdout);
+        child = Some(c);
+        targets
+    };
+
+    let opus_frames = if args.mode == Mode::Transcode {
+        opus_tone_frames()?
+    } else {
+        Vec::new()
+    };
+    let pcmu_tone = pcmu_tone_frames();
+    let epoch = Instant::now();
+    let warmup = Duration::from_secs_f64(args.warmup);
+    let window = Duration::from_secs_f64(args.duration);
+    let start_at = epoch + Duration::from_millis(200);
+    let measure_from = start_at + warmup;
+    let measure_to = measure_from + window;
+    let stop_at = measure_to + Duration::from_millis(500);
+
+    let snmp_before = rcvbuf_errors()?;
+    let threads = args.gen_threads.clamp(1, n);
+    let mut calls: Vec<Vec<(Phone, Phone, usize)>> = (0..threads).map(|_| Vec::new()).collect();
+    for (i, ((a, b), (ta, tb))) in phones_a.into_iter().zip(phones_b).zip(targets).enumerate() {
+        calls[i % threads].push((
+            phone(a, ta, 2 * i as u32 + 1)?,
+            phone(b, tb, 2 * i as u32 + 2)?,
+            i,
+        ));
+    }
+    let pid = child.as_ref().map(Child::id);
+    let cpu_marks = Arc::new(std::sync::Mutex::new((None, None)));
+    let sampler = {
+        let marks = cpu_marks.clone();
+        std::thread::spawn(move || -> Result<()> {
+            let Some(pid) = pid else { return Ok(()) };
+            sleep_until(measure_from);
+            let c0 = process_cpu(pid)?;
+            sleep_until(measure_to);
+            let c1 = process_cpu(pid)?;
+            *marks.lock().map_err(|_| anyhow::anyhow!("poisoned"))? = (Some(c0), Some(c1));
+            Ok(())
+        })
+    };
+    let mode = args.mode;
+    let failed = Arc::new(AtomicBool::new(false));
+    let handles: Vec<_> = calls
+        .into_iter()
+        .map(|calls| {
+            let opus = opus_frames.clone();
+            let pcmu = pcmu_tone.clone();
+            let failed = failed.clone();
+            std::thread::spawn(move || {
+                let r = generate(
+                    calls,
+                    mode,
+                    &opus,
+                    &pcmu,
+                    epoch,
+                    start_at,
+                    measure_from,
+                    measure_to,
+                    stop_at,
+                );
+                if r.is_err() {
+                    failed.store(true, Ordering::Relaxed);
+                }
+                r
+            })
+        })
+        .collect();
+    let mut tally = Tally {
+        sent_in_window: 0,
+        received_in_window: 0,
+        sent_total: 0,
+        received_total: 0,
+        latency: vec![0; BUCKETS],
+    };
+    for h in handles {
+        let t = h
+            .join()
+            .map_err(|_| anyhow::anyhow!("generator thread panicked"))??;
+        tally.sent_in_window += t.sent_in_window;
+        tally.received_in_window += t.received_in_window;
+        tally.sent_total += t.sent_total;
+        tally.received_total += t.received_total;
+        for (x, y) in tally.latency.iter_mut().zip(&t.latency) {
+            *x += y;
+        }
+    }
+    sampler
+        .join()
+        .map_err(|_| anyhow::anyhow!("sampler panicked"))??;
+    let snmp_after = rcvbuf_errors()?;
+    let relay_totals = match child.as_mut() {
+        Some(c) => relay_io::totals(c)?,
+        None => String::from("(direct: no relay)"),
+    };
+    if let Some(mut c) = child {
+        drop(c.stdin.take());
+        c.wait()?;
+    }
+
+    let (cpu0, cpu1) = *cpu_marks.lock().map_err(|_| anyhow::anyhow!("poisoned"))?;
+    let secs = window.as_secs_f64();
+    let lost = tally
+        .sent_in_window
+        .saturating_sub(tally.received_in_window);
+    println!(
+        "mode={:?} calls={n} relay_workers={} gen_threads={threads} direct={} window={secs}s",
+        args.mode, args.workers, args.direct
+    );
+    println!(
+        "packets: sent_in_window={} received_in_window={} lost={} loss={:.4}% ({:.0} pkt/s into the relay)",
+        tally.sent_in_window,
+        tally.received_in_window,
+        lost,
+        100.0 * lost as f64 / tally.sent_in_window.max(1) as f64,
+        tally.sent_in_window as f64 / secs
+    );
+    println!(
+        "whole run: sent={} received={}",
+        tally.sent_total, tally.received_total
+    );
+    if let (Some(c0), Some(c1)) = (cpu0, cpu1) {
+        let cpu = c1 - c0;
+        let per_packet_us = cpu * 1e6 / tally.sent_in_window.max(1) as f64;
+        println!(
+            "relay cpu: {cpu:.2} s over {secs} s = {:.1}% of one core; {per_packet_us:.2} µs per relayed packet; {:.0} calls per core at this cost",
+            100.0 * cpu / secs,
+            1e6 / per_packet_us / (2.0 * f64::from(RATE))
+        );
+    }
+    let total: u64 = tally.latency.iter().sum();
+    if total > 0 {
+        let pct = |p: f64| {
+            let want = (p * total as f64).ceil() as u64;
+            let mut acc = 0;
+            for (i, c) in tally.latency.iter().enumerate() {
+                acc += c;
+                if acc >= want {
+                    return (i as u64 + 1) * BUCKET_NS;
+                }
+            }
+            BUCKETS as u64 * BUCKET_NS
+        };
+        let max = tally
+            .latency
+            .iter()
+            .rposition(|&c| c > 0)
+            .map_or(0, |i| (i as u64 + 1) * BUCKET_NS);
+        println!(
+            "latency (send → receive, whole path): p50={:.3} ms p99={:.3} ms max={:.3} ms over {total} packets",
+            pct(0.50) as f64 / 1e6,
+            pct(0.99) as f64 / 1e6,
+            max as f64 / 1e6
+        );
+    }
+    println!(
+        "RcvbufErrors (system-wide /proc/net/snmp): before={snmp_before} after={snmp_after} delta={}",
+        snmp_after - snmp_before
+    );
+    println!("relay totals: {relay_totals}");
+    if failed.load(Ordering::Relaxed) {
+        bail!("a generator thread failed");
+    }
+    Ok(())
+}
+
+/// The relay's stdout, kept for the final stats request.
+mod relay_io {
+    use std::io::{BufRead, BufReader, Write};
+    use std::process::{Child, ChildStdout};
+    use std::sync::Mutex;
+
+    use anyhow::{Context, Result};
+
+    static STDOUT: Mutex<Option<BufReader<ChildStdout>>> = Mutex::new(None);
+
+    pub(crate) fn set(r: BufReader<ChildStdout>) {
+        if let Ok(mut g) = STDOUT.lock() {
+            *g = Some(r);
+        }
+    }
+
+    pub(crate) fn totals(child: &mut Child) -> Result<String> {
+        let stdin = child.stdin.as_mut().context("relay stdin")?;
+        writeln!(stdin, "stats")?;
+        stdin.flush()?;
+        let mut g = STDOUT.lock().map_err(|_| anyhow::anyhow!("poisoned"))?;
+        let r = g.as_mut().context("relay stdout")?;
+        let mut line = String::new();
+        r.read_line(&mut line)?;
+        Ok(line.trim().to_string())
+    }
+}
+
+fn bind_phone() -> Result<UdpSocket> {
+    let s = UdpSocket::bind("127.0.0.1:0")?;
+    s.set_nonblocking(true)?;
+    Ok(s)
+}
+
+fn phone(socket: UdpSocket, target: SocketAddr, ssrc: u32) -> Result<Phone> {
+    Ok(Phone {
+        socket: mio::net::UdpSocket::from_std(socket),
+        target,
+        ssrc,
+        seq: (ssrc as u16).wrapping_mul(7919),
+        sent: 0,
+        ring: Box::new([0; RING]),
+        first_seq: None,
+    })
+}
+
+/// 50 frames (one second) of a 1 kHz tone as PCMU payloads.
+fn pcmu_tone_frames() -> Vec<Vec<u8>> {
+    let mut tone = ToneGenerator::new(ToneSpec::new(&[(1000.0, 0.3)], Cadence::continuous()), 8000);
+    let mut pcm = [0i16; 160];
+    (0..RATE)
+        .map(|_| {
+            tone.fill(&mut pcm);
+            pcm.iter()
+                .map(|&s| rtp_relay::codec::g711::encode_ulaw(s))
+                .collect()
+        })
+        .collect()
+}
+
+/// 50 frames of the same tone as 48 kHz Opus (what a WebRTC room would send).
+fn opus_tone_frames() -> Result<Vec<Vec<u8>>> {
+    let mut tone = ToneGenerator::new(
+        ToneSpec::new(&[(1000.0, 0.3)], Cadence::continuous()),
+        48000,
+    );
+    let mut enc = Encoder::new(CodecKind::Opus, &OpusConfig::default())?;
+    let mut pcm = vec![0i16; 960];
+    let mut out = [0u8; 1500];
+    (0..RATE)
+        .map(|_| {
+            tone.fill(&mut pcm);
+            let n = enc.encode(&pcm, &mut out)?;
+            Ok(out[..n].to_vec())
+        })
+        .collect()
+}
+
+#[allow(clippy::too_many_arguments)]
+fn generate(
+    mut calls: Vec<(Phone, Phone, usize)>,
+    mode: Mode,
+    opus: &[Vec<u8>],
+    pcmu: &[Vec<u8>],
+    epoch: Instant,
+    start_at: Instant,
+    measure_from: Instant,
+    measure_to: Instant,
+    stop_at: Instant,
+) -> Result<Tally> {
+    let mut poll = Poll::new()?;
+    for (i, (a, b, _)) in calls.iter_mut().enumerate() {
+        poll.registry()
+            .register(&mut a.socket, Token(2 * i), Interest::READABLE)?;
+        poll.registry()
+            .register(&mut b.socket, Token(2 * i + 1), Interest::READABLE)?;
+    }
+    let ns = |t: Instant| t.duration_since(epoch).as_nanos() as u64;
+    let (from_ns, to_ns) = (ns(measure_from), ns(measure_to));
+    let mut tally = Tally {
+        sent_in_window: 0,
+        received_in_window: 0,
+        sent_total: 0,
+        received_total: 0,
+        latency: vec![0; BUCKETS],
+    };
+    // 20 slots of 1 ms per 20 ms period: call i sends in slot (index % 20), so the load is
+    // spread evenly instead of arriving in one burst per period.
+    let slot = Duration::from_millis(1);
+    let slots = (1000 / RATE) as usize;
+    let mut next = start_at;
+    let mut tick: u64 = 0;
+    let mut events = Events::with_capacity(4096);
+    let mut buf = [0u8; 2048];
+    let mut packet = [0u8; 2048];
+    loop {
+        let now = Instant::now();
+        if now >= stop_at {
+            break;
+        }
+        if now >= next {
+            let s = (tick % slots as u64) as usize;
+            let frame = (tick / slots as u64) as usize;
+            for (a, b, call) in calls.iter_mut().filter(|(_, _, c)| c % slots == s) {
+                let t = ns(Instant::now());
+                for (phone, is_b) in [(&mut *a, false), (&mut *b, true)] {
+                    let (pt, payload): (u8, &[u8]) = match (mode, is_b) {
+                        (Mode::Transcode, true) => (OPUS_PT, &opus[frame % opus.len()]),
+                        (Mode::Transcode, false) => (0, &pcmu[frame % pcmu.len()]),
+                        (Mode::Passthrough, _) => (0, &pcmu[frame % pcmu.len()]),
+                    };
+                    let ticks = if pt == OPUS_PT { 960 } else { 160 };
+                    let header = RtpHeader {
+                        marker: phone.sent == 0,
+                        payload_type: pt,
+                        sequence: phone.seq,
+                        timestamp: (phone.sent as u32).wrapping_mul(ticks),
+                        ssrc: phone.ssrc,
+                    };
+                    let len = header.write(payload, &mut packet)?;
+                    if mode == Mode::Passthrough {
+                        // Send time and identity in the payload (the relay leaves it alone).
+                        packet[12..20].copy_from_slice(&t.to_be_bytes());
+                        packet[20..24].copy_from_slice(&(*call as u32).to_be_bytes());
+                    }
+                    phone.ring[(phone.sent as usize) % RING] = t;
+                    // A full send buffer loses the packet, as the network would.
+                    let _ = phone.socket.send_to(&packet[..len], phone.target);
+                    phone.seq = phone.seq.wrapping_add(1);
+                    phone.sent += 1;
+                    tally.sent_total += 1;
+                    if (from_ns..to_ns).contains(&t) {
+                        tally.sent_in_window += 1;
+                    }
+                }
+            }
+            tick += 1;
+            next += slot;
+            continue;
+        }
+        poll.poll(&mut events, Some(next.saturating_duration_since(now)))?;
+        for ev in events.iter() {
+            let i = ev.token().0 / 2;
+            let is_b = ev.token().0 % 2 == 1;
+            let Some((a, b, _)) = calls.get_mut(i) else {
+                continue;
+            };
+            // The packet arriving at B was sent by A, and the other way round.
+            let (rx, tx) = if is_b { (&mut *b, &*a) } else { (&mut *a, &*b) };
+            loop {
+                let n = match rx.socket.recv_from(&mut buf) {
+                    Ok((n, _)) => n,
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+                    Err(e) => return Err(e.into()),
+                };
+                let now_ns = ns(Instant::now());
+                tally.received_total += 1;
+                let Ok(p) = RtpPacket::parse(&buf[..n]) else {
+                    continue;
+                };
+                let sent_at = match mode {
+                    Mode::Passthrough => {
+                        let pl = p.payload();
+                        if pl.len() < 8 {
+                            continue;
+                        }
+                        let mut t = [0u8; 8];
+                        t.copy_from_slice(&pl[..8]);
+                        Some(u64::from_be_bytes(t))
+                    }
+                    Mode::Transcode => {
+                        // The k-th packet out of the relay against the k-th the peer sent.
+                        let first = *rx.first_seq.get_or_insert(p.sequence());
+                        let k = u64::from(p.sequence().wrapping_sub(first));
+                        (k < tx.sent && tx.sent - k <= RING as u64)
+                            .then(|| tx.ring[(k as usize) % RING])
+                    }
+                };
+                let Some(sent_at) = sent_at else { continue };
+                if (from_ns..to_ns).contains(&sent_at) {
+                    tally.received_in_window += 1;
+                    let d = now_ns.saturating_sub(sent_at) / BUCKET_NS;
+                    tally.latency[(d as usize).min(BUCKETS - 1)] += 1;
+                }
+            }
+        }
+    }
+    Ok(tally)
+}
+
+fn sleep_until(t: Instant) {
+    let now = Instant::now();
+    if t > now {
+        std::thread::sleep(t - now);
+    }
+}
+
+/// User + system CPU seconds of a process (all threads), from `/proc/PID/stat`.
+fn process_cpu(pid: u32) -> Result<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
+    let rest = stat.rsplit_once(')').context("stat format")?.1;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let utime: f64 = fields.get(11).context("utime")?.parse()?;
+    let stime: f64 = fields.get(12).context("stime")?.parse()?;
+    let hz = clock_ticks()?;
+    Ok((utime + stime) / hz)
+}
+
+fn clock_ticks() -> Result<f64> {
+    let out = Command::new("getconf").arg("CLK_TCK").output()?;
+    Ok(String::from_utf8(out.stdout)?.trim().parse()?)
+}
+
+/// The `RcvbufErrors` counter of the `Udp:` line in `/proc/net/snmp`.
+fn rcvbuf_errors() -> Result<u64> {
+    let snmp = std::fs::read_to_string("/proc/net/snmp")?;
+    let mut udp = snmp.lines().filter(|l| l.starts_with("Udp:"));
+    let names: Vec<&str> = udp
+        .next()
+        .context("Udp header")?
+        .split_whitespace()
+        .collect();
+    let values: Vec<&str> = udp
+        .next()
+        .context("Udp values")?
+        .split_whitespace()
+        .collect();
+    let i = names
+        .iter()
+        .position(|&n| n == "RcvbufErrors")
+        .context("RcvbufErrors column")?;
+    Ok(values.get(i).context("RcvbufErrors value")?.parse()?)
+}
