@@ -181,7 +181,9 @@ pub enum EndReason {
 pub enum Event {
     /// A new INVITE arrived. Answer it with [`Endpoint::respond`](crate::Endpoint::respond)
     /// (provisional, then final); the server transaction sends 100 Trying by itself if the TU
-    /// has not responded within `Config::trying_delay`.
+    /// has not responded within `Config::trying_delay`. The TU must eventually send a final
+    /// response (or [`hangup`](crate::Endpoint::hangup), which sends 480): an INVITE server
+    /// transaction has no timeout of its own before its final response (§17.2.1).
     IncomingCall {
         /// The new call.
         call: CallHandle,

@@ -443,3 +443,29 @@ fn transport_error_ends_the_call() {
     assert_eq!(net.nodes[0].ep.transaction_count(), 0);
     assert_eq!(net.nodes[0].ep.call_count(), 0);
 }
+
+#[test]
+fn rfc2543_branchless_requests_match_by_request_identity() {
+    // §17.2.3: without the magic cookie, Request-URI, Call-ID, From tag, CSeq and top Via
+    // identify the transaction.
+    let mut ep = uas();
+    let t = now();
+    let uri = "sip:bob@10.0.0.2";
+    let invite = request("INVITE", uri, "old2543", "r1", None, 5, false, "");
+    assert!(feed(&mut ep, t, invite.clone()).is_empty());
+    assert!(matches!(ep.poll_event(), Some(Event::IncomingCall { .. })));
+    // The retransmission is absorbed: no second call.
+    assert!(feed(&mut ep, t, invite).is_empty());
+    assert!(ep.poll_event().is_none());
+    // A CANCEL with the same identity finds the INVITE: 200, then 487 for the INVITE.
+    let cancel = request("CANCEL", uri, "old2543", "r1", None, 5, false, "");
+    let out = feed(&mut ep, t, cancel);
+    assert_eq!(out.iter().map(status).collect::<Vec<_>>(), vec![200, 487]);
+    assert!(matches!(
+        ep.poll_event(),
+        Some(Event::Ended {
+            reason: EndReason::RemoteCancel,
+            ..
+        })
+    ));
+}
