@@ -145,7 +145,9 @@ pub enum TimeoutCause {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum EndReason {
     /// The peer answered our INVITE with this final non-2xx status (after any digest
-    /// retries), or answered an in-dialog request with 481.
+    /// retries), or answered an in-dialog request with 481. A transport failure reported
+    /// through [`Endpoint::handle_transport_error`](crate::Endpoint::handle_transport_error)
+    /// is `Rejected { status: 503 }` (§8.1.3.1: "treated as … a 503").
     Rejected {
         /// The status code.
         status: u16,
@@ -165,8 +167,6 @@ pub enum EndReason {
     LocalBye,
     /// The peer sent BYE.
     RemoteBye,
-    /// The transport to the peer failed ([`Endpoint::handle_transport_error`](crate::Endpoint::handle_transport_error)).
-    TransportError,
     /// Our challenge could not be answered: 401/407 with no credentials, an unsupported
     /// algorithm, or more challenges than `max_auth_attempts`.
     AuthFailed {

@@ -316,7 +316,7 @@ impl Endpoint {
                         .get(&call)
                         .is_some_and(|c| c.invite_tx == Some(id))
                     {
-                        self.end_call(call, EndReason::TransportError);
+                        self.end_call(call, EndReason::Rejected { status: 503 });
                     }
                 }
                 Purpose::InDialog(rid) => {
@@ -327,7 +327,7 @@ impl Endpoint {
                         status: 503,
                         response: None,
                     });
-                    self.end_call(call, EndReason::TransportError);
+                    self.end_call(call, EndReason::Rejected { status: 503 });
                 }
                 Purpose::Cancel | Purpose::Bye => {}
             }
@@ -347,7 +347,7 @@ impl Endpoint {
                     .get(&call)
                     .is_some_and(|c| c.invite_tx == Some(id) && c.answered.is_none())
                 {
-                    self.end_call(call, EndReason::TransportError);
+                    self.end_call(call, EndReason::Rejected { status: 503 });
                 }
             }
             self.remove_server(id);

@@ -435,7 +435,7 @@ fn transport_error_ends_the_call() {
             _ => None,
         })
         .collect();
-    assert_eq!(reasons, vec![EndReason::TransportError]);
+    assert_eq!(reasons, vec![EndReason::Rejected { status: 503 }]);
     // No retransmissions after the failure, and no Timer B later.
     let before = net.sent_lines(0, "INVITE ").len();
     net.run_for(Duration::from_secs(60));
