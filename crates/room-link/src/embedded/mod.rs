@@ -109,7 +109,8 @@ impl EmbeddedRooms {
     }
 
     /// Closes a room: every participant gets [`RoomEvent::Closed`] and the room is removed.
-    /// Returns whether the room existed.
+    /// Returns whether the close was queued (`false` for an unknown room, or one whose
+    /// command queue is full).
     pub fn close_room(&self, room: &str) -> bool {
         let rooms = self.inner.lock_rooms();
         match rooms.get(room) {
