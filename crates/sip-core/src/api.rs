@@ -85,6 +85,27 @@ pub struct InviteOptions {
     pub call_id: Option<CallId>,
 }
 
+/// An out-of-dialog request (OPTIONS keep-alive toward a trunk, MESSAGE, …).
+#[derive(Debug, Clone)]
+pub struct RequestOptions {
+    /// The method (not INVITE, ACK, CANCEL or BYE: those belong to calls).
+    pub method: Method,
+    /// Transport to the first hop.
+    pub transport: Transport,
+    /// Resolved address of the first hop.
+    pub destination: SocketAddr,
+    /// The Request-URI.
+    pub request_uri: String,
+    /// The From value without tag.
+    pub from: String,
+    /// The To value.
+    pub to: String,
+    /// Extra headers (name, value).
+    pub headers: Vec<(String, String)>,
+    /// Body.
+    pub body: Option<Body>,
+}
+
 /// A response the TU sends: to an incoming call ([`Endpoint::respond`](crate::Endpoint::respond))
 /// or to an incoming request ([`Endpoint::reply`](crate::Endpoint::reply)).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -242,6 +263,18 @@ pub enum Event {
         /// The method of that request.
         method: Method,
         /// Status; 408 is synthesized when the transaction timed out.
+        status: u16,
+        /// The response (`None` when synthesized).
+        response: Option<Box<Inbound>>,
+    },
+    /// The final (or a provisional) response to an out-of-dialog request sent with
+    /// [`Endpoint::send_request`](crate::Endpoint::send_request).
+    StandaloneResponse {
+        /// The request it answers.
+        request: RequestId,
+        /// The method of that request.
+        method: Method,
+        /// Status; 408 is synthesized on Timer F, 503 on a transport error.
         status: u16,
         /// The response (`None` when synthesized).
         response: Option<Box<Inbound>>,

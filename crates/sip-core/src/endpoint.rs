@@ -329,6 +329,12 @@ impl Endpoint {
                     });
                     self.end_call(call, EndReason::Rejected { status: 503 });
                 }
+                Purpose::Standalone(rid) => self.emit(Event::StandaloneResponse {
+                    request: crate::api::RequestId(rid),
+                    method,
+                    status: 503,
+                    response: None,
+                }),
                 Purpose::Cancel | Purpose::Bye => {}
             }
             self.remove_client(id);
@@ -560,6 +566,15 @@ impl Endpoint {
                 match purpose {
                     Purpose::Invite => self.uac_invite_response(now, call, id, m),
                     Purpose::InDialog(_) => self.in_dialog_response(now, call, id, method, m),
+                    Purpose::Standalone(rid) => {
+                        let status = m.status().unwrap_or(0);
+                        self.emit(Event::StandaloneResponse {
+                            request: crate::api::RequestId(rid),
+                            method,
+                            status,
+                            response: Some(Box::new(m)),
+                        });
+                    }
                     Purpose::Cancel | Purpose::Bye => {}
                 }
             }
@@ -568,6 +583,12 @@ impl Endpoint {
             match purpose {
                 Purpose::Invite => self.uac_invite_timeout(call, id),
                 Purpose::InDialog(rid) => self.in_dialog_timeout(call, rid, method),
+                Purpose::Standalone(rid) => self.emit(Event::StandaloneResponse {
+                    request: crate::api::RequestId(rid),
+                    method,
+                    status: 408,
+                    response: None,
+                }),
                 Purpose::Cancel | Purpose::Bye => {}
             }
         }

@@ -11,7 +11,7 @@
 //! - [`Endpoint::handle_datagram`]`(now, transport, from, bytes)` for every UDP datagram or
 //!   stream-framed message (cut with [`sip_message::frame`]) received on a SIP socket;
 //! - commands: [`Endpoint::invite`], [`Endpoint::respond`], [`Endpoint::reply`],
-//!   [`Endpoint::request`], [`Endpoint::hangup`];
+//!   [`Endpoint::request`], [`Endpoint::hangup`], [`Endpoint::send_request`];
 //! - [`Endpoint::handle_timeout`]`(now)` when the deadline from `poll_timeout` is reached.
 //!
 //! Outputs, drained **after every input**, in this order:
@@ -118,7 +118,10 @@ mod transport;
 mod uac;
 mod uas;
 
-pub use api::{Body, CallHandle, EndReason, Event, InviteOptions, Reply, RequestId, TimeoutCause};
+pub use api::{
+    Body, CallHandle, EndReason, Event, InviteOptions, Reply, RequestId, RequestOptions,
+    TimeoutCause,
+};
 pub use compose::reason_phrase;
 pub use config::Config;
 pub use digest::{Algorithm, Credentials, DigestClient, DigestParams, DigestServer};

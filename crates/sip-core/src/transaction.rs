@@ -160,6 +160,8 @@ pub(crate) enum Purpose {
     Bye,
     /// A request the TU sent in the dialog (re-INVITE, INFO, …).
     InDialog(u64),
+    /// An out-of-dialog request the TU sent (OPTIONS ping, MESSAGE, …); no call.
+    Standalone(u64),
 }
 
 /// A client transaction (§17.1).

@@ -6,7 +6,9 @@ use std::time::Instant;
 
 use bytes::Bytes;
 
-use crate::api::{Body, CallHandle, EndReason, Event, InviteOptions, RequestId, TimeoutCause};
+use crate::api::{
+    Body, CallHandle, EndReason, Event, InviteOptions, RequestId, RequestOptions, TimeoutCause,
+};
 use crate::compose::Writer;
 use crate::dialog::Dialog;
 use crate::digest::DigestParams;
@@ -797,6 +799,72 @@ impl Endpoint {
             TimeoutCause::SipTimerF
         };
         self.end_call(call, EndReason::Timeout(cause));
+    }
+
+    /// Sends an out-of-dialog request (a non-INVITE client transaction, §17.1.2). Its
+    /// response arrives as [`Event::StandaloneResponse`] (408 after Timer F).
+    pub fn send_request(&mut self, now: Instant, opts: RequestOptions) -> Result<RequestId, Error> {
+        if matches!(
+            opts.method,
+            Method::Invite | Method::Ack | Method::Cancel | Method::Bye | Method::Other
+        ) {
+            return Err(Error::InvalidArgument(
+                "method not allowed in send_request()",
+            ));
+        }
+        if opts.request_uri.is_empty() {
+            return Err(Error::InvalidArgument("request_uri"));
+        }
+        check_text(&opts.request_uri, "request_uri")?;
+        check_text(&opts.from, "from")?;
+        check_text(&opts.to, "to")?;
+        check_headers(&opts.headers)?;
+        if let Some(b) = &opts.body {
+            check_text(&b.content_type, "content type")?;
+        }
+        if self.at_capacity() {
+            return Err(Error::Capacity);
+        }
+        let (branch, tag, call_id) = (self.new_branch(), self.new_tag(), self.new_call_id());
+        let port = self.via_port(opts.transport);
+        let token = crate::method::token(opts.method);
+        let contact = self.local_contact(opts.transport);
+        let mut w = Writer::request(&mut self.buf, token, opts.request_uri.as_bytes());
+        w.via(
+            opts.transport.token(),
+            &self.cfg.local_host,
+            port,
+            branch.as_bytes(),
+        );
+        w.header("Max-Forwards", b"70");
+        w.header_parts("From", &[opts.from.as_bytes(), b";tag=", tag.as_bytes()]);
+        w.header("To", opts.to.as_bytes());
+        w.header("Call-ID", call_id.as_bytes());
+        w.cseq(1, token);
+        w.header_parts("Contact", &[b"<", &contact, b">"]);
+        if let Some(ua) = &self.cfg.user_agent {
+            w.header("User-Agent", ua.as_bytes());
+        }
+        for (n, v) in &opts.headers {
+            w.header(n, v.as_bytes());
+        }
+        let bytes = match &opts.body {
+            Some(b) => w.finish(Some(&b.content_type), &b.data),
+            None => w.finish(None, &[]),
+        };
+        let rid = self.next_id();
+        // Call id 0 is never allocated: the transaction belongs to no call.
+        self.start_client(
+            now,
+            opts.method,
+            branch,
+            bytes,
+            opts.transport,
+            opts.destination,
+            0,
+            Purpose::Standalone(rid),
+        );
+        Ok(RequestId(rid))
     }
 
     /// The Call-ID of a live call.

@@ -469,3 +469,68 @@ fn rfc2543_branchless_requests_match_by_request_identity() {
         })
     ));
 }
+
+#[test]
+fn out_of_dialog_options_ping_and_its_timeout() {
+    let mut net = Net::pair(32);
+    net.react(1, |_, e| match e {
+        Event::Request {
+            request,
+            call: None,
+            ..
+        } => {
+            let r = *request;
+            vec![(
+                Duration::ZERO,
+                Box::new(move |ep: &mut Endpoint, now| {
+                    let _ = ep.reply(now, r, Reply::status(200));
+                }) as Action,
+            )]
+        }
+        _ => Vec::new(),
+    });
+    let opts = sip_core::RequestOptions {
+        method: sip_core::Method::Options,
+        transport: Transport::Udp,
+        destination: addr(2),
+        request_uri: "sip:10.0.0.2".into(),
+        from: "<sip:gw@10.0.0.1>".into(),
+        to: "<sip:10.0.0.2>".into(),
+        headers: Vec::new(),
+        body: None,
+    };
+    let ping = net
+        .with(0, |ep, now| ep.send_request(now, opts.clone()))
+        .expect("ping");
+    net.run_for(Duration::from_secs(1));
+    let answers: Vec<u16> = net
+        .events(0)
+        .filter_map(|e| match e {
+            Event::StandaloneResponse {
+                request, status, ..
+            } if *request == ping => Some(*status),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(answers, vec![200]);
+    // Toward a dead peer: Timer F, reported as 408.
+    net.drop_if = Some(Box::new(|_, _| true));
+    let dead = net
+        .with(0, |ep, now| ep.send_request(now, opts))
+        .expect("ping");
+    net.run_for(Duration::from_secs(40));
+    let answers: Vec<(u16, bool)> = net
+        .events(0)
+        .filter_map(|e| match e {
+            Event::StandaloneResponse {
+                request,
+                status,
+                response,
+                ..
+            } if *request == dead => Some((*status, response.is_none())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(answers, vec![(408, true)]);
+    assert_eq!(net.nodes[0].ep.transaction_count(), 0);
+}
