@@ -130,3 +130,246 @@ pub fn sipp(args: &[&str], limit_s: u32) -> Child {
             .expect("start sipp (apt-get install sip-tester)"),
     )
 }
+
+/// Result of an HTTP request: status code and body.
+#[derive(Debug)]
+pub struct HttpResponse {
+    /// HTTP status.
+    pub status: u16,
+    /// Response body.
+    pub body: String,
+}
+
+/// A minimal HTTP/1.1 request over loopback (`Connection: close`), bounded by `limit`.
+///
+/// The tests need only this, so no HTTP client crate (with its own hidden timeouts) is used.
+pub fn http(
+    addr: std::net::SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+    limit: std::time::Duration,
+) -> std::io::Result<HttpResponse> {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect_timeout(&addr, limit)?;
+    stream.set_read_timeout(Some(limit))?;
+    stream.set_write_timeout(Some(limit))?;
+    let mut request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for (name, value) in headers {
+        request.push_str(&format!("{name}: {value}\r\n"));
+    }
+    request.push_str("\r\n");
+    request.push_str(body);
+    stream.write_all(request.as_bytes())?;
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw)?;
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    let (head, rest) = text
+        .split_once("\r\n\r\n")
+        .ok_or_else(|| std::io::Error::other("no HTTP header end"))?;
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| std::io::Error::other("bad status line"))?;
+    let chunked = head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked");
+    let body = if chunked {
+        dechunk(rest)
+    } else {
+        rest.to_owned()
+    };
+    Ok(HttpResponse { status, body })
+}
+
+fn dechunk(mut s: &str) -> String {
+    let mut out = String::new();
+    while let Some((size, rest)) = s.split_once("\r\n") {
+        let Ok(n) = usize::from_str_radix(size.trim(), 16) else {
+            break;
+        };
+        if n == 0 || rest.len() < n {
+            break;
+        }
+        out.push_str(&rest[..n]);
+        s = rest[n..].trim_start_matches("\r\n");
+    }
+    out
+}
+
+/// A running `sipbridge` process with its own config on free loopback ports.
+pub struct Gateway {
+    /// The process (killed on drop).
+    pub child: Child,
+    /// SIP address (UDP and TCP).
+    pub sip: std::net::SocketAddr,
+    /// API address.
+    pub api: std::net::SocketAddr,
+    /// Health and metrics address.
+    pub http: std::net::SocketAddr,
+    /// Where the config and logs live.
+    pub dir: PathBuf,
+}
+
+/// API key and secret written into every test config.
+pub const API_KEY: &str = "testkey";
+/// The secret of [`API_KEY`].
+pub const API_SECRET: &str = "test-secret-test-secret-test-secret-0123";
+
+impl Gateway {
+    /// Starts sipbridge with `extra` TOML appended (trunks etc.) and waits for `/healthz`.
+    pub fn start(name: &str, extra: &str) -> Self {
+        let dir = std::env::temp_dir().join(format!("sipbridge-e2e-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let (sip, api, http) = (free_port(), free_port(), free_port());
+        // A private RTP window per test process and test name keeps parallel tests apart.
+        let base = {
+            use std::hash::{Hash, Hasher};
+            let mut h = std::collections::hash_map::DefaultHasher::new();
+            (name, std::process::id()).hash(&mut h);
+            20_000 + (h.finish() % 40) as u16 * 1000
+        };
+        let config = format!(
+            r#"
+[sip]
+listen = "127.0.0.1:{sip}"
+t1_ms = 500
+t2_ms = 4000
+t4_ms = 5000
+udp_recv_buffer = 1048576
+max_message_size = 65535
+tcp_idle_timeout_s = 60
+max_calls = 1000
+
+[rtp]
+address = "127.0.0.1"
+port_range = [{base}, {end}]
+port_drain_s = 2
+udp_recv_buffer = 1048576
+first_packet_timeout_s = 30
+silence_timeout_s = 60
+workers = 1
+
+[api]
+listen = "127.0.0.1:{api}"
+setup_allowance_ms = 5000
+answer_margin_ms = 1000
+max_body_bytes = 1048576
+idempotency_max_entries = 1000
+idempotency_retention_s = 600
+
+[api.keys]
+{API_KEY} = "{API_SECRET}"
+
+[http]
+listen = "127.0.0.1:{http}"
+{extra}
+"#,
+            end = base + 999
+        );
+        let path = dir.join("sipbridge.toml");
+        std::fs::write(&path, config).expect("write config");
+        let log = std::fs::File::create(dir.join("sipbridge.log")).expect("log file");
+        let child = sipbridge()
+            .args(["run", "--config"])
+            .arg(&path)
+            .env("SIPBRIDGE_LOG", "info")
+            .stdout(log.try_clone().expect("dup log"))
+            .stderr(log)
+            .spawn()
+            .expect("start sipbridge");
+        let gw = Self {
+            child: Child(child),
+            sip: std::net::SocketAddr::from(([127, 0, 0, 1], sip)),
+            api: std::net::SocketAddr::from(([127, 0, 0, 1], api)),
+            http: std::net::SocketAddr::from(([127, 0, 0, 1], http)),
+            dir,
+        };
+        for _ in 0..300 {
+            let ok = http_get(gw.http, "/healthz").is_ok_and(|r| r.status == 200);
+            if ok {
+                return gw;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        panic!("sipbridge did not become healthy; log:\n{}", gw.log());
+    }
+
+    /// The process's log so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("sipbridge.log")).unwrap_or_default()
+    }
+
+    /// Calls a Twirp method with a JSON body and a valid `sip.call` + `sip.admin` token.
+    pub fn twirp(
+        &self,
+        service_method: &str,
+        json: &str,
+        extra_headers: &[(&str, &str)],
+    ) -> HttpResponse {
+        let token = token(&["call", "admin"]);
+        let auth = format!("Bearer {token}");
+        let mut headers = vec![
+            ("Content-Type", "application/json"),
+            ("Authorization", auth.as_str()),
+        ];
+        headers.extend_from_slice(extra_headers);
+        http(
+            self.api,
+            "POST",
+            &format!("/twirp/{service_method}"),
+            &headers,
+            json,
+            std::time::Duration::from_secs(120),
+        )
+        .expect("API request")
+    }
+
+    /// `/metrics` text.
+    pub fn metrics(&self) -> String {
+        http_get(self.http, "/metrics").expect("metrics").body
+    }
+}
+
+/// GET with a 5 s bound.
+pub fn http_get(addr: std::net::SocketAddr, path: &str) -> std::io::Result<HttpResponse> {
+    http(
+        addr,
+        "GET",
+        path,
+        &[],
+        "",
+        std::time::Duration::from_secs(5),
+    )
+}
+
+/// An HS256 token for [`API_KEY`] with the given `sip` grants, valid for 10 minutes.
+pub fn token(sip_grants: &[&str]) -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock after 1970")
+        .as_secs();
+    let grants: Vec<String> = sip_grants
+        .iter()
+        .map(|g| format!("\"{g}\": true"))
+        .collect();
+    let claims = format!(
+        r#"{{"iss":"{API_KEY}","sub":"e2e","nbf":{},"exp":{},"sip":{{{}}}}}"#,
+        now - 5,
+        now + 600,
+        grants.join(",")
+    );
+    let claims: serde_json::Value = serde_json::from_str(&claims).expect("claims json");
+    jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+        &claims,
+        &jsonwebtoken::EncodingKey::from_secret(API_SECRET.as_bytes()).expect("HMAC key"),
+    )
+    .expect("sign token")
+}

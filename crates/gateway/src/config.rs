@@ -53,6 +53,8 @@ pub struct SipConfig {
     pub max_message_size: usize,
     /// Idle TCP connections are closed after this many seconds.
     pub tcp_idle_timeout_s: u64,
+    /// Most calls (being set up or established) at once; more INVITEs get 503.
+    pub max_calls: usize,
 }
 
 /// `[rtp]`.
@@ -86,6 +88,12 @@ pub struct ApiConfig {
     pub setup_allowance_ms: u64,
     /// Milliseconds added after `ringing_timeout` for a synchronous create.
     pub answer_margin_ms: u64,
+    /// Largest accepted API request body in bytes.
+    pub max_body_bytes: usize,
+    /// Most `X-Livekit-Request-Id` idempotency keys remembered at once.
+    pub idempotency_max_entries: usize,
+    /// Seconds a create is remembered for repeats with the same request id.
+    pub idempotency_retention_s: u64,
     /// API key → HS256 secret.
     pub keys: BTreeMap<String, String>,
 }

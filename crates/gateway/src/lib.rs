@@ -6,6 +6,8 @@
 #![warn(missing_docs)]
 
 pub mod config;
+pub mod call;
 pub mod health;
 pub mod media;
+pub mod runtime;
 pub mod sip;

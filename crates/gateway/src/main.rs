@@ -5,13 +5,11 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
 
 use gateway::config::Config;
-use gateway::health;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -111,21 +109,9 @@ fn run(config_path: Option<PathBuf>) -> Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    runtime.block_on(async move {
-        let metrics = health::install_metrics()?;
-        let readiness = Arc::new(health::Readiness::default());
-        let listener = health::bind(config.http.listen).await?;
-        tracing::info!(http = %config.http.listen, "sipbridge started");
-        let server = health::serve(listener, health::router(metrics, readiness.clone()));
-        tokio::select! {
-            result = server => result,
-            _ = tokio::signal::ctrl_c() => {
-                readiness.set_draining();
-                tracing::info!("shutting down");
-                Ok(())
-            }
-        }
-    })
+    runtime.block_on(gateway::runtime::run(config, async {
+        let _ = tokio::signal::ctrl_c().await;
+    }))
 }
 
 fn init_tracing() {

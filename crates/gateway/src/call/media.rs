@@ -1,0 +1,346 @@
+//! The SIP leg's media for calls bridged into an in-process room (embedded rooms): one UDP
+//! socket toward the phone and a [`RoomSession`] toward the room, pumped by one task.
+//!
+//! Phone → room: RTP is validated, latched (RFC 3550 §8.2-style symmetric RTP: the first
+//! valid packet's source becomes the destination), telephone-events (RFC 4733) become room
+//! DTMF, audio frames go to the room — transcoded when the codec the phone answered with
+//! differs from the session's codec. Room → phone: frames are re-stamped onto one continuous
+//! stream (our SSRC, sequence and a wall-clock-anchored timestamp) and digits queued with
+//! [`PumpCommand::SendDigits`] are sent as telephone-events on the same stream.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use control::validate::{DTMF_PAUSE, Dtmf, DtmfStep};
+use room_link::offer_answer::NegotiatedMedia;
+use room_link::{AudioFrame, CloseReason, RoomEvent, RoomSession};
+use rtp_relay::codec::{Codec, InputPacket, MediaPath, Transcoder, TranscoderConfig};
+use rtp_relay::dtmf::{DtmfEvent, DtmfReceiver, DtmfSender, DtmfSenderConfig};
+use rtp_relay::rtp::{RtpHeader, RtpPacket};
+use tokio::net::UdpSocket;
+use tokio::sync::mpsc;
+
+/// How long each sent DTMF digit lasts (ITU-T Q.24 asks for at least 40 ms; 100 ms with a
+/// 0.5 s `w` pause matches common dialers).
+const DTMF_DIGIT: Duration = Duration::from_millis(100);
+/// Gap between two digits.
+const DTMF_GAP: Duration = Duration::from_millis(60);
+/// Largest RTP packet handled.
+const MAX_PACKET: usize = 1500;
+
+/// Commands to a running pump.
+#[derive(Debug)]
+pub enum PumpCommand {
+    /// Send these digits to the phone as RFC 4733 events (`w` pauses 0.5 s).
+    SendDigits(Dtmf),
+}
+
+/// What a pump reports to its call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PumpEvent {
+    /// The room ended the session.
+    RoomClosed(CloseReason),
+    /// The socket failed.
+    SocketFailed,
+}
+
+/// Everything the pump needs.
+pub struct PumpSetup {
+    /// The SIP leg's RTP socket.
+    pub socket: UdpSocket,
+    /// The negotiated SIP-leg media.
+    pub negotiated: NegotiatedMedia,
+    /// The room session.
+    pub session: Arc<RoomSession>,
+    /// Seeds SSRC, sequence and timestamp of the stream toward the phone (RFC 3550 §5.1).
+    pub seed: u64,
+}
+
+/// Runs the pump until the room closes, the socket fails, or the task is aborted.
+pub async fn run(
+    setup: PumpSetup,
+    mut commands: mpsc::Receiver<PumpCommand>,
+    events: mpsc::Sender<PumpEvent>,
+) {
+    let PumpSetup {
+        socket,
+        negotiated,
+        session,
+        seed,
+    } = setup;
+    let room_codec = session.info().media.codec;
+    let phone_codec = negotiated.codec;
+    let mut state = Pump::new(&negotiated, room_codec, phone_codec, seed);
+    let mut buf = vec![0u8; MAX_PACKET];
+    let mut out = vec![0u8; MAX_PACKET];
+    let mut dtmf_tick = tokio::time::interval(state.ptime);
+    dtmf_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let result = loop {
+        tokio::select! {
+            received = socket.recv_from(&mut buf) => {
+                let Ok((len, from)) = received else { break PumpEvent::SocketFailed };
+                state.on_phone_packet(&buf[..len], from, &session);
+            }
+            event = session.recv() => match event {
+                Some(RoomEvent::Audio(frame)) => {
+                    for packet in state.packets_for_phone(frame, &mut out) {
+                        if let Some(dest) = state.remote {
+                            let _ = socket.try_send_to(&packet, dest);
+                        }
+                    }
+                }
+                Some(RoomEvent::Closed(reason)) => break PumpEvent::RoomClosed(reason),
+                Some(_) => {}
+                None => break PumpEvent::RoomClosed(CloseReason::RoomClosed),
+            },
+            Some(command) = commands.recv() => match command {
+                PumpCommand::SendDigits(digits) => state.queue_digits(&digits),
+            },
+            _ = dtmf_tick.tick(), if state.dtmf_pending() => {
+                let now = tokio::time::Instant::now().into_std();
+                while let Some(packet) = state.poll_dtmf(now, &mut out) {
+                    if let Some(dest) = state.remote {
+                        let _ = socket.try_send_to(&packet, dest);
+                    }
+                }
+            }
+        }
+    };
+    let _ = events.send(result).await;
+}
+
+struct Pump {
+    remote: Option<SocketAddr>,
+    latched: bool,
+    local_pt: u8,
+    local_te: Option<u8>,
+    send_pt: u8,
+    clock_rate: u32,
+    ptime: Duration,
+    dtmf_in: DtmfReceiver,
+    to_room: Option<Transcoder>,
+    to_phone: Option<Transcoder>,
+    room_pt: u8,
+    // The stream toward the phone.
+    ssrc: u32,
+    seq: u16,
+    /// Offset added to room/transcoder timestamps to land on our timeline.
+    ts_offset: Option<u32>,
+    last_ts: u32,
+    epoch: (Instant, u32),
+    dtmf_out: Option<DtmfSender>,
+    pauses: std::collections::VecDeque<Option<u8>>,
+    pause_until: Option<Instant>,
+}
+
+impl Pump {
+    fn new(neg: &NegotiatedMedia, room: Codec, phone: Codec, seed: u64) -> Self {
+        // SplitMix64 steps: enough to decorrelate SSRC, sequence and timestamp from one seed.
+        let mix = |n: u64| {
+            let mut z = seed.wrapping_add(n.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            z ^ (z >> 31)
+        };
+        let transcoder = |from: Codec, to: Codec| match MediaPath::decide(from, to) {
+            MediaPath::PassThrough => None,
+            MediaPath::Transcode => Transcoder::new(TranscoderConfig::new(from, to)).ok(),
+        };
+        let now = Instant::now();
+        let dtmf_out = neg.telephone_event.and_then(|pt| {
+            DtmfSender::new(
+                DtmfSenderConfig {
+                    payload_type: pt,
+                    clock_rate: neg.clock_rate,
+                    packet_interval: neg.ptime,
+                    ..DtmfSenderConfig::default()
+                },
+                now,
+                mix(3) as u32,
+            )
+            .ok()
+        });
+        Self {
+            remote: Some(neg.remote_rtp),
+            latched: false,
+            local_pt: neg.local_payload_type,
+            local_te: neg.local_telephone_event,
+            send_pt: neg.codec.payload_type,
+            clock_rate: neg.clock_rate,
+            ptime: neg.ptime,
+            dtmf_in: DtmfReceiver::new(),
+            to_room: transcoder(
+                Codec {
+                    kind: phone.kind,
+                    payload_type: neg.local_payload_type,
+                },
+                room,
+            ),
+            to_phone: transcoder(room, phone),
+            room_pt: room.payload_type,
+            ssrc: mix(1) as u32,
+            seq: mix(2) as u16,
+            ts_offset: None,
+            last_ts: mix(3) as u32,
+            epoch: (now, mix(3) as u32),
+            dtmf_out,
+            pauses: Default::default(),
+            pause_until: None,
+        }
+    }
+
+    fn on_phone_packet(&mut self, packet: &[u8], from: SocketAddr, session: &RoomSession) {
+        let Ok(rtp) = RtpPacket::parse(packet) else {
+            return;
+        };
+        let pt = rtp.payload_type();
+        if Some(pt) == self.local_te {
+            self.latch(from);
+            if self
+                .dtmf_in
+                .handle_payload(rtp.marker(), rtp.timestamp(), rtp.payload())
+                .is_ok()
+            {
+                while let Some(event) = self.dtmf_in.poll_event() {
+                    if let (DtmfEvent::Ended { .. }, Some(digit)) = (event, event.digit()) {
+                        let _ = session.send_dtmf(digit, DTMF_DIGIT);
+                    }
+                }
+            }
+            return;
+        }
+        if pt != self.local_pt {
+            return;
+        }
+        self.latch(from);
+        let payload = Bytes::copy_from_slice(rtp.payload());
+        match &mut self.to_room {
+            None => {
+                let _ = session.send_audio(AudioFrame {
+                    payload_type: self.room_pt,
+                    sequence: rtp.sequence(),
+                    timestamp: rtp.timestamp(),
+                    marker: rtp.marker(),
+                    payload,
+                });
+            }
+            Some(transcoder) => {
+                let input = InputPacket {
+                    sequence: rtp.sequence(),
+                    timestamp: rtp.timestamp(),
+                    marker: rtp.marker(),
+                    payload,
+                };
+                if transcoder.push(input).is_ok() {
+                    while let Some(frame) = transcoder.poll_frame() {
+                        let _ = session.send_audio(AudioFrame {
+                            payload_type: frame.payload_type,
+                            sequence: frame.sequence,
+                            timestamp: frame.timestamp,
+                            marker: frame.marker,
+                            payload: frame.payload,
+                        });
+                    }
+                }
+            }
+        }
+    }
+
+    /// Symmetric RTP: send where the phone's media comes from (it may sit behind a NAT).
+    fn latch(&mut self, from: SocketAddr) {
+        if !self.latched {
+            self.latched = true;
+            self.remote = Some(from);
+        }
+    }
+
+    /// Packets for the phone made from one room frame.
+    fn packets_for_phone(&mut self, frame: AudioFrame, out: &mut [u8]) -> Vec<Bytes> {
+        let frames: Vec<(u32, bool, Bytes)> = match &mut self.to_phone {
+            None => vec![(frame.timestamp, frame.marker, frame.payload)],
+            Some(transcoder) => {
+                let input = InputPacket {
+                    sequence: frame.sequence,
+                    timestamp: frame.timestamp,
+                    marker: frame.marker,
+                    payload: frame.payload,
+                };
+                if transcoder.push(input).is_err() {
+                    return Vec::new();
+                }
+                std::iter::from_fn(|| transcoder.poll_frame())
+                    .map(|f| (f.timestamp, f.marker, f.payload))
+                    .collect()
+            }
+        };
+        // While a digit is being sent, audio pauses (RFC 4733 §2.5.1.2 lets the sender stop
+        // audio for the event's duration).
+        if self.dtmf_out.as_ref().is_some_and(DtmfSender::is_sending) {
+            return Vec::new();
+        }
+        let mut packets = Vec::with_capacity(frames.len());
+        for (ts, marker, payload) in frames {
+            let offset = *self.ts_offset.get_or_insert_with(|| {
+                let elapsed = self.epoch.0.elapsed();
+                let now_ts = self.epoch.1.wrapping_add(ticks(elapsed, self.clock_rate));
+                now_ts.wrapping_sub(ts)
+            });
+            let timestamp = ts.wrapping_add(offset);
+            self.last_ts = timestamp;
+            self.seq = self.seq.wrapping_add(1);
+            let header = RtpHeader {
+                marker,
+                payload_type: self.send_pt,
+                sequence: self.seq,
+                timestamp,
+                ssrc: self.ssrc,
+            };
+            if let Ok(n) = header.write(&payload, out) {
+                packets.push(Bytes::copy_from_slice(&out[..n]));
+            }
+        }
+        packets
+    }
+
+    fn queue_digits(&mut self, digits: &Dtmf) {
+        for step in digits.steps() {
+            match step {
+                DtmfStep::Digit(event) => self.pauses.push_back(Some(event)),
+                DtmfStep::Pause => self.pauses.push_back(None),
+            }
+        }
+    }
+
+    fn dtmf_pending(&self) -> bool {
+        !self.pauses.is_empty() || self.dtmf_out.as_ref().is_some_and(DtmfSender::is_sending)
+    }
+
+    fn poll_dtmf(&mut self, now: Instant, out: &mut [u8]) -> Option<Bytes> {
+        let sender = self.dtmf_out.as_mut()?;
+        if let Some(packet) = sender.poll_transmit(now) {
+            self.seq = self.seq.wrapping_add(1);
+            let n = packet.write(self.seq, self.ssrc, out).ok()?;
+            return Some(Bytes::copy_from_slice(&out[..n]));
+        }
+        if sender.is_sending() || self.pause_until.is_some_and(|t| now < t) {
+            return None;
+        }
+        self.pause_until = None;
+        match self.pauses.pop_front()? {
+            Some(event) => {
+                // Anchor the event on the audio timeline we last sent.
+                sender.set_clock(now, self.last_ts);
+                sender.send_event(event, DTMF_DIGIT).ok()?;
+                self.pause_until = Some(now + DTMF_DIGIT + DTMF_GAP);
+            }
+            None => self.pause_until = Some(now + DTMF_PAUSE),
+        }
+        None
+    }
+}
+
+fn ticks(elapsed: Duration, clock_rate: u32) -> u32 {
+    (elapsed.as_micros() as u64 * u64::from(clock_rate) / 1_000_000) as u32
+}

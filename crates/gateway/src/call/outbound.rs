@@ -1,0 +1,487 @@
+//! One outbound call (`CreateSIPParticipant`), from media allocation to cleanup.
+//!
+//! The call runs in its own task and owns its timers: the ringing timer lives in the SIP
+//! dialog (`sip-core`), `max_call_duration` here. The API waiter only observes the call's
+//! record; if the waiter goes away the call goes on (DESIGN.md §3). Nothing here retries an
+//! INVITE (DESIGN.md §5).
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use control::service::{CallEnd, CallState, EndCause};
+use control::{CallError, Deadline, SipStatus, TimeoutCause, TwirpCode};
+use room_link::offer_answer::{LocalEndpoint, SdpSession, process_answer};
+use room_link::{JoinRequest, MediaCapabilities, RoomSession};
+use sip_core::{Body, EndReason, Event, InviteOptions};
+use tokio::sync::{mpsc, oneshot};
+
+use super::media::{self, PumpCommand, PumpEvent, PumpSetup};
+use super::metrics as m;
+use super::registry::{CallCommand, CallUpdater};
+use super::{Gateway, ResolvedTrunk};
+
+/// What the API waiter learns from the call.
+#[derive(Debug)]
+pub enum Progress {
+    /// The INVITE left and the room leg joined (async creates return here).
+    Dialing,
+    /// The callee answered (sync creates return here).
+    Answered,
+    /// The call failed before it was answered.
+    Failed(CallError),
+}
+
+/// The inputs of one outbound call.
+pub struct OutboundCall {
+    /// The gateway.
+    pub gw: Arc<Gateway>,
+    /// The record writer.
+    pub updater: CallUpdater,
+    /// API commands.
+    pub commands: mpsc::Receiver<CallCommand>,
+    /// The trunk.
+    pub trunk: ResolvedTrunk,
+    /// The validated request.
+    pub req: control::CreateCall,
+    /// The request's deadline: bounds setup (media, room join).
+    pub deadline: Deadline,
+    /// Progress for the API waiter (`Dialing` first, then `Answered`/`Failed`).
+    pub progress: mpsc::Sender<Progress>,
+}
+
+/// Everything a call holds while it lives, released in one place.
+struct Resources {
+    socket_port: Option<u16>,
+    session: Option<Arc<RoomSession>>,
+    pump: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl OutboundCall {
+    /// Runs the call to its end.
+    pub async fn run(self) {
+        let OutboundCall {
+            gw,
+            updater,
+            mut commands,
+            trunk,
+            req,
+            deadline,
+            progress,
+        } = self;
+        let call_id = updater.snapshot().call_id.clone();
+        let span = tracing::info_span!("call", call_id = %call_id, direction = "outbound");
+        let _enter = span.enter();
+        let created = Instant::now();
+        let mut res = Resources {
+            socket_port: None,
+            session: None,
+            pump: None,
+        };
+
+        // 1. Media for the SIP leg.
+        let (socket, port) = match gw.bind_rtp().await {
+            Ok(s) => s,
+            Err(err) => {
+                tracing::warn!(%err, "no RTP port");
+                let error = CallError::new(TwirpCode::ResourceExhausted, "no RTP port available");
+                finish(
+                    &gw,
+                    &updater,
+                    &progress,
+                    EndCause::Error,
+                    None,
+                    None,
+                    Some(error),
+                    created,
+                    false,
+                );
+                return;
+            }
+        };
+        res.socket_port = Some(port);
+        let media_cfg = gw.media_config(&req.media);
+        let mut sdp = SdpSession::new(gw.next_seed());
+        let offer = match sdp.offer(
+            &media_cfg,
+            LocalEndpoint {
+                address: gw.config.rtp.address,
+                rtp_port: port,
+            },
+        ) {
+            Ok(o) => o,
+            Err(err) => {
+                let error = CallError::new(
+                    TwirpCode::Internal,
+                    format!("cannot build SDP offer: {err}"),
+                );
+                gw.release_rtp(port);
+                finish(
+                    &gw,
+                    &updater,
+                    &progress,
+                    EndCause::Error,
+                    None,
+                    None,
+                    Some(error),
+                    created,
+                    false,
+                );
+                return;
+            }
+        };
+
+        // 2. The INVITE; the ringing timer starts as it leaves (sip-core arms it).
+        let opts = InviteOptions {
+            transport: trunk.transport,
+            destination: trunk.destination,
+            request_uri: trunk.request_uri.clone(),
+            from: trunk.from.clone(),
+            to: trunk.to.clone(),
+            contact: None,
+            route: Vec::new(),
+            headers: trunk.headers.clone(),
+            body: Some(Body::sdp(offer)),
+            ringing_timeout: req.ringing_timeout,
+            credentials: trunk.credentials.clone(),
+            call_id: None,
+        };
+        let (sip_tx, mut sip_events) = mpsc::unbounded_channel();
+        let routes = gw.routes.clone();
+        let invited = gw
+            .sip
+            .with(move |ep, now| {
+                let handle = ep.invite(now, opts)?;
+                // Registered before any response can be processed: events of this call are
+                // routed to it from the first one on.
+                routes.insert(handle, sip_tx);
+                Ok::<_, sip_core::Error>(handle)
+            })
+            .await;
+        let sip_call = match invited {
+            Ok(Ok(h)) => h,
+            Ok(Err(err)) => {
+                let error =
+                    CallError::new(TwirpCode::InvalidArgument, format!("cannot dial: {err}"));
+                gw.release_rtp(port);
+                finish(
+                    &gw,
+                    &updater,
+                    &progress,
+                    EndCause::Error,
+                    None,
+                    None,
+                    Some(error),
+                    created,
+                    false,
+                );
+                return;
+            }
+            Err(err) => {
+                let error = CallError::new(TwirpCode::Unavailable, format!("SIP stack: {err}"));
+                gw.release_rtp(port);
+                finish(
+                    &gw,
+                    &updater,
+                    &progress,
+                    EndCause::Error,
+                    None,
+                    None,
+                    Some(error),
+                    created,
+                    false,
+                );
+                return;
+            }
+        };
+        let invite_sent = Instant::now();
+        m::call_started("outbound");
+        tracing::info!(to = %trunk.request_uri, ringing_timeout_ms = req.ringing_timeout.as_millis() as u64, "INVITE sent");
+
+        // 3. The room leg joins in parallel with the ringing (never before the INVITE).
+        let join = JoinRequest {
+            room: req.room_name.clone(),
+            identity: req.participant_identity.clone(),
+            name: req.participant_name.clone(),
+            attributes: req
+                .participant_attributes
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+            media: MediaCapabilities {
+                codecs: media_cfg.codecs.clone(),
+                telephone_event: media_cfg.telephone_event,
+                ptime: media_cfg.ptime.unwrap_or(Duration::from_millis(20)),
+            },
+        };
+        let rooms = gw.rooms.clone();
+        let join_deadline = deadline.instant();
+        let (join_tx, mut join_rx) = oneshot::channel();
+        tokio::spawn(async move {
+            let _ = join_tx.send(rooms.join(join, join_deadline).await);
+        });
+
+        let mut room_joined = false;
+        let mut dialing_reported = false;
+        let mut answered_at: Option<Instant> = None;
+        let mut first_provisional: Option<Instant> = None;
+        let (pump_tx, mut pump_events) = mpsc::channel(4);
+        let (pump_cmd_tx, pump_cmd_rx) = mpsc::channel(4);
+        let mut pump_cmd_rx = Some(pump_cmd_rx);
+        let mut socket = Some(socket);
+        let mut negotiated = None;
+        // Armed on answer (reset below); disabled until then by the select guard.
+        let max_duration = tokio::time::sleep(req.max_call_duration);
+        tokio::pin!(max_duration);
+        let mut local_end: Option<(EndCause, Option<TimeoutCause>)> = None;
+
+        let (cause, sip_status, timeout) = loop {
+            tokio::select! {
+                joined = &mut join_rx, if !room_joined => {
+                    room_joined = true;
+                    match joined {
+                        Ok(Ok(session)) => {
+                            res.session = Some(Arc::new(session));
+                            if !dialing_reported {
+                                dialing_reported = true;
+                                let _ = progress.try_send(Progress::Dialing);
+                            }
+                            maybe_start_pump(&gw, &mut res, &mut socket, &negotiated, &pump_tx, &mut pump_cmd_rx);
+                        }
+                        _ => {
+                            tracing::warn!("room leg failed to join");
+                            local_end = Some((EndCause::Error, None));
+                            hangup_sip(&gw, sip_call).await;
+                        }
+                    }
+                }
+                event = sip_events.recv() => {
+                    let Some(event) = event else { break (EndCause::Error, None, None) };
+                    match event {
+                        Event::Progress { status, .. } if status > 100 => {
+                            if first_provisional.is_none() {
+                                first_provisional = Some(Instant::now());
+                                m::post_dial_delay(invite_sent.elapsed());
+                            }
+                            updater.set_state(CallState::Ringing);
+                        }
+                        Event::Answered { response, .. } => {
+                            answered_at = Some(Instant::now());
+                            m::ring_duration("answered", None, invite_sent.elapsed());
+                            m::answer_delay(invite_sent.elapsed());
+                            match process_answer(&media_cfg, &response.body()) {
+                                Ok(neg) => negotiated = Some(neg),
+                                Err(err) => {
+                                    tracing::warn!(%err, "unusable SDP answer; hanging up");
+                                    local_end = Some((EndCause::Error, None));
+                                    hangup_sip(&gw, sip_call).await;
+                                    continue;
+                                }
+                            }
+                            updater.set_state(CallState::Active);
+                            tracing::info!(after_ms = invite_sent.elapsed().as_millis() as u64, "answered");
+                            maybe_start_pump(&gw, &mut res, &mut socket, &negotiated, &pump_tx, &mut pump_cmd_rx);
+                            if !req.dtmf.is_empty() {
+                                let _ = pump_cmd_tx.try_send(PumpCommand::SendDigits(req.dtmf.clone()));
+                            }
+                            max_duration.as_mut().reset(tokio::time::Instant::now() + req.max_call_duration);
+                            if room_joined && !dialing_reported {
+                                dialing_reported = true;
+                                let _ = progress.try_send(Progress::Dialing);
+                            }
+                            let _ = progress.try_send(Progress::Answered);
+                        }
+                        Event::Ended { reason, .. } => {
+                            break map_end(reason, local_end, answered_at.is_some());
+                        }
+                        _ => {}
+                    }
+                }
+                Some(command) = commands.recv() => match command {
+                    CallCommand::Hangup => {
+                        local_end.get_or_insert((EndCause::ApiHangup, None));
+                        hangup_sip(&gw, sip_call).await;
+                    }
+                },
+                Some(event) = pump_events.recv() => {
+                    tracing::info!(?event, "room side ended");
+                    local_end.get_or_insert((EndCause::RoomHangup, None));
+                    hangup_sip(&gw, sip_call).await;
+                }
+                () = &mut max_duration, if answered_at.is_some() => {
+                    tracing::info!("max_call_duration reached");
+                    local_end.get_or_insert((EndCause::Timeout, Some(TimeoutCause::MaxDuration)));
+                    hangup_sip(&gw, sip_call).await;
+                }
+            }
+        };
+        gw.routes.remove(sip_call);
+        if answered_at.is_none() {
+            let outcome = match timeout {
+                Some(c) => c.as_str(),
+                None => cause.as_str(),
+            };
+            m::ring_duration(outcome, timeout, invite_sent.elapsed());
+        }
+        if let Some(at) = answered_at {
+            m::call_duration(at.elapsed());
+        }
+        // Teardown: media first, then the room leg (awaited, bounded by the link itself).
+        if let Some(pump) = res.pump.take() {
+            pump.abort();
+            let _ = pump.await;
+        }
+        if let Some(port) = res.socket_port.take() {
+            gw.release_rtp(port);
+        }
+        if let Some(session) = res.session.take() {
+            if let Ok(session) = Arc::try_unwrap(session) {
+                let _ = session.leave().await;
+            }
+        } else if !room_joined {
+            // The join is still running: let it finish and leave in the background.
+            tokio::spawn(async move {
+                if let Ok(Ok(session)) = join_rx.await {
+                    let _ = session.leave().await;
+                }
+            });
+        }
+        let error = if answered_at.is_none() {
+            Some(failure(cause, sip_status.as_ref(), timeout))
+        } else {
+            None
+        };
+        finish(
+            &gw, &updater, &progress, cause, sip_status, timeout, error, created, true,
+        );
+    }
+}
+
+fn maybe_start_pump(
+    gw: &Arc<Gateway>,
+    res: &mut Resources,
+    socket: &mut Option<tokio::net::UdpSocket>,
+    negotiated: &Option<room_link::offer_answer::NegotiatedMedia>,
+    events: &mpsc::Sender<PumpEvent>,
+    commands: &mut Option<mpsc::Receiver<PumpCommand>>,
+) {
+    let (Some(session), Some(neg)) = (&res.session, negotiated) else {
+        return;
+    };
+    let (Some(socket), Some(commands)) = (socket.take(), commands.take()) else {
+        return;
+    };
+    let setup = PumpSetup {
+        socket,
+        negotiated: *neg,
+        session: session.clone(),
+        seed: gw.next_seed(),
+    };
+    res.pump = Some(tokio::spawn(media::run(setup, commands, events.clone())));
+}
+
+async fn hangup_sip(gw: &Gateway, call: sip_core::CallHandle) {
+    // An error means the call is already over; its Ended event is on the way.
+    let _ = gw.sip.with(move |ep, now| ep.hangup(now, call)).await;
+}
+
+/// Maps how the SIP side ended to (cause, SIP status, timeout cause). A local decision
+/// (API hangup, room gone, max duration) takes precedence over the BYE/CANCEL it caused.
+fn map_end(
+    reason: EndReason,
+    local: Option<(EndCause, Option<TimeoutCause>)>,
+    answered: bool,
+) -> (EndCause, Option<SipStatus>, Option<TimeoutCause>) {
+    let status = |code: u16| {
+        Some(SipStatus {
+            code,
+            reason: sip_core::reason_phrase(code).to_owned(),
+        })
+    };
+    match reason {
+        EndReason::Timeout(sip_core::TimeoutCause::RingNoAnswer) => (
+            EndCause::Timeout,
+            status(408),
+            Some(TimeoutCause::RingNoAnswer),
+        ),
+        EndReason::Timeout(sip_core::TimeoutCause::SipTimerB) => (
+            EndCause::Timeout,
+            status(408),
+            Some(TimeoutCause::SipTimerB),
+        ),
+        EndReason::Timeout(_) if !answered => (
+            EndCause::Timeout,
+            status(408),
+            Some(TimeoutCause::SipTimerB),
+        ),
+        _ if local.is_some() => {
+            let (cause, timeout) = local.unwrap_or((EndCause::Error, None));
+            (cause, None, timeout)
+        }
+        EndReason::Rejected { status: code } => (EndCause::Rejected, status(code), None),
+        EndReason::AuthFailed { status: code } => (EndCause::Rejected, status(code), None),
+        EndReason::RemoteBye => (EndCause::RemoteHangup, None, None),
+        EndReason::LocalBye | EndReason::LocalCancel => (EndCause::ApiHangup, None, None),
+        EndReason::Timeout(_) => (EndCause::Error, None, None),
+        EndReason::RemoteCancel | EndReason::LocalReject { .. } => (EndCause::Error, None, None),
+    }
+}
+
+/// The API error for a call that ended before it was answered.
+fn failure(cause: EndCause, sip: Option<&SipStatus>, timeout: Option<TimeoutCause>) -> CallError {
+    match (timeout, sip) {
+        (Some(TimeoutCause::RingNoAnswer), Some(s)) => CallError::timeout(
+            TimeoutCause::RingNoAnswer,
+            "the callee did not answer within ringing_timeout",
+        )
+        .with_sip_status(s.clone()),
+        (Some(t), Some(s)) => CallError::timeout(t, format!("call timed out ({})", t.as_str()))
+            .with_sip_status(s.clone()),
+        (Some(t), None) => CallError::timeout(t, format!("call timed out ({})", t.as_str())),
+        (None, Some(s)) => CallError::sip(s.clone()),
+        (None, None) => match cause {
+            EndCause::ApiHangup => {
+                CallError::new(TwirpCode::Canceled, "call hung up before answer")
+            }
+            EndCause::RoomHangup => CallError::new(TwirpCode::Aborted, "room left before answer"),
+            _ => CallError::new(TwirpCode::Unavailable, "call failed before answer"),
+        },
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn finish(
+    gw: &Gateway,
+    updater: &CallUpdater,
+    progress: &mpsc::Sender<Progress>,
+    cause: EndCause,
+    sip_status: Option<SipStatus>,
+    timeout: Option<TimeoutCause>,
+    error: Option<CallError>,
+    created: Instant,
+    started: bool,
+) {
+    let code = sip_status.as_ref().map(|s| s.code);
+    tracing::info!(
+        cause = cause.as_str(),
+        sip_status = code,
+        timeout_cause = timeout.map(TimeoutCause::as_str),
+        lifetime_ms = created.elapsed().as_millis() as u64,
+        "call ended"
+    );
+    m::call_ended("outbound", cause, code, timeout);
+    if started {
+        m::call_inactive("outbound");
+    }
+    updater.end(
+        CallEnd {
+            cause,
+            sip_status,
+            timeout_cause: timeout,
+        },
+        Instant::now(),
+    );
+    if let Some(error) = error {
+        let _ = progress.try_send(Progress::Failed(error));
+    }
+    let _ = gw;
+}

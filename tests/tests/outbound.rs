@@ -1,0 +1,311 @@
+//! End to end: `CreateSIPParticipant` against the real `sipbridge` binary and real SIPp
+//! callees on loopback (issue: create SIP participants).
+//!
+//! The slow callees are the point (DESIGN.md §7): answers after 0 s, 5 s and 25 s with the
+//! default 30 s ringing timeout must all succeed, and a callee that never answers must ring
+//! for exactly its `ringing_timeout`, get exactly one INVITE and one CANCEL, and be reported
+//! as `ring_no_answer`.
+
+use std::time::{Duration, Instant};
+
+use sipbridge_e2e::{Gateway, free_port, scenario, sipp};
+
+/// A trunk named `ST_test` pointing at a SIPp peer on `port`.
+fn trunk(port: u16, extra: &str) -> String {
+    format!(
+        r#"
+[[outbound_trunks]]
+sip_trunk_id = "ST_test"
+address = "127.0.0.1:{port}"
+transport = "udp"
+numbers = ["+15550100000"]
+{extra}
+"#
+    )
+}
+
+fn create_json(room: &str, wait: bool, ringing_timeout: Option<&str>) -> String {
+    let ringing = ringing_timeout
+        .map(|t| format!(r#","ringing_timeout":"{t}""#))
+        .unwrap_or_default();
+    format!(
+        r#"{{"sip_trunk_id":"ST_test","sip_call_to":"+15550199999","room_name":"{room}","wait_until_answered":{wait}{ringing}}}"#
+    )
+}
+
+fn json(body: &str) -> serde_json::Value {
+    serde_json::from_str(body).unwrap_or_else(|e| panic!("not JSON ({e}): {body}"))
+}
+
+/// Starts SIPp with a scenario (`ring_ms` is its `-d`), then the gateway with a trunk to it.
+fn callee(
+    name: &str,
+    xml: &str,
+    ring_ms: u64,
+    trunk_extra: &str,
+) -> (Gateway, sipbridge_e2e::Child) {
+    let port = free_port();
+    let xml = scenario(xml).to_string_lossy().into_owned();
+    let peer = sipp(
+        &[
+            "-sf",
+            &xml,
+            "-i",
+            "127.0.0.1",
+            "-p",
+            &port.to_string(),
+            "-m",
+            "1",
+            "-d",
+            &ring_ms.to_string(),
+            "-trace_msg",
+            "-message_file",
+            &std::env::temp_dir()
+                .join(format!("sipp-{name}-{}.log", std::process::id()))
+                .to_string_lossy(),
+        ],
+        90,
+    );
+    let gw = Gateway::start(name, &trunk(port, trunk_extra));
+    (gw, peer)
+}
+
+fn sipp_messages(name: &str) -> String {
+    std::fs::read_to_string(
+        std::env::temp_dir().join(format!("sipp-{name}-{}.log", std::process::id())),
+    )
+    .unwrap_or_default()
+}
+
+/// Counts requests of `method` that SIPp received (its message trace logs each one once).
+fn received(log: &str, method: &str) -> usize {
+    log.split("message received")
+        .skip(1)
+        .filter(|m| {
+            m.lines()
+                .map(str::trim)
+                .find(|l| !l.is_empty() && !l.starts_with('['))
+                .is_some_and(|l| l.starts_with(&format!("{method} ")))
+        })
+        .count()
+}
+
+fn sync_answer_after(name: &str, ring: Duration) {
+    let (gw, peer) = callee(name, "uas_ring.xml", ring.as_millis() as u64, "");
+    let start = Instant::now();
+    let res = gw.twirp(
+        "livekit.SIP/CreateSIPParticipant",
+        &create_json(name, true, None),
+        &[],
+    );
+    let took = start.elapsed();
+    assert_eq!(res.status, 200, "{}\n{}", res.body, gw.log());
+    assert!(
+        took >= ring,
+        "answered after {took:?}, callee rang {ring:?}"
+    );
+    assert!(
+        took < ring + Duration::from_secs(3),
+        "answered after {took:?}"
+    );
+    let info = json(&res.body);
+    let call_id = info["sipCallId"].as_str().expect("sipCallId").to_owned();
+    assert!(call_id.starts_with("SCL_"), "{info}");
+    // Hang up through the extension API; the callee sees BYE and its scenario completes.
+    let hung = gw.twirp(
+        "sipbridge.Calls/HangupCall",
+        &format!(r#"{{"call_id":"{call_id}"}}"#),
+        &[],
+    );
+    assert_eq!(hung.status, 200, "{}", hung.body);
+    let out = peer.wait_for(Duration::from_secs(30));
+    assert!(
+        out.status.success(),
+        "sipp: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn sync_create_answered_at_once() {
+    sync_answer_after("answer0", Duration::ZERO);
+}
+
+#[test]
+fn sync_create_answered_after_5_s() {
+    sync_answer_after("answer5", Duration::from_secs(5));
+}
+
+#[test]
+fn sync_create_answered_after_25_s_with_the_default_ringing_timeout() {
+    sync_answer_after("answer25", Duration::from_secs(25));
+}
+
+#[test]
+fn never_answered_rings_exactly_ringing_timeout_then_one_cancel() {
+    let name = "noanswer";
+    let (gw, peer) = callee(name, "uas_no_answer.xml", 0, "");
+    let start = Instant::now();
+    let res = gw.twirp(
+        "livekit.SIP/CreateSIPParticipant",
+        &create_json(name, true, Some("10s")),
+        &[],
+    );
+    let took = start.elapsed();
+    assert_eq!(res.status, 408, "{}", res.body);
+    let err = json(&res.body);
+    assert_eq!(err["code"], "deadline_exceeded", "{err}");
+    assert_eq!(err["meta"]["timeout_cause"], "ring_no_answer", "{err}");
+    assert!(took >= Duration::from_secs(10), "rang only {took:?}");
+    // Answered within 1 s of the timer firing (SDK clients allow ringing_timeout + 2 s).
+    assert!(took < Duration::from_secs(11), "answered after {took:?}");
+    let out = peer.wait_for(Duration::from_secs(30));
+    assert!(
+        out.status.success(),
+        "sipp: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let log = sipp_messages(name);
+    assert_eq!(received(&log, "INVITE"), 1, "{log}");
+    assert_eq!(received(&log, "CANCEL"), 1, "{log}");
+    let metrics = gw.metrics();
+    assert!(
+        metrics.contains("timeout_cause=\"ring_no_answer\""),
+        "{metrics}"
+    );
+}
+
+#[test]
+fn busy_callee_maps_to_resource_exhausted_with_the_sip_status() {
+    let name = "busy";
+    let (gw, peer) = callee(name, "uas_busy.xml", 0, "");
+    let res = gw.twirp(
+        "livekit.SIP/CreateSIPParticipant",
+        &create_json(name, true, None),
+        &[],
+    );
+    assert_eq!(res.status, 429, "{}", res.body);
+    let err = json(&res.body);
+    assert_eq!(err["code"], "resource_exhausted", "{err}");
+    assert_eq!(err["meta"]["sip_status_code"], "486", "{err}");
+    let out = peer.wait_for(Duration::from_secs(30));
+    assert!(
+        out.status.success(),
+        "sipp: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn proxy_authentication_challenge_is_answered() {
+    let name = "auth";
+    let (gw, peer) = callee(
+        name,
+        "uas_auth.xml",
+        0,
+        "auth_username = \"trunkuser\"\nauth_password = \"trunkpass\"",
+    );
+    let res = gw.twirp(
+        "livekit.SIP/CreateSIPParticipant",
+        &create_json(name, true, None),
+        &[],
+    );
+    assert_eq!(res.status, 200, "{}\n{}", res.body, gw.log());
+    let call_id = json(&res.body)["sipCallId"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let hung = gw.twirp(
+        "sipbridge.Calls/HangupCall",
+        &format!(r#"{{"call_id":"{call_id}"}}"#),
+        &[],
+    );
+    assert_eq!(hung.status, 200);
+    let out = peer.wait_for(Duration::from_secs(30));
+    assert!(
+        out.status.success(),
+        "sipp: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let log = sipp_messages(name);
+    assert_eq!(
+        received(&log, "INVITE"),
+        2,
+        "one challenged, one authorized: {log}"
+    );
+}
+
+#[test]
+fn async_create_returns_at_once_and_the_call_goes_on_until_the_callee_hangs_up() {
+    let name = "async";
+    // Rings 2 s, answers, and hangs up 1 s later (uas_ring answers after -d; uas_hangup
+    // hangs up after -d): use the hang-up callee with a 1 s talk time.
+    let (gw, peer) = callee(name, "uas_hangup.xml", 1000, "");
+    let start = Instant::now();
+    let res = gw.twirp(
+        "livekit.SIP/CreateSIPParticipant",
+        &create_json(name, false, None),
+        &[],
+    );
+    assert_eq!(res.status, 200, "{}\n{}", res.body, gw.log());
+    assert!(
+        start.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        start.elapsed()
+    );
+    let call_id = json(&res.body)["sipCallId"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let out = peer.wait_for(Duration::from_secs(30));
+    assert!(
+        out.status.success(),
+        "sipp: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The callee hung up: the call ended with remote_hangup.
+    let mut state = String::new();
+    for _ in 0..100 {
+        let got = gw.twirp(
+            "sipbridge.Calls/GetCall",
+            &format!(r#"{{"call_id":"{call_id}"}}"#),
+            &[],
+        );
+        state = got.body.clone();
+        if got.body.contains("remote_hangup") {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(state.contains("remote_hangup"), "{state}");
+    let metrics = gw.metrics();
+    assert!(metrics.contains("outcome=\"remote_hangup\""), "{metrics}");
+    assert!(
+        metrics.contains("sipbridge_call_duration_seconds"),
+        "{metrics}"
+    );
+}
+
+#[test]
+fn duplicate_create_with_the_same_request_id_dials_once() {
+    let name = "dup";
+    let (gw, peer) = callee(name, "uas_hangup.xml", 1000, "");
+    let body = create_json(name, true, None);
+    let headers = [("X-Livekit-Request-Id", "req-dup-1")];
+    let (a, b) = std::thread::scope(|s| {
+        let first = s.spawn(|| gw.twirp("livekit.SIP/CreateSIPParticipant", &body, &headers));
+        std::thread::sleep(Duration::from_millis(50));
+        let second = s.spawn(|| gw.twirp("livekit.SIP/CreateSIPParticipant", &body, &headers));
+        (first.join().expect("first"), second.join().expect("second"))
+    });
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert_eq!(b.status, 200, "{}", b.body);
+    assert_eq!(json(&a.body)["sipCallId"], json(&b.body)["sipCallId"]);
+    let out = peer.wait_for(Duration::from_secs(30));
+    assert!(
+        out.status.success(),
+        "sipp: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(received(&sipp_messages(name), "INVITE"), 1);
+}
