@@ -18,6 +18,7 @@ const TE_PT: u8 = 101;
 struct Phone {
     id: ParticipantId,
     codec: Codec,
+    ptime_ms: u32,
     freq: f64,
     amplitude: f64,
     phase: f64,
@@ -39,10 +40,22 @@ impl Phone {
         freq: f64,
         amp: f64,
     ) -> Phone {
+        Phone::with_ptime(mixer, now, name, codec, freq, amp, 20)
+    }
+
+    fn with_ptime(
+        mixer: &mut Mixer,
+        now: Instant,
+        name: &str,
+        codec: Codec,
+        freq: f64,
+        amp: f64,
+        ptime_ms: u32,
+    ) -> Phone {
         let media = ParticipantMedia {
             codec,
             telephone_event: Some(TE_PT),
-            ptime_ms: 20,
+            ptime_ms,
             ssrc: 0x1000 + u32::from(codec.payload_type),
             initial_sequence: 65_530, // wraps during the test
             initial_timestamp: u32::MAX - 1000,
@@ -54,6 +67,7 @@ impl Phone {
         Phone {
             id,
             codec,
+            ptime_ms,
             freq,
             amplitude: amp,
             phase: 0.0,
@@ -67,10 +81,10 @@ impl Phone {
         }
     }
 
-    /// The next 20 ms of this phone's tone, encoded.
+    /// The next `ptime` of this phone's tone, encoded.
     fn next_frame(&mut self) -> AudioFrame {
         let rate = self.encoder.sample_rate();
-        let n = samples_in_ms(rate, 20);
+        let n = samples_in_ms(rate, self.ptime_ms);
         let pcm: Vec<i16> = (0..n)
             .map(|_| {
                 let v = (2.0 * std::f64::consts::PI * self.phase).sin() * self.amplitude;
@@ -94,7 +108,7 @@ impl Phone {
         self.sequence = self.sequence.wrapping_add(1);
         self.timestamp = self
             .timestamp
-            .wrapping_add(self.codec.kind.clock_rate() / 50);
+            .wrapping_add(self.codec.kind.clock_rate() / 1000 * self.ptime_ms);
         frame
     }
 
@@ -128,14 +142,18 @@ fn route(mixer: &mut Mixer, phones: &mut [Phone]) {
     }
 }
 
-/// Runs `frames` periods of 20 ms: every phone sends a frame, then the mixer ticks.
+/// Runs `frames` periods of 20 ms in 10 ms steps: each phone sends a frame whenever its
+/// packet time has passed, and the mixer runs whatever is due.
 fn run(mixer: &mut Mixer, phones: &mut [Phone], start: Instant, frames: u32) -> Instant {
     let mut now = start;
-    for _ in 0..frames {
-        now += FRAME;
+    for step in 1..=frames * 2 {
+        now += FRAME / 2;
+        let elapsed_ms = step * 10;
         for p in phones.iter_mut() {
-            let f = p.next_frame();
-            mixer.handle_audio(now, p.id, &f);
+            if elapsed_ms % p.ptime_ms == 0 {
+                let f = p.next_frame();
+                mixer.handle_audio(now, p.id, &f);
+            }
         }
         mixer
             .handle_timeout(now)
@@ -500,4 +518,62 @@ fn room_full_and_bad_ptime_are_refused() {
         mixer.add_participant(now, "y", "y", &[], media),
         Err(room_link::Error::Busy)
     );
+}
+
+#[test]
+fn packet_times_of_10_30_and_40_ms_mix_together() {
+    let start = Instant::now();
+    let mut mixer = Mixer::new(MixerConfig::default());
+    let pcmu = Codec::with_default_pt(CodecKind::Pcmu);
+    let mut phones = vec![
+        Phone::with_ptime(&mut mixer, start, "10", pcmu, 500.0, 0.3, 10),
+        Phone::with_ptime(
+            &mut mixer,
+            start,
+            "40",
+            Codec::with_default_pt(CodecKind::Opus),
+            1000.0,
+            0.3,
+            40,
+        ),
+        Phone::with_ptime(
+            &mut mixer,
+            start,
+            "30",
+            Codec::with_default_pt(CodecKind::G722),
+            1500.0,
+            0.3,
+            30,
+        ),
+    ];
+    run(&mut mixer, &mut phones, start, 120);
+    let freqs: Vec<f64> = phones.iter().map(|p| p.freq).collect();
+    for (i, p) in phones.iter().enumerate() {
+        let pw = powers(p, &freqs);
+        for j in (0..3).filter(|&j| j != i) {
+            assert!(
+                pw[j] > 0.02,
+                "{} ms phone does not hear {} Hz: {pw:?}",
+                p.ptime_ms,
+                freqs[j]
+            );
+            assert!(
+                pw[i] * 1000.0 < pw[j],
+                "{} ms phone hears itself: {pw:?}",
+                p.ptime_ms
+            );
+        }
+        // Output frames follow the phone's own ptime, timestamps step by one frame.
+        let step = p.codec.kind.clock_rate() / 1000 * p.ptime_ms;
+        let expected = 120 * 20 / p.ptime_ms as usize;
+        assert!(
+            p.received.len().abs_diff(expected) <= 1,
+            "{}: {}",
+            p.ptime_ms,
+            p.received.len()
+        );
+        for w in p.received.windows(2) {
+            assert_eq!(w[1].timestamp, w[0].timestamp.wrapping_add(step));
+        }
+    }
 }
