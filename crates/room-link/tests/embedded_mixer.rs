@@ -577,3 +577,66 @@ fn packet_times_of_10_30_and_40_ms_mix_together() {
         }
     }
 }
+
+#[test]
+fn loss_and_reordering_are_concealed_and_put_back_in_order() {
+    let start = Instant::now();
+    let mut mixer = Mixer::new(MixerConfig::default());
+    let mut phones = vec![
+        Phone::new(
+            &mut mixer,
+            start,
+            "lossy",
+            Codec::with_default_pt(CodecKind::Pcmu),
+            800.0,
+            0.3,
+        ),
+        Phone::new(
+            &mut mixer,
+            start,
+            "listener",
+            Codec::with_default_pt(CodecKind::Pcma),
+            1200.0,
+            0.3,
+        ),
+    ];
+    let mut now = start;
+    let mut held: Option<AudioFrame> = None;
+    for n in 0..100u32 {
+        now += FRAME;
+        let lossy = phones[0].next_frame();
+        match n % 10 {
+            // Every tenth packet is lost.
+            3 => {}
+            // Every tenth (another) is held back and arrives after its successor.
+            6 => held = Some(lossy),
+            7 => {
+                mixer.handle_audio(now, phones[0].id, &lossy);
+                if let Some(h) = held.take() {
+                    mixer.handle_audio(now, phones[0].id, &h);
+                }
+            }
+            _ => mixer.handle_audio(now, phones[0].id, &lossy),
+        }
+        let f = phones[1].next_frame();
+        mixer.handle_audio(now, phones[1].id, &f);
+        mixer.handle_timeout(now).unwrap_or_else(|e| panic!("{e}"));
+        route(&mut mixer, &mut phones);
+    }
+    let stats = mixer.stats();
+    assert!(stats.concealed_frames >= 9, "{stats:?}");
+    let pw = powers(&phones[1], &[800.0, 1200.0]);
+    assert!(
+        pw[0] > 0.02,
+        "the listener still hears the lossy phone: {pw:?}"
+    );
+    assert!(pw[1] * 1000.0 < pw[0], "{pw:?}");
+    // Concealment keeps the tone's energy where it was: most of the heard power is the tone.
+    let warm = samples_in_ms(phones[1].rate(), 300);
+    let tail = &phones[1].heard[warm..];
+    assert!(
+        pw[0] / power(tail) > 0.8,
+        "{} of the power",
+        pw[0] / power(tail)
+    );
+}
