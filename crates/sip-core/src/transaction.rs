@@ -413,7 +413,7 @@ pub(crate) struct ServerTx {
     pub transport: Transport,
     /// Where responses go (§18.2.2 with RFC 3581).
     pub target: SocketAddr,
-    pub echo: crate::endpoint::Echo,
+    pub echo: crate::echo::Echo,
     pub last_response: Option<Bytes>,
     pub last_status: u16,
     pub interval: Duration,
