@@ -177,14 +177,18 @@ impl RtpRooms {
             .as_deref()
             .ok_or(Error::BadResponse("201 without Location"))?;
         let session_url = client::resolve(&url, location)?;
-        if resp.body.is_empty() {
-            return Err(Error::BadResponse("201 without an SDP answer"));
-        }
-        let neg = match process_answer(&media_cfg, &resp.body) {
+        let answer = if resp.body.is_empty() {
+            Err(Error::BadResponse("201 without an SDP answer"))
+        } else {
+            process_answer(&media_cfg, &resp.body)
+        };
+        let neg = match answer {
             Ok(n) => n,
             Err(e) => {
                 // The server created a session we cannot use: remove it again.
-                let _ = delete(cfg, &session_url).await;
+                if let Err(d) = delete(cfg, &session_url).await {
+                    tracing::warn!(error = %d, "rtp room link: DELETE of an unusable session failed");
+                }
                 return Err(e);
             }
         };

@@ -63,6 +63,14 @@ async fn join(
         ));
     match room.as_str() {
         "full" => return StatusCode::SERVICE_UNAVAILABLE.into_response(),
+        "empty" => {
+            let mut resp = StatusCode::CREATED.into_response();
+            resp.headers_mut().insert(
+                header::LOCATION,
+                header::HeaderValue::from_static("session/empty"),
+            );
+            return resp;
+        }
         "forbidden" => return StatusCode::FORBIDDEN.into_response(),
         "slow" => {
             // Never answers within the test's deadline.
@@ -314,13 +322,14 @@ async fn dropping_the_session_still_deletes() {
 
 #[tokio::test]
 async fn room_server_errors_are_mapped() {
-    let (http, _fixture) = start_fixture().await;
+    let (http, fixture) = start_fixture().await;
     let link = link(http);
     let pcmu = || vec![Codec::with_default_pt(CodecKind::Pcmu)];
     let cases = [
         ("full", Error::Rejected { status: 503 }),
         ("forbidden", Error::Rejected { status: 403 }),
         ("nolocation", Error::BadResponse("201 without Location")),
+        ("empty", Error::BadResponse("201 without an SDP answer")),
     ];
     for (room, want) in cases {
         let err = link
@@ -332,6 +341,18 @@ async fn room_server_errors_are_mapped() {
         assert_eq!(err.cause(), "room_link_failed", "{room}");
         assert_eq!(err.sip_status(), 503, "{room}");
     }
+    // The session created without an answer was removed again.
+    assert_eq!(
+        fixture
+            .seen
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .deletes
+            .iter()
+            .map(|d| d.0.as_str())
+            .collect::<Vec<_>>(),
+        vec!["empty/empty"]
+    );
     // No common codec with the room: the answerer's 400 comes back as a rejection.
     let err = link
         .join(
