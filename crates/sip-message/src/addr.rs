@@ -4,7 +4,7 @@
 use std::borrow::Cow;
 
 use crate::error::{ErrorKind, ParseError};
-use crate::lex::{Cursor, Params, generic_params, is_token, is_ws, parse_u32, trim, unquote};
+use crate::lex::{Cursor, Params, is_token, is_ws, parse_u32, scan_params, trim, unquote};
 use crate::uri::Uri;
 
 /// A `[display-name] <URI> *(;param)` or `addr-spec *(;param)` value.
@@ -17,6 +17,7 @@ pub struct NameAddr<'a> {
     /// Whether the URI was enclosed in `<>`.
     pub bracketed: bool,
     params: &'a str,
+    tag: Option<&'a str>,
 }
 
 impl<'a> NameAddr<'a> {
@@ -93,12 +94,21 @@ impl<'a> NameAddr<'a> {
         }
         let uri_off = uri_str.as_ptr() as usize - s.as_ptr() as usize;
         let uri = Uri::parse(uri_str).map_err(|e| ParseError::new(e.kind, uri_off + e.offset))?;
-        let params = generic_params(&mut c)?;
+        let mut tag = None;
+        let params = scan_params(&mut c, |n, v| {
+            if tag.is_none() && n.len() == 3 && n.eq_ignore_ascii_case("tag") {
+                // tag = "tag" EQUAL token (RFC 3261 §25.1)
+                tag = v.filter(|v| v.bytes().all(is_token));
+                return tag.is_some();
+            }
+            true
+        })?;
         c.ws();
         if !c.at_end() {
             return Err(c.err());
         }
         Ok(NameAddr {
+            tag,
             display,
             display_quoted,
             uri,
@@ -135,7 +145,7 @@ impl<'a> NameAddr<'a> {
 
     /// The `tag` parameter (RFC 3261 §19.3).
     pub fn tag(&self) -> Option<&'a str> {
-        self.param("tag").flatten()
+        self.tag
     }
 }
 

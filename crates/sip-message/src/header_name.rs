@@ -28,23 +28,9 @@ macro_rules! header_names {
             ///
             /// `name` is expected to be a token; no check is made here.
             pub fn new(name: &'a str) -> Self {
-                let b = name.as_bytes();
-                if b.len() == 1 {
-                    return match b[0].to_ascii_lowercase() {
-                        $($( $cbyte => HeaderName::$variant, )?)*
-                        _ => HeaderName::Other(name),
-                    };
-                }
-                let mut low = [0u8; 24];
-                if b.len() > low.len() {
-                    return HeaderName::Other(name);
-                }
-                for (d, s) in low.iter_mut().zip(b) {
-                    *d = s.to_ascii_lowercase();
-                }
-                match &low[..b.len()] {
-                    $( $lower => HeaderName::$variant, )*
-                    _ => HeaderName::Other(name),
+                match HeaderName::classify(name.as_bytes()) {
+                    HeaderName::Other(_) => HeaderName::Other(name),
+                    known => known,
                 }
             }
 
@@ -64,26 +50,30 @@ macro_rules! header_names {
                 }
             }
 
-            /// The same name with a `'static` lifetime; `Other` becomes `Other("")`.
-            pub(crate) fn to_static(self) -> HeaderName<'static> {
-                match self {
-                    $( HeaderName::$variant => HeaderName::$variant, )*
-                    HeaderName::Other(_) => HeaderName::Other(""),
+            /// Classifies raw name bytes; unknown names become `Other("")`.
+            pub(crate) fn classify(b: &[u8]) -> HeaderName<'static> {
+                if b.len() == 1 {
+                    return match b[0].to_ascii_lowercase() {
+                        $($( $cbyte => HeaderName::$variant, )?)*
+                        _ => HeaderName::Other(""),
+                    };
                 }
+                // Only the few known names of this length are compared.
+                if let Some(bucket) = BY_LEN.get(b.len()) {
+                    for &i in bucket.iter().take_while(|&&i| i != NONE) {
+                        let (known, h) = KNOWN[i as usize];
+                        if known.eq_ignore_ascii_case(b) {
+                            return h;
+                        }
+                    }
+                }
+                HeaderName::Other("")
             }
 
-            /// Index of a known variant (for cheap comparisons); `None` for `Other`.
-            fn known_index(&self) -> Option<u8> {
-                let mut _i = 0u8;
-                $(
-                    if let HeaderName::$variant = self {
-                        return Some(_i);
-                    }
-                    _i += 1;
-                )*
-                None
-            }
         }
+
+        /// Every known name in lower case, with its variant.
+        const KNOWN: &[(&[u8], HeaderName<'static>)] = &[ $( ($lower, HeaderName::$variant), )* ];
     };
 }
 
@@ -152,14 +142,32 @@ header_names! {
     WwwAuthenticate => "WWW-Authenticate", b"www-authenticate";
 }
 
+const NONE: u8 = u8::MAX;
+const BUCKET: usize = 12;
+
+/// Indices into `KNOWN` grouped by name length, `NONE`-terminated; built at compile time.
+const BY_LEN: [[u8; BUCKET]; 25] = {
+    let mut t = [[NONE; BUCKET]; 25];
+    let mut i = 0;
+    while i < KNOWN.len() {
+        let l = KNOWN[i].0.len();
+        let mut j = 0;
+        while t[l][j] != NONE {
+            j += 1;
+        }
+        // A full bucket fails the build (index out of bounds in const evaluation).
+        t[l][j] = i as u8;
+        i += 1;
+    }
+    t
+};
+
 impl PartialEq for HeaderName<'_> {
     fn eq(&self, other: &Self) -> bool {
         match (self, other) {
             (HeaderName::Other(a), HeaderName::Other(b)) => a.eq_ignore_ascii_case(b),
-            _ => match (self.known_index(), other.known_index()) {
-                (Some(a), Some(b)) => a == b,
-                _ => false,
-            },
+            // Known variants carry no data: equal exactly when the variants are.
+            _ => std::mem::discriminant(self) == std::mem::discriminant(other),
         }
     }
 }
@@ -168,12 +176,10 @@ impl Eq for HeaderName<'_> {}
 
 impl Hash for HeaderName<'_> {
     fn hash<H: Hasher>(&self, state: &mut H) {
-        match self.known_index() {
-            Some(i) => i.hash(state),
-            None => {
-                for b in self.as_str().bytes() {
-                    b.to_ascii_lowercase().hash(state);
-                }
+        std::mem::discriminant(self).hash(state);
+        if let HeaderName::Other(s) = self {
+            for b in s.bytes() {
+                b.to_ascii_lowercase().hash(state);
             }
         }
     }

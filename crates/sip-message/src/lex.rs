@@ -8,36 +8,137 @@ use std::borrow::Cow;
 
 use crate::error::{ErrorKind, ParseError};
 
+// Character classes as one 256-entry table of bit flags: one load per byte instead of a
+// chain of comparisons on the hottest loops.
+const WS: u8 = 1;
+const TOKEN: u8 = 2;
+const UNRESERVED: u8 = 4;
+const ALNUM: u8 = 8;
+const USER: u8 = 16;
+const PASSWORD: u8 = 32;
+const PARAMCHAR: u8 = 64;
+const HNV: u8 = 128;
+
+const fn build_classes() -> [u8; 256] {
+    let mut t = [0u8; 256];
+    let mut c = 0;
+    while c < 256 {
+        let b = c as u8;
+        let alnum = b.is_ascii_alphanumeric();
+        let mut f = 0;
+        if matches!(b, b' ' | b'\t' | b'\r' | b'\n') {
+            f |= WS;
+        }
+        if alnum
+            || matches!(
+                b,
+                b'-' | b'.' | b'!' | b'%' | b'*' | b'_' | b'+' | b'`' | b'\'' | b'~'
+            )
+        {
+            f |= TOKEN;
+        }
+        if alnum
+            || matches!(
+                b,
+                b'-' | b'_' | b'.' | b'!' | b'~' | b'*' | b'\'' | b'(' | b')'
+            )
+        {
+            f |= UNRESERVED;
+        }
+        if alnum {
+            f |= ALNUM;
+        }
+        let unreserved = f & UNRESERVED != 0;
+        // user = 1*( unreserved / escaped / user-unreserved )
+        if unreserved
+            || matches!(
+                b,
+                b'%' | b'&' | b'=' | b'+' | b'$' | b',' | b';' | b'?' | b'/'
+            )
+        {
+            f |= USER;
+        }
+        // password = *( unreserved / escaped / "&" / "=" / "+" / "$" / "," )
+        if unreserved || matches!(b, b'%' | b'&' | b'=' | b'+' | b'$' | b',') {
+            f |= PASSWORD;
+        }
+        // paramchar = param-unreserved / unreserved / escaped
+        if unreserved || matches!(b, b'%' | b'[' | b']' | b'/' | b':' | b'&' | b'+' | b'$') {
+            f |= PARAMCHAR;
+        }
+        // hname / hvalue = hnv-unreserved / unreserved / escaped
+        if unreserved || matches!(b, b'%' | b'[' | b']' | b'/' | b'?' | b':' | b'+' | b'$') {
+            f |= HNV;
+        }
+        t[c] = f;
+        c += 1;
+    }
+    t
+}
+
+static CLASSES: [u8; 256] = build_classes();
+
 /// SP, HTAB, or the CR/LF of a fold.
-#[inline]
+#[inline(always)]
 pub(crate) fn is_ws(b: u8) -> bool {
-    matches!(b, b' ' | b'\t' | b'\r' | b'\n')
+    CLASSES[b as usize] & WS != 0
 }
 
 /// RFC 3261 `token` characters.
-#[inline]
+#[inline(always)]
 pub(crate) fn is_token(b: u8) -> bool {
-    b.is_ascii_alphanumeric()
-        || matches!(
-            b,
-            b'-' | b'.' | b'!' | b'%' | b'*' | b'_' | b'+' | b'`' | b'\'' | b'~'
-        )
+    CLASSES[b as usize] & TOKEN != 0
 }
 
 /// RFC 3261 `unreserved` = alphanum / mark.
-#[inline]
+#[inline(always)]
 pub(crate) fn is_unreserved(b: u8) -> bool {
-    b.is_ascii_alphanumeric()
-        || matches!(
-            b,
-            b'-' | b'_' | b'.' | b'!' | b'~' | b'*' | b'\'' | b'(' | b')'
-        )
+    CLASSES[b as usize] & UNRESERVED != 0
+}
+
+/// SIP-URI `user` characters (escapes checked separately).
+#[inline(always)]
+pub(crate) fn is_user_char(b: u8) -> bool {
+    CLASSES[b as usize] & USER != 0
+}
+
+/// SIP-URI `password` characters.
+#[inline(always)]
+pub(crate) fn is_password_char(b: u8) -> bool {
+    CLASSES[b as usize] & PASSWORD != 0
+}
+
+/// SIP-URI `paramchar`.
+#[inline(always)]
+pub(crate) fn is_param_char(b: u8) -> bool {
+    CLASSES[b as usize] & PARAMCHAR != 0
+}
+
+/// SIP-URI header name/value characters.
+#[inline(always)]
+pub(crate) fn is_hnv_char(b: u8) -> bool {
+    CLASSES[b as usize] & HNV != 0
+}
+
+/// Letters and digits.
+#[inline(always)]
+pub(crate) fn is_alnum(b: u8) -> bool {
+    CLASSES[b as usize] & ALNUM != 0
 }
 
 /// Trims LWS on both ends.
 #[inline]
 pub(crate) fn trim(s: &str) -> &str {
-    s.trim_matches(|c: char| c.is_ascii() && is_ws(c as u8))
+    let b = s.as_bytes();
+    let (mut i, mut j) = (0, b.len());
+    while i < j && is_ws(b[i]) {
+        i += 1;
+    }
+    while j > i && is_ws(b[j - 1]) {
+        j -= 1;
+    }
+    // Cuts are next to ASCII whitespace, hence char boundaries.
+    s.get(i..j).unwrap_or("")
 }
 
 /// Checks that every `%` in `s` starts a `%HEXHEX` escape.
@@ -298,46 +399,62 @@ impl<'a> Iterator for CommaSplit<'a> {
             self.pos = i + 1;
         }
         let raw = self.s.get(start..end).unwrap_or("");
-        let lead = raw.len()
-            - raw
-                .trim_start_matches(|c: char| c.is_ascii() && is_ws(c as u8))
-                .len();
+        let lead = raw.bytes().take_while(|&c| is_ws(c)).count();
         Some((start + lead, trim(raw)))
     }
 }
 
 /// Parses `*( SEMI generic-param )` (RFC 3261 §25.1) starting at the cursor, validating it,
-/// and returns the raw text consumed. `value_ok` decides which unquoted value bytes are legal.
+/// and returns the raw text consumed.
 pub(crate) fn generic_params<'a>(c: &mut Cursor<'a>) -> Result<&'a str, ParseError> {
+    scan_params(c, |_, _| true)
+}
+
+/// Like [`generic_params`], calling `f(name, value)` for each parameter as it is parsed
+/// (quoted values without their quotes); `f` returning false rejects the value.
+#[inline]
+pub(crate) fn scan_params<'a>(
+    c: &mut Cursor<'a>,
+    mut f: impl FnMut(&'a str, Option<&'a str>) -> bool,
+) -> Result<&'a str, ParseError> {
     let start = c.pos;
+    let b = c.s.as_bytes();
     loop {
         let save = c.pos;
-        if !c.eat(b';') {
+        c.ws();
+        if c.peek() != Some(b';') {
             c.pos = save;
             break;
         }
+        c.pos += 1;
         c.ws();
         let name = c.take_while(is_token);
         if name.is_empty() {
             return Err(c.err_kind(ErrorKind::Param));
         }
         let save = c.pos;
-        if c.eat(b'=') {
+        c.ws();
+        let value = if c.peek() == Some(b'=') {
+            c.pos += 1;
             c.ws();
-            if c.peek() == Some(b'"') {
-                c.quoted()?;
+            if b.get(c.pos) == Some(&b'"') {
+                Some(c.quoted()?)
             } else {
                 let v = c.take_while(is_gen_value);
                 if v.is_empty() {
                     return Err(c.err_kind(ErrorKind::Param));
                 }
+                Some(v)
             }
         } else {
             c.pos = save;
+            None
+        };
+        if !f(name, value) {
+            return Err(c.err_kind(ErrorKind::Param));
         }
     }
-    let end = c.pos;
-    Ok(c.s.get(start..end).unwrap_or(""))
+    Ok(c.s.get(start..c.pos).unwrap_or(""))
 }
 
 /// gen-value = token / host / quoted-string; `host` adds `:` `[` `]` for IPv6.

@@ -108,7 +108,18 @@ pub struct Message {
     pub(crate) headers: Vec<HeaderEntry>,
     body: Span,
     content_length: Option<u32>,
+    /// Index + 1 of the first Via, From, To, Call-ID, CSeq and Max-Forwards field (0: none),
+    /// recorded while indexing so the core accessors need no scan.
+    first: [u16; 6],
 }
+
+/// Slots of `Message::first`.
+const VIA: usize = 0;
+const FROM: usize = 1;
+const TO: usize = 2;
+const CALL_ID: usize = 3;
+const CSEQ: usize = 4;
+const MAX_FORWARDS: usize = 5;
 
 impl Message {
     /// Parses one UDP datagram (or one frame cut by [`crate::frame`]) with default limits.
@@ -131,40 +142,41 @@ impl Message {
             .iter()
             .position(|&c| c != b'\r' && c != b'\n')
             .ok_or(ParseError::new(ErrorKind::Empty, 0))?;
-        let head_end = memchr::memmem::find(&b[s0..], b"\r\n\r\n")
-            .map(|p| s0 + p)
-            .ok_or(ParseError::new(ErrorKind::Incomplete, b.len()))?;
-        // `end` is where the empty line starts; the head is b[s0..end] plus its CRLF.
-        let end = head_end + 2;
-        let head = &b[s0..end];
-        if let Err(e) = std::str::from_utf8(head) {
-            return Err(ParseError::new(ErrorKind::NotUtf8, s0 + e.valid_up_to()));
-        }
-        let lines = memchr::memchr_iter(b'\n', head).count();
-        if lines.saturating_sub(1) > limits.max_headers {
-            return Err(ParseError::new(ErrorKind::TooManyHeaders, s0));
-        }
+        // Capacity for the index in one SIMD pass, so it is the message's only allocation.
+        let lines = memchr::memchr_iter(b'\n', b).count();
+        // Header indices are kept as u16 (see `first`).
+        let max_headers = limits.max_headers.min(usize::from(u16::MAX) - 1);
+        let mut headers = Vec::with_capacity(lines.min(max_headers));
 
-        let (sl_end, next) = line_end(b, s0, end)?;
+        let (sl_end, next) = line_end(b, s0)?;
         if sl_end - s0 > limits.max_line_length {
             return Err(ParseError::new(ErrorKind::LineTooLong, s0));
         }
         let start = parse_start_line(&bytes, s0, sl_end)?;
 
-        let mut headers = Vec::with_capacity(lines.saturating_sub(1));
         let mut content_length: Option<u32> = None;
         let mut vias = 0usize;
+        let mut first = [0u16; 6];
         let mut pos = next;
-        while pos < end {
-            if b[pos] == b' ' || b[pos] == b'\t' {
-                // A continuation line with no field before it.
-                return Err(ParseError::new(ErrorKind::HeaderLine, pos));
+        // One pass over the header lines; the empty line ends the head.
+        let end = loop {
+            match b.get(pos) {
+                None => return Err(ParseError::new(ErrorKind::Incomplete, b.len())),
+                Some(b'\r') if b.get(pos + 1) == Some(&b'\n') => break pos,
+                Some(b' ' | b'\t') => {
+                    // A continuation line with no field before it.
+                    return Err(ParseError::new(ErrorKind::HeaderLine, pos));
+                }
+                Some(_) => {}
+            }
+            if headers.len() >= max_headers {
+                return Err(ParseError::new(ErrorKind::TooManyHeaders, pos));
             }
             let line_start = pos;
-            let (mut le, mut nx) = line_end(b, pos, end)?;
+            let (mut le, mut nx) = line_end(b, pos)?;
             // Unfold: a line starting with SP/HT continues the field (RFC 3261 §7.3.1).
-            while nx < end && (b[nx] == b' ' || b[nx] == b'\t') {
-                (le, nx) = line_end(b, nx, end)?;
+            while nx < b.len() && (b[nx] == b' ' || b[nx] == b'\t') {
+                (le, nx) = line_end(b, nx)?;
             }
             if le - line_start > limits.max_line_length {
                 return Err(ParseError::new(ErrorKind::LineTooLong, line_start));
@@ -188,8 +200,22 @@ impl Message {
             while ve > i && is_ws(b[ve - 1]) {
                 ve -= 1;
             }
-            let name_str = std::str::from_utf8(&b[line_start..name_end]).unwrap_or("");
-            let name = HeaderName::new(name_str).to_static();
+            let name = HeaderName::classify(&b[line_start..name_end]);
+            let slot = match name {
+                HeaderName::Via => VIA,
+                HeaderName::From => FROM,
+                HeaderName::To => TO,
+                HeaderName::CallId => CALL_ID,
+                HeaderName::CSeq => CSEQ,
+                HeaderName::MaxForwards => MAX_FORWARDS,
+                _ => usize::MAX,
+            };
+            if let Some(f) = first.get_mut(slot) {
+                if *f == 0 {
+                    // max_headers is clamped below u16::MAX above.
+                    *f = u16::try_from(headers.len() + 1).unwrap_or(0);
+                }
+            }
             match name {
                 HeaderName::ContentLength => {
                     let v = std::str::from_utf8(&b[i..ve]).unwrap_or("");
@@ -221,6 +247,13 @@ impl Message {
                 value: Span::new(i, ve),
             });
             pos = nx;
+        };
+        // TEXT-UTF8 (RFC 3261 §25.1); the common all-ASCII head skips the full decoder.
+        let head = &b[s0..end];
+        if !head.is_ascii() {
+            if let Err(e) = std::str::from_utf8(head) {
+                return Err(ParseError::new(ErrorKind::NotUtf8, s0 + e.valid_up_to()));
+            }
         }
 
         let body_start = end + 2;
@@ -235,6 +268,7 @@ impl Message {
             None => b.len(),
         };
         Ok(Message {
+            first,
             buf: bytes,
             start,
             headers,
@@ -378,8 +412,7 @@ impl Message {
 
     /// The top Via; `None` when absent or malformed ([`Message::validate`] says which).
     pub fn top_via(&self) -> Option<Via<'_>> {
-        let h = self.entries(HeaderName::Via).next()?;
-        let v = self.str_at(h.value);
+        let v = self.first_value(VIA)?;
         if memchr::memchr(b',', v.as_bytes()).is_none() {
             return Via::parse(v).ok();
         }
@@ -391,7 +424,7 @@ impl Message {
     /// From (RFC 3261 §20.20); `None` when absent or malformed.
     pub fn from(&self) -> Option<NameAddr<'_>> {
         NameAddr::parse_as(
-            self.header(&HeaderName::From)?,
+            self.first_value(FROM)?,
             ErrorKind::BadHeader(HeaderName::From),
         )
         .ok()
@@ -399,26 +432,22 @@ impl Message {
 
     /// To (RFC 3261 §20.39); `None` when absent or malformed.
     pub fn to(&self) -> Option<NameAddr<'_>> {
-        NameAddr::parse_as(
-            self.header(&HeaderName::To)?,
-            ErrorKind::BadHeader(HeaderName::To),
-        )
-        .ok()
+        NameAddr::parse_as(self.first_value(TO)?, ErrorKind::BadHeader(HeaderName::To)).ok()
     }
 
     /// Call-ID (RFC 3261 §20.8), as written; `None` when absent or empty.
     pub fn call_id(&self) -> Option<&str> {
-        self.header(&HeaderName::CallId).filter(|s| !s.is_empty())
+        self.first_value(CALL_ID).filter(|s| !s.is_empty())
     }
 
     /// CSeq (RFC 3261 §20.16); `None` when absent or malformed (e.g. above 2^32-1).
     pub fn cseq(&self) -> Option<CSeq> {
-        parse_cseq(self.header(&HeaderName::CSeq)?).ok()
+        parse_cseq(self.first_value(CSEQ)?).ok()
     }
 
     /// Max-Forwards (RFC 3261 §20.22); `None` when absent or malformed.
     pub fn max_forwards(&self) -> Option<u8> {
-        parse_max_forwards(self.header(&HeaderName::MaxForwards)?).ok()
+        parse_max_forwards(self.first_value(MAX_FORWARDS)?).ok()
     }
 
     /// Content-Length, when present (it was checked at parse time).
@@ -472,6 +501,12 @@ impl Message {
     }
 
     // ---- internals ----
+
+    /// The raw value of the first header in a core slot.
+    fn first_value(&self, slot: usize) -> Option<&str> {
+        let i = usize::from(self.first[slot]).checked_sub(1)?;
+        self.headers.get(i).map(|h| self.str_at(h.value))
+    }
 
     pub(crate) fn str_at(&self, s: Span) -> &str {
         // The head was checked to be UTF-8 and spans are cut at ASCII delimiters.
@@ -528,15 +563,15 @@ impl Message {
 
 /// Finds the end of the line starting at `pos`: returns (index of its CR, index after LF).
 /// A bare CR or LF is an error (RFC 3261 §7: lines end in CRLF).
-fn line_end(b: &[u8], pos: usize, end: usize) -> Result<(usize, usize), ParseError> {
-    // `end` is the start of the final empty line, so b[..end + 2] holds a CRLF at end.
-    let lim = (end + 2).min(b.len());
-    match memchr::memchr2(b'\r', b'\n', &b[pos..lim]) {
+fn line_end(b: &[u8], pos: usize) -> Result<(usize, usize), ParseError> {
+    match memchr::memchr2(b'\r', b'\n', &b[pos..]) {
         Some(p) if b[pos + p] == b'\r' && b.get(pos + p + 1) == Some(&b'\n') => {
             Ok((pos + p, pos + p + 2))
         }
-        Some(p) => Err(ParseError::new(ErrorKind::BareLineEnd, pos + p)),
-        None => Err(ParseError::new(ErrorKind::Incomplete, lim)),
+        Some(p) if pos + p + 1 < b.len() || b[pos + p] == b'\n' => {
+            Err(ParseError::new(ErrorKind::BareLineEnd, pos + p))
+        }
+        _ => Err(ParseError::new(ErrorKind::Incomplete, b.len())),
     }
 }
 

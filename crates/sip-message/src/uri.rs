@@ -10,7 +10,10 @@ use std::fmt;
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 use crate::error::{ErrorKind, ParseError};
-use crate::lex::{Params, check_escapes, is_unreserved, unescape};
+use crate::lex::{
+    Params, check_escapes, is_alnum, is_hnv_char, is_param_char, is_password_char, is_unreserved,
+    is_user_char, unescape,
+};
 
 /// A URI as found in a Request-URI, name-addr or addr-spec.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -161,7 +164,7 @@ impl<'a> SipUri<'a> {
         let (user, password, hp_start) = match memchr::memchr(b'@', b) {
             Some(at) => {
                 let info = &rest[..at];
-                let (u, p) = match info.find(':') {
+                let (u, p) = match memchr::memchr(b':', info.as_bytes()) {
                     Some(c) => (&info[..c], Some(&info[c + 1..])),
                     None => (info, None),
                 };
@@ -308,7 +311,7 @@ impl<'a> SipUri<'a> {
 /// Parses `host [":" port]` at `b[start..]`, stopping at `;`, `?` or the end.
 fn parse_hostport(s: &str, start: usize) -> Result<(Host<'_>, Option<u16>, usize), ParseError> {
     let b = s.as_bytes();
-    let (host, mut i) = parse_host(s, start, |c| matches!(c, b':' | b';' | b'?'))?;
+    let (host, mut i) = parse_host(s, start)?;
     let mut port = None;
     if i < b.len() && b[i] == b':' {
         i += 1;
@@ -323,72 +326,129 @@ fn parse_hostport(s: &str, start: usize) -> Result<(Host<'_>, Option<u16>, usize
 
 /// Parses a port (at most 5 digits, <= 65535).
 pub(crate) fn parse_port(s: &str) -> Option<u16> {
-    if s.is_empty() || s.len() > 5 || !s.bytes().all(|c| c.is_ascii_digit()) {
+    if s.is_empty() || s.len() > 5 {
         return None;
     }
-    s.parse().ok()
+    let mut v: u32 = 0;
+    for c in s.bytes() {
+        if !c.is_ascii_digit() {
+            return None;
+        }
+        v = v * 10 + u32::from(c - b'0');
+    }
+    u16::try_from(v).ok()
 }
 
-/// Parses a host at `b[start..]` up to a byte for which `stop` holds (or the end).
-/// Returns the host and the index after it.
-pub(crate) fn parse_host(
-    s: &str,
-    start: usize,
-    stop: impl Fn(u8) -> bool,
-) -> Result<(Host<'_>, usize), ParseError> {
+/// Parses a host at `b[start..]`, stopping at the first byte that cannot be part of one.
+/// Returns the host and the index after it. One pass: the scan also classifies.
+pub(crate) fn parse_host(s: &str, start: usize) -> Result<(Host<'_>, usize), ParseError> {
     let b = s.as_bytes();
+    let err = ParseError::new(ErrorKind::Host, start);
     if b.get(start) == Some(&b'[') {
         // IPv6reference = "[" IPv6address "]" (RFC 5118 §4.1)
         let close = memchr::memchr(b']', &b[start..])
             .map(|p| start + p)
-            .ok_or(ParseError::new(ErrorKind::Host, start))?;
-        let addr: Ipv6Addr = s[start + 1..close]
-            .parse()
-            .map_err(|_| ParseError::new(ErrorKind::Host, start))?;
+            .ok_or(err)?;
+        let addr: Ipv6Addr = s[start + 1..close].parse().map_err(|_| err)?;
         return Ok((Host::V6(addr), close + 1));
     }
     let mut i = start;
-    while i < b.len() && !stop(b[i]) {
-        if !(b[i].is_ascii_alphanumeric() || matches!(b[i], b'-' | b'.' | b'_')) {
-            break;
+    let mut numeric = true;
+    let mut prev = b'.';
+    while i < b.len() {
+        let c = b[i];
+        if c == b'.' {
+            if prev == b'.' {
+                return Err(err); // leading '.' or ".."
+            }
+        } else if !c.is_ascii_digit() {
+            if is_alnum(c) || c == b'-' || c == b'_' {
+                numeric = false;
+            } else {
+                break;
+            }
         }
+        prev = c;
         i += 1;
     }
     let h = &s[start..i];
-    Ok((
-        classify_host(h).ok_or(ParseError::new(ErrorKind::Host, start))?,
-        i,
-    ))
+    let host = if i == start {
+        None
+    } else if numeric {
+        // All digits and dots: it must be an IPv4address, not a name.
+        parse_ipv4(h.as_bytes()).map(Host::V4)
+    } else if b[start] == b'-' {
+        None
+    } else {
+        Some(Host::Domain(h))
+    };
+    Ok((host.ok_or(err)?, i))
 }
 
 /// Classifies a host string without brackets handling for IPv6 (bare IPv6 is accepted for
 /// the Via `received` parameter, RFC 5118 §4.5).
 pub(crate) fn classify_host(h: &str) -> Option<Host<'_>> {
-    if h.is_empty() {
-        return None;
-    }
-    if h.starts_with('[') && h.ends_with(']') && h.len() > 2 {
-        return h[1..h.len() - 1].parse().ok().map(Host::V6);
-    }
-    if h.contains(':') {
-        return h.parse().ok().map(Host::V6);
-    }
     let b = h.as_bytes();
-    if b.iter().all(|c| c.is_ascii_digit() || *c == b'.') {
-        // All digits and dots: it must be an IPv4address, not a (top-label-less) name.
-        return h.parse().ok().map(Host::V4);
+    let (&first, &last) = (b.first()?, b.last()?);
+    if first == b'[' {
+        return if last == b']' && b.len() > 2 {
+            h[1..h.len() - 1].parse().ok().map(Host::V6)
+        } else {
+            None
+        };
     }
-    // hostname = *( domainlabel "." ) toplabel [ "." ]
-    if b[0] == b'.' || b[0] == b'-' || h.contains("..") {
-        return None;
+    // One pass: IPv4 (digits and dots only), bare IPv6 (has ':'), or a hostname.
+    let mut numeric = true;
+    let mut prev = b'.';
+    for &c in b {
+        match c {
+            b'0'..=b'9' => {}
+            b'.' if prev == b'.' => return None, // leading '.' or ".."
+            b'.' => {}
+            b':' => return h.parse().ok().map(Host::V6),
+            _ if is_alnum(c) || c == b'-' || c == b'_' => numeric = false,
+            _ => return None,
+        }
+        prev = c;
     }
-    if !b
-        .iter()
-        .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'.' | b'_'))
-    {
+    if numeric {
+        // All digits and dots: it must be an IPv4address, not a name.
+        return parse_ipv4(b).map(Host::V4);
+    }
+    if first == b'-' {
         return None;
     }
     Some(Host::Domain(h))
+}
+
+/// IPv4address = 1*3DIGIT "." 1*3DIGIT "." 1*3DIGIT "." 1*3DIGIT, each at most 255
+/// (RFC 3261 §25.1 allows leading zeros).
+pub(crate) fn parse_ipv4(b: &[u8]) -> Option<Ipv4Addr> {
+    let mut o = [0u8; 4];
+    let mut n = 0;
+    let mut v: u16 = 0;
+    let mut digits = 0;
+    for &c in b {
+        if c == b'.' {
+            if digits == 0 || n == 3 {
+                return None;
+            }
+            o[n] = u8::try_from(v).ok()?;
+            n += 1;
+            v = 0;
+            digits = 0;
+        } else if c.is_ascii_digit() && digits < 3 {
+            v = v * 10 + u16::from(c - b'0');
+            digits += 1;
+        } else {
+            return None;
+        }
+    }
+    if n != 3 || digits == 0 {
+        return None;
+    }
+    o[3] = u8::try_from(v).ok()?;
+    Some(Ipv4Addr::from(o))
 }
 
 impl<'a> TelUri<'a> {
@@ -466,30 +526,6 @@ impl fmt::Display for Uri<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
     }
-}
-
-/// user = 1*( unreserved / escaped / user-unreserved )
-fn is_user_char(c: u8) -> bool {
-    is_unreserved(c)
-        || matches!(
-            c,
-            b'%' | b'&' | b'=' | b'+' | b'$' | b',' | b';' | b'?' | b'/'
-        )
-}
-
-/// password = *( unreserved / escaped / "&" / "=" / "+" / "$" / "," )
-fn is_password_char(c: u8) -> bool {
-    is_unreserved(c) || matches!(c, b'%' | b'&' | b'=' | b'+' | b'$' | b',')
-}
-
-/// paramchar = param-unreserved / unreserved / escaped
-fn is_param_char(c: u8) -> bool {
-    is_unreserved(c) || matches!(c, b'%' | b'[' | b']' | b'/' | b':' | b'&' | b'+' | b'$')
-}
-
-/// hname / hvalue characters = hnv-unreserved / unreserved / escaped
-fn is_hnv_char(c: u8) -> bool {
-    is_unreserved(c) || matches!(c, b'%' | b'[' | b']' | b'/' | b'?' | b':' | b'+' | b'$')
 }
 
 /// uric = reserved / unreserved / escaped

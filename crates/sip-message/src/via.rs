@@ -4,7 +4,7 @@ use std::fmt;
 
 use crate::HeaderName;
 use crate::error::{ErrorKind, ParseError};
-use crate::lex::{Cursor, Params, generic_params, is_token};
+use crate::lex::{Cursor, Params, is_token, scan_params};
 use crate::uri::{Host, classify_host, parse_host, parse_port};
 
 const KIND: ErrorKind = ErrorKind::BadHeader(HeaderName::Via);
@@ -105,15 +105,21 @@ impl<'a> Via<'a> {
     pub fn parse(s: &'a str) -> Result<Self, ParseError> {
         let mut c = Cursor::new(s, KIND);
         // sent-protocol = protocol-name SLASH protocol-version SLASH transport, LWS around
-        // the slashes allowed (RFC 4475 §3.1.1.1).
-        let name = c.token()?;
-        if !c.eat(b'/') {
-            return Err(c.err());
-        }
-        let version = c.token()?;
-        if !c.eat(b'/') {
-            return Err(c.err());
-        }
+        // the slashes allowed (RFC 4475 §3.1.1.1); "SIP/2.0/" is the common fast path.
+        let protocol = if s.len() > 8 && s.as_bytes()[..8].eq_ignore_ascii_case(b"SIP/2.0/") {
+            c.pos = 8;
+            (&s[..3], &s[4..7])
+        } else {
+            let name = c.token()?;
+            if !c.eat(b'/') {
+                return Err(c.err());
+            }
+            let version = c.token()?;
+            if !c.eat(b'/') {
+                return Err(c.err());
+            }
+            (name, version)
+        };
         let transport = Transport::new(c.token()?);
         // LWS sent-by
         let before = c.pos;
@@ -121,10 +127,7 @@ impl<'a> Via<'a> {
         if c.pos == before {
             return Err(c.err());
         }
-        let (host, after) = parse_host(s, c.pos, |b| {
-            !(b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_'))
-        })
-        .map_err(|e| ParseError::new(KIND, e.offset))?;
+        let (host, after) = parse_host(s, c.pos).map_err(|e| ParseError::new(KIND, e.offset))?;
         c.pos = after;
         let mut port = None;
         if c.eat(b':') {
@@ -132,52 +135,57 @@ impl<'a> Via<'a> {
             let p = c.take_while(|b| b.is_ascii_digit());
             port = Some(parse_port(p).ok_or(c.err())?);
         }
-        let params = generic_params(&mut c)?;
+        let (mut branch, mut received, mut rport, mut maddr, mut ttl) =
+            (None, None, None, None, None);
+        // One pass: validate every parameter and pick out the known ones.
+        let params = scan_params(&mut c, |n, v| match n.len() {
+            6 if n.eq_ignore_ascii_case("branch") => {
+                branch = v.filter(|v| v.bytes().all(is_token));
+                branch.is_some()
+            }
+            8 if n.eq_ignore_ascii_case("received") => {
+                received = v.filter(|v| classify_host(v).is_some_and(|h| h.is_ip()));
+                received.is_some()
+            }
+            5 if n.eq_ignore_ascii_case("rport") => match v {
+                None => {
+                    rport = Some(None);
+                    true
+                }
+                Some(v) => {
+                    rport = parse_port(v).map(Some);
+                    rport.is_some()
+                }
+            },
+            5 if n.eq_ignore_ascii_case("maddr") => {
+                maddr = v.filter(|v| classify_host(v).is_some());
+                maddr.is_some()
+            }
+            3 if n.eq_ignore_ascii_case("ttl") => {
+                ttl = v
+                    .filter(|v| v.len() <= 3)
+                    .and_then(|v| v.parse::<u8>().ok());
+                ttl.is_some()
+            }
+            _ => true,
+        })
+        .map_err(|e| ParseError::new(KIND, e.offset))?;
         c.ws();
         if !c.at_end() {
             return Err(c.err());
         }
-        let mut via = Via {
-            protocol: (name, version),
+        Ok(Via {
+            protocol,
             transport,
             host,
             port,
-            branch: None,
-            received: None,
-            rport: None,
-            maddr: None,
-            ttl: None,
+            branch,
+            received,
+            rport,
+            maddr,
+            ttl,
             params,
-        };
-        for p in Params::new(params) {
-            let n = p.name;
-            if n.eq_ignore_ascii_case("branch") {
-                via.branch = Some(
-                    p.value
-                        .filter(|v| !v.is_empty() && v.bytes().all(is_token))
-                        .ok_or(c.err())?,
-                );
-            } else if n.eq_ignore_ascii_case("received") {
-                let v = p.value.ok_or(c.err())?;
-                classify_host(v).filter(Host::is_ip).ok_or(c.err())?;
-                via.received = Some(v);
-            } else if n.eq_ignore_ascii_case("rport") {
-                via.rport = Some(match p.value {
-                    None => None,
-                    Some(v) => Some(parse_port(v).ok_or(c.err())?),
-                });
-            } else if n.eq_ignore_ascii_case("maddr") {
-                let v = p.value.ok_or(c.err())?;
-                classify_host(v).ok_or(c.err())?;
-                via.maddr = Some(v);
-            } else if n.eq_ignore_ascii_case("ttl") {
-                let v = p
-                    .value
-                    .and_then(|v| v.parse::<u8>().ok().filter(|_| v.len() <= 3));
-                via.ttl = Some(v.ok_or(c.err())?);
-            }
-        }
-        Ok(via)
+        })
     }
 
     /// All parameters, known ones included.
