@@ -640,3 +640,90 @@ fn loss_and_reordering_are_concealed_and_put_back_in_order() {
         pw[0] / power(tail)
     );
 }
+
+/// Runs `n` periods of 20 ms in which every phone sends, recording phone 0's payloads.
+fn step(
+    mixer: &mut Mixer,
+    phones: &mut [Phone],
+    now: &mut Instant,
+    n: u32,
+    mut sent: Option<&mut Vec<Bytes>>,
+) {
+    for _ in 0..n {
+        *now += FRAME;
+        for i in 0..phones.len() {
+            let f = phones[i].next_frame();
+            if i == 0 {
+                if let Some(s) = sent.as_mut() {
+                    s.push(f.payload.clone());
+                }
+            }
+            mixer.handle_audio(*now, phones[i].id, &f);
+        }
+        mixer.handle_timeout(*now).unwrap_or_else(|e| panic!("{e}"));
+        route(mixer, phones);
+    }
+}
+
+#[test]
+fn two_phones_on_one_codec_pass_through_and_mixing_resumes_seamlessly() {
+    let start = Instant::now();
+    let mut mixer = Mixer::new(MixerConfig::default());
+    let pcmu = Codec::with_default_pt(CodecKind::Pcmu);
+    let mut phones = vec![
+        Phone::new(&mut mixer, start, "a", pcmu, 500.0, 0.3),
+        Phone::new(&mut mixer, start, "b", pcmu, 1000.0, 0.3),
+    ];
+    let mut sent_by_a = Vec::new();
+    let mut now = start;
+    step(&mut mixer, &mut phones, &mut now, 20, Some(&mut sent_by_a));
+    // b got a's payloads untouched, nothing decoded or encoded.
+    let got: Vec<Bytes> = phones[1]
+        .received
+        .iter()
+        .map(|f| f.payload.clone())
+        .collect();
+    assert_eq!(got, sent_by_a);
+    assert_eq!(mixer.stats().frames_out, 0);
+    assert_eq!(mixer.stats().frames_forwarded, 40);
+    assert_eq!(
+        phones[1].received[0].sequence, 65_530,
+        "the room's numbering"
+    );
+    assert!(phones[1].received[0].marker);
+
+    // A third phone on another codec: the room mixes from now on.
+    let c = Phone::new(
+        &mut mixer,
+        now,
+        "c",
+        Codec::with_default_pt(CodecKind::Opus),
+        1500.0,
+        0.3,
+    );
+    phones.push(c);
+    step(&mut mixer, &mut phones, &mut now, 60, None);
+    assert!(mixer.stats().frames_out > 0);
+    // Then c leaves: back to pass-through.
+    let c_id = phones[2].id;
+    mixer.remove_participant(c_id);
+    phones.pop();
+    step(&mut mixer, &mut phones, &mut now, 20, None);
+    assert_eq!(mixer.stats().frames_forwarded, 80);
+
+    // What b heard is one stream throughout: sequence numbers step by one, timestamps
+    // never go back, and the marker flags each switch.
+    let r = &phones[1].received;
+    for w in r.windows(2) {
+        assert_eq!(w[1].sequence, w[0].sequence.wrapping_add(1));
+        assert!((w[1].timestamp.wrapping_sub(w[0].timestamp) as i32) > 0);
+    }
+    assert_eq!(
+        r.iter().filter(|f| f.marker).count(),
+        3,
+        "start, to mixing, back"
+    );
+    // While mixing, b heard c.
+    let mixed: Vec<i16> = phones[1].heard[160 * 20..160 * 75].to_vec();
+    assert!(tone_power(&mixed[160 * 15..], 8000, 1500.0) > 0.02);
+}

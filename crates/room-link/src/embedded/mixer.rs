@@ -23,6 +23,11 @@
 //!   sequence numbers and timestamps (random starts from the caller, RFC 3550 §5.1), the
 //!   timestamp advancing by exactly one frame in the codec's RTP clock per frame.
 //!
+//! - **Two-party pass-through**: with exactly two participants on one codec and packet time,
+//!   each hears exactly the other, so payloads are forwarded untouched (sequence numbers and
+//!   timestamps rewritten onto the listener's stream, so switching to and from mixing when a
+//!   third joins or leaves keeps one continuous stream, with the marker set at each switch).
+//!
 //! Contract: after every `handle_*`, drain [`Mixer::poll_transmit`] and [`Mixer::poll_event`],
 //! then sleep until [`Mixer::poll_timeout`]. Nothing here reads a clock.
 
@@ -71,6 +76,11 @@ pub struct MixerConfig {
     pub max_queued_events: usize,
     /// Opus encoder settings (its rate is forced to [`MIX_RATE`]).
     pub opus: OpusConfig,
+    /// With exactly two participants on the same codec and packet time, forward payloads
+    /// untouched instead of decoding and re-encoding: each would hear exactly the other
+    /// anyway, and pass-through costs nothing and adds no delay. Sequence numbers and
+    /// timestamps are still the room's own, continuous across switches to and from mixing.
+    pub two_party_passthrough: bool,
 }
 
 impl Default for MixerConfig {
@@ -81,6 +91,7 @@ impl Default for MixerConfig {
             max_queued_frames: 1024,
             max_queued_events: 1024,
             opus: OpusConfig::default(),
+            two_party_passthrough: true,
         }
     }
 }
@@ -126,6 +137,8 @@ pub struct MixerStats {
     pub frames_dropped: u64,
     /// Events dropped because `poll_event` was not drained.
     pub events_dropped: u64,
+    /// Payloads forwarded untouched in two-party pass-through.
+    pub frames_forwarded: u64,
 }
 
 /// The mix-minus mixer of one room (see the module docs).
@@ -140,6 +153,8 @@ pub struct Mixer {
     transmit: VecDeque<(ParticipantId, AudioFrame)>,
     events: VecDeque<(ParticipantId, RoomEvent)>,
     stats: MixerStats,
+    /// Whether the room is in two-party pass-through.
+    passthrough: bool,
 }
 
 struct Participant {
@@ -168,6 +183,9 @@ struct Participant {
     sequence: u16,
     timestamp: u32,
     first_out: bool,
+    /// Pass-through rewriting of what this participant *receives*: (sequence, timestamp)
+    /// offsets from the sender's numbers to ours, fixed by the first forwarded packet.
+    forward_offsets: Option<(u16, u32)>,
 }
 
 impl Mixer {
@@ -185,6 +203,7 @@ impl Mixer {
             transmit: VecDeque::new(),
             events: VecDeque::new(),
             stats: MixerStats::default(),
+            passthrough: false,
         }
     }
 
@@ -253,6 +272,7 @@ impl Mixer {
             );
         }
         self.participants.push(p);
+        self.update_mode();
         self.next_tick.get_or_insert(now + TICK);
         Ok(id)
     }
@@ -275,6 +295,7 @@ impl Mixer {
         if self.participants.is_empty() {
             self.next_tick = None;
         }
+        self.update_mode();
         true
     }
 
@@ -315,6 +336,11 @@ impl Mixer {
             return;
         }
         self.stats.packets_in += 1;
+        if self.passthrough {
+            self.forward(i, frame);
+            return;
+        }
+        let p = &mut self.participants[i];
         p.playout.push(BufferedPacket {
             sequence: frame.sequence,
             timestamp: frame.timestamp,
@@ -394,8 +420,77 @@ impl Mixer {
         }
     }
 
+    /// Enters or leaves two-party pass-through after the participants changed.
+    fn update_mode(&mut self) {
+        let pair = match self.participants.as_slice() {
+            [a, b] => {
+                self.cfg.two_party_passthrough
+                    && a.media.codec.kind == b.media.codec.kind
+                    && a.media.ptime_ms == b.media.ptime_ms
+            }
+            _ => false,
+        };
+        if pair == self.passthrough {
+            return;
+        }
+        self.passthrough = pair;
+        for p in &mut self.participants {
+            p.forward_offsets = None;
+            // Decoding state is stale after pass-through, and buffered audio is stale after
+            // mixing: start both paths clean.
+            p.playout = PlayoutBuffer::new(self.cfg.playout_depth);
+            p.input.clear();
+            p.playing = false;
+            p.out_pcm.clear();
+            // A discontinuity in what the participant hears (RFC 3551 §4.1 marker).
+            p.first_out = true;
+        }
+    }
+
+    /// Forwards a payload from participant `from` to the other one, untouched.
+    fn forward(&mut self, from: usize, frame: &AudioFrame) {
+        let to = 1 - from.min(1);
+        let Some(o) = self.participants.get_mut(to) else {
+            return;
+        };
+        let (seq_off, ts_off) = *o.forward_offsets.get_or_insert((
+            o.sequence.wrapping_sub(frame.sequence),
+            o.timestamp.wrapping_sub(frame.timestamp),
+        ));
+        let sequence = frame.sequence.wrapping_add(seq_off);
+        let timestamp = frame.timestamp.wrapping_add(ts_off);
+        // Keep "next" numbers ahead of everything sent, so mixing can resume from them.
+        if (sequence.wrapping_sub(o.sequence) as i16) >= 0 {
+            o.sequence = sequence.wrapping_add(1);
+        }
+        let next_ts = timestamp.wrapping_add(o.ticks_per_frame);
+        if (next_ts.wrapping_sub(o.timestamp) as i32) > 0 {
+            o.timestamp = next_ts;
+        }
+        let out = AudioFrame {
+            payload_type: o.media.codec.payload_type,
+            sequence,
+            timestamp,
+            marker: frame.marker || o.first_out,
+            payload: frame.payload.clone(),
+        };
+        o.first_out = false;
+        let id = o.info.id;
+        self.stats.frames_forwarded += 1;
+        push_bounded(
+            &mut self.transmit,
+            self.cfg.max_queued_frames,
+            &mut self.stats.frames_dropped,
+            (id, out),
+        );
+    }
+
     fn tick(&mut self) -> Result<(), Error> {
         self.stats.ticks += 1;
+        if self.passthrough {
+            // Media moves packet by packet in `forward`; nothing to mix.
+            return Ok(());
+        }
         self.sum.iter_mut().for_each(|s| *s = 0);
         for p in &mut self.participants {
             p.take_frame();
@@ -506,6 +601,7 @@ impl Participant {
             sequence: media.initial_sequence,
             timestamp: media.initial_timestamp,
             first_out: true,
+            forward_offsets: None,
         })
     }
 
