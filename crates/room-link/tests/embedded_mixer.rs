@@ -651,14 +651,14 @@ fn step(
 ) {
     for _ in 0..n {
         *now += FRAME;
-        for i in 0..phones.len() {
-            let f = phones[i].next_frame();
+        for (i, p) in phones.iter_mut().enumerate() {
+            let f = p.next_frame();
             if i == 0 {
                 if let Some(s) = sent.as_mut() {
                     s.push(f.payload.clone());
                 }
             }
-            mixer.handle_audio(*now, phones[i].id, &f);
+            mixer.handle_audio(*now, p.id, &f);
         }
         mixer.handle_timeout(*now).unwrap_or_else(|e| panic!("{e}"));
         route(mixer, phones);
