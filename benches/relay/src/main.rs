@@ -613,6 +613,10 @@ fn generate(
                         ssrc: phone.ssrc,
                     };
                     let len = header.write(payload, &mut packet)?;
+                    ensure!(
+                        pt == OPUS_PT || len == PCMU_PACKET,
+                        "PCMU packets are 172 bytes"
+                    );
                     if mode == Mode::Passthrough {
                         // Send time and identity in the payload (the relay leaves it alone).
                         packet[12..20].copy_from_slice(&t.to_be_bytes());
