@@ -87,7 +87,8 @@ pub async fn run(
                 Some(RoomEvent::Audio(frame)) => {
                     for packet in state.packets_for_phone(frame, &mut out) {
                         if let Some(dest) = state.remote {
-                            let _ = socket.try_send_to(&packet, dest);
+                            // Awaited, not try_send: a fresh socket is not yet known writable.
+                            let _ = socket.send_to(&packet, dest).await;
                         }
                     }
                 }
@@ -102,7 +103,7 @@ pub async fn run(
                 let now = tokio::time::Instant::now().into_std();
                 while let Some(packet) = state.poll_dtmf(now, &mut out) {
                     if let Some(dest) = state.remote {
-                        let _ = socket.try_send_to(&packet, dest);
+                        let _ = socket.send_to(&packet, dest).await;
                     }
                 }
             }

@@ -105,7 +105,7 @@ pub async fn start(
     endpoint_for: impl FnOnce(SocketAddr) -> Endpoint,
     events: mpsc::Sender<Event>,
 ) -> Result<SipHandle> {
-    let udp = bind_udp(config.listen, config.udp_recv_buffer)?;
+    let (udp, udp_send) = bind_udp(config.listen, config.udp_recv_buffer)?;
     let local = udp.local_addr()?;
     // Same port on TCP (with port 0 the OS chose the UDP port; take the same one for TCP).
     let tcp = TcpListener::bind(local)
@@ -119,7 +119,7 @@ pub async fn start(
     tokio::spawn(tcp_acceptor(tcp, inputs.clone(), config.clone()));
     let driver = Driver {
         endpoint: endpoint_for(local),
-        udp,
+        udp: udp_send,
         connections: HashMap::new(),
         next_conn_id: 1,
         inputs: inputs.clone(),
@@ -131,7 +131,13 @@ pub async fn start(
     Ok(SipHandle { inputs, local })
 }
 
-fn bind_udp(addr: SocketAddr, recv_buffer: usize) -> Result<UdpSocket> {
+/// Binds the SIP UDP socket; returns the tokio socket for receiving and a clone of the same
+/// socket for sending.
+///
+/// Sending goes through the plain non-blocking std socket: tokio's `try_send_to` refuses to
+/// send until the reactor has reported the socket writable, which would silently drop the
+/// first message after start-up and leave it to a retransmission 500 ms later.
+fn bind_udp(addr: SocketAddr, recv_buffer: usize) -> Result<(UdpSocket, std::net::UdpSocket)> {
     use socket2::{Domain, Protocol, Socket, Type};
     let socket = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
     // The kernel may cap the size (net.core.rmem_max); a smaller buffer is not fatal.
@@ -142,7 +148,9 @@ fn bind_udp(addr: SocketAddr, recv_buffer: usize) -> Result<UdpSocket> {
     socket
         .bind(&addr.into())
         .with_context(|| format!("cannot listen for SIP on udp {addr}"))?;
-    Ok(UdpSocket::from_std(socket.into())?)
+    let socket: std::net::UdpSocket = socket.into();
+    let sender = socket.try_clone()?;
+    Ok((UdpSocket::from_std(socket)?, sender))
 }
 
 async fn udp_receiver(socket: Arc<UdpSocket>, inputs: mpsc::Sender<Input>) {
@@ -284,7 +292,7 @@ struct Connection {
 
 struct Driver {
     endpoint: Endpoint,
-    udp: Arc<UdpSocket>,
+    udp: std::net::UdpSocket,
     connections: HashMap<SocketAddr, Connection>,
     next_conn_id: u64,
     inputs: mpsc::Sender<Input>,
@@ -365,7 +373,7 @@ impl Driver {
         } = transmit;
         match transport {
             Transport::Udp => {
-                if let Err(err) = self.udp.try_send_to(&payload, destination) {
+                if let Err(err) = self.udp.send_to(&payload, destination) {
                     // A full socket buffer is loss to the transaction layer, which retransmits.
                     tracing::debug!(%err, %destination, "SIP udp send failed");
                 }
