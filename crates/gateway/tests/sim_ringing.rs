@@ -294,3 +294,59 @@ async fn max_call_duration_ends_an_answered_call() {
     assert_eq!(end.timeout_cause, Some(TimeoutCause::MaxDuration));
     assert!(answered.elapsed() >= Duration::from_secs(60));
 }
+
+/// Regression: the sync create must answer when the ringing timer fires, not when the CANCEL
+/// handshake ends. This callee rings and then ignores everything (no 200 to the CANCEL, no 487),
+/// so only Timer B of the CANCEL (32 s later) would end the SIP side.
+#[tokio::test(start_paused = true)]
+async fn ring_out_is_reported_when_the_timer_fires_even_if_the_callee_ignores_cancel() {
+    let socket = tokio::net::UdpSocket::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let callee = socket.local_addr().expect("addr");
+    tokio::spawn(async move {
+        let mut buf = vec![0u8; 65_535];
+        while let Ok((n, from)) = socket.recv_from(&mut buf).await {
+            let text = String::from_utf8_lossy(&buf[..n]).into_owned();
+            if !text.starts_with("INVITE ") {
+                continue;
+            }
+            let copy = |name: &str| {
+                text.lines()
+                    .filter(|l| {
+                        l.to_ascii_lowercase()
+                            .starts_with(&format!("{}:", name.to_ascii_lowercase()))
+                    })
+                    .map(|l| format!("{l}\r\n"))
+                    .collect::<String>()
+            };
+            let to = copy("To").trim_end().to_owned();
+            let ringing = format!(
+                "SIP/2.0 180 Ringing\r\n{}{}{to};tag=deaf\r\n{}{}Content-Length: 0\r\n\r\n",
+                copy("Via"),
+                copy("From"),
+                copy("Call-ID"),
+                copy("CSeq"),
+            );
+            let _ = socket.send_to(ringing.as_bytes(), from).await;
+        }
+    });
+    let gw = gateway_to(callee).await;
+    let ringing = Duration::from_secs(30);
+    let deadline = timings().deadline_for_create(Instant::now().into_std(), ringing, true);
+    let start = Instant::now();
+    let err = gw
+        .create_call(request(30, true), deadline, None)
+        .await
+        .expect_err("rang out");
+    let took = start.elapsed();
+    assert_eq!(
+        err.timeout_cause,
+        Some(TimeoutCause::RingNoAnswer),
+        "{err:?}"
+    );
+    assert!(
+        took >= ringing && took < ringing + TOLERANCE,
+        "answered after {took:?}"
+    );
+}

@@ -279,6 +279,15 @@ pub enum Event {
         /// The response (`None` when synthesized).
         response: Option<Box<Inbound>>,
     },
+    /// The call's ringing timer fired before an answer (UAC): the call is being CANCELled
+    /// (or will be, once a provisional arrives, §9.1) and will end with
+    /// [`TimeoutCause::RingNoAnswer`] unless a 2xx races the CANCEL (then it is ACKed and
+    /// BYEd). Reported at the moment the timer fires, so a waiter can answer its own caller
+    /// without waiting for the CANCEL handshake.
+    RingTimeout {
+        /// The call.
+        call: CallHandle,
+    },
     /// The call ended. Exactly one per call; the handle is invalid afterwards.
     Ended {
         /// The call.

@@ -419,6 +419,15 @@ impl Endpoint {
 
     /// The ringing timer fired: CANCEL now, or as soon as a provisional arrives (§9.1).
     pub(crate) fn ring_timeout(&mut self, now: Instant, call: u64) {
+        let ringing = self
+            .calls
+            .get(&call)
+            .is_some_and(|c| !c.ended && c.answered.is_none() && c.uac.is_some());
+        if ringing {
+            self.emit(Event::RingTimeout {
+                call: CallHandle(call),
+            });
+        }
         self.cancel_call(now, call, EndReason::Timeout(TimeoutCause::RingNoAnswer));
     }
 

@@ -193,6 +193,14 @@ fn ring_never_answered(t: Duration) {
         "CANCEL leaves exactly at the ringing timeout"
     );
     assert_eq!(net.sent_lines(1, "SIP/2.0 487").len(), 1);
+    // The TU hears of the ring-out when the timer fires, not after the CANCEL handshake.
+    let ring_timeouts: Vec<Duration> = net.nodes[0]
+        .events
+        .iter()
+        .filter(|(_, e)| matches!(e, Event::RingTimeout { .. }))
+        .map(|(at, _)| *at - net.start)
+        .collect();
+    assert_eq!(ring_timeouts, vec![t], "one RingTimeout, exactly at T");
     // The 487 was ACKed inside the transaction, with the INVITE's branch.
     let acks = net.sent_lines(0, "ACK ");
     assert_eq!(acks.len(), 1);

@@ -136,6 +136,7 @@ impl Gateway {
                 | Event::Answered { call, .. }
                 | Event::Confirmed { call, .. }
                 | Event::Ended { call, .. }
+                | Event::RingTimeout { call, .. }
                 | Event::Response { call, .. } => self.routes.route(*call, event),
                 _ => Some(event),
             };

@@ -290,6 +290,18 @@ impl OutboundCall {
                             }
                             let _ = progress.try_send(Progress::Answered);
                         }
+                        Event::RingTimeout { .. } => {
+                            // The dialog's ringing timer fired: tell the waiter now; the
+                            // CANCEL handshake finishes in the background (a racing 2xx is
+                            // ACKed and BYEd by sip-core).
+                            tracing::info!(rang_ms = invite_sent.elapsed().as_millis() as u64, "ring no answer; cancelling");
+                            let error = failure(
+                                EndCause::Timeout,
+                                Some(&SipStatus { code: 408, reason: sip_core::reason_phrase(408).to_owned() }),
+                                Some(TimeoutCause::RingNoAnswer),
+                            );
+                            let _ = progress.try_send(Progress::Failed(error));
+                        }
                         Event::Ended { reason, .. } => {
                             break map_end(reason, local_end, answered_at.is_some());
                         }
