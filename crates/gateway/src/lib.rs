@@ -5,8 +5,8 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
-pub mod config;
 pub mod call;
+pub mod config;
 pub mod health;
 pub mod media;
 pub mod runtime;
