@@ -58,7 +58,10 @@ fn accessors(inputs: &[(&str, Bytes)]) {
         .iter()
         .map(|(_, b)| sip_message::Message::parse(b.clone()).unwrap())
         .collect();
-    let cases: [(&str, Accessor); 6] = [
+    let cases: [(&str, Accessor); 7] = [
+        ("parse", |m| {
+            sip_message::Message::parse(m.buffer().clone()).map_or(0, |m| m.header_count())
+        }),
         ("top_via", |m| {
             m.top_via().map_or(0, |v| v.branch.map_or(0, str::len))
         }),
@@ -77,7 +80,11 @@ fn accessors(inputs: &[(&str, Bytes)]) {
         if only.as_deref().is_some_and(|o| o != label) {
             continue;
         }
-        let n = if only.is_some() { N * 50 } else { N };
+        // ITER overrides the count (e.g. for a run under valgrind, which counts instructions).
+        let n = std::env::var("ITER")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(if only.is_some() { N * 50 } else { N });
         let t0 = cpu_ns();
         for _ in 0..n {
             for m in &msgs {

@@ -58,13 +58,17 @@ macro_rules! header_names {
                         _ => HeaderName::Other(""),
                     };
                 }
-                // Only the few known names of this length are compared.
-                if let Some(bucket) = BY_LEN.get(b.len()) {
-                    for &i in bucket.iter().take_while(|&&i| i != NONE) {
-                        let (known, h) = KNOWN[i as usize];
-                        if known.eq_ignore_ascii_case(b) {
-                            return h;
-                        }
+                // Candidates share the length and (case-folded) first letter: almost
+                // always one, never more than `PER_KEY`, so a known name costs one compare.
+                let Some(row) = key(b.len(), b[0]).and_then(|k| BY_KEY.get(k)) else {
+                    return HeaderName::Other("");
+                };
+                for &i in row.iter().take_while(|&&i| i != NONE) {
+                    let (known, name) = KNOWN[i as usize];
+                    // `b` holds token bytes only and known names are lower-case letters and
+                    // '-', so OR-ing 0x20 folds case without aliasing.
+                    if known.iter().zip(b).all(|(k, c)| *k == c | 0x20) {
+                        return name;
                     }
                 }
                 HeaderName::Other("")
@@ -143,20 +147,35 @@ header_names! {
 }
 
 const NONE: u8 = u8::MAX;
-const BUCKET: usize = 12;
+const MAX_LEN: usize = 24;
+const PER_KEY: usize = 3;
 
-/// Indices into `KNOWN` grouped by name length, `NONE`-terminated; built at compile time.
-const BY_LEN: [[u8; BUCKET]; 25] = {
-    let mut t = [[NONE; BUCKET]; 25];
+/// Table key of a name of `len` bytes starting with `first`: (length, letter).
+#[inline]
+const fn key(len: usize, first: u8) -> Option<usize> {
+    let f = first | 0x20;
+    if len > MAX_LEN || f < b'a' || f > b'z' {
+        return None;
+    }
+    Some(len * 26 + (f - b'a') as usize)
+}
+
+/// Indices into `KNOWN` by (length, first letter), `NONE`-padded; built at compile time.
+/// A fourth name on one key fails the build (index out of bounds in const evaluation).
+const BY_KEY: [[u8; PER_KEY]; (MAX_LEN + 1) * 26] = {
+    let mut t = [[NONE; PER_KEY]; (MAX_LEN + 1) * 26];
     let mut i = 0;
     while i < KNOWN.len() {
-        let l = KNOWN[i].0.len();
+        let name = KNOWN[i].0;
+        let k = match key(name.len(), name[0]) {
+            Some(k) => k,
+            None => panic!("known header names are 2..=24 bytes and start with a letter"),
+        };
         let mut j = 0;
-        while t[l][j] != NONE {
+        while t[k][j] != NONE {
             j += 1;
         }
-        // A full bucket fails the build (index out of bounds in const evaluation).
-        t[l][j] = i as u8;
+        t[k][j] = i as u8;
         i += 1;
     }
     t

@@ -284,3 +284,51 @@ fn torture_details() {
     assert!(m.body_bytes().starts_with(b"v=0"));
     assert_eq!(m.max_forwards(), None);
 }
+
+#[test]
+fn stream_framing_of_the_torture_messages() {
+    use sip_message::{Frame, frame};
+    let l = Limits::default();
+    // RFC 4475 §3.1.2.2: on TCP, a Content-Length larger than what arrived means "wait".
+    assert_eq!(frame(&data("invalid/clerr.dat"), &l), Ok(Frame::NeedMore));
+    // §3.1.2.3: negative Content-Length is an unrecoverable framing error.
+    assert_eq!(
+        frame(&data("invalid/ncl.dat"), &l).unwrap_err().kind,
+        ErrorKind::ContentLength
+    );
+    // §3.3.9: conflicting values cannot be framed.
+    assert_eq!(
+        frame(&data("invalid/mcl01.dat"), &l).unwrap_err().kind,
+        ErrorKind::ContentLengthConflict
+    );
+    // §3.4.1 over a stream: no Content-Length is fatal (RFC 3261 §18.3).
+    assert_eq!(
+        frame(&data("valid/inv2543.dat"), &l).unwrap_err().kind,
+        ErrorKind::ContentLengthMissing
+    );
+    // §3.1.1.8: the REGISTER is framed alone; the rest is the next message.
+    let dbl = data("valid/dblreq.dat");
+    let Ok(Frame::Complete(n)) = frame(&dbl, &l) else {
+        panic!("dblreq must frame")
+    };
+    assert_eq!(
+        Message::parse(dbl.slice(..n)).unwrap().method(),
+        Method::Register
+    );
+    assert!(matches!(frame(&dbl[n..], &l), Ok(Frame::KeepAlive(2))));
+    // Every valid message that carries a Content-Length frames to exactly the parsed message.
+    for (file, _) in manifest()
+        .into_iter()
+        .filter(|(f, _)| f.starts_with("valid/"))
+    {
+        let bytes = data(&file);
+        let m = Message::parse(bytes.clone()).unwrap();
+        if m.content_length().is_some() {
+            assert_eq!(
+                frame(&bytes, &l),
+                Ok(Frame::Complete(m.as_bytes().len())),
+                "{file}"
+            );
+        }
+    }
+}
