@@ -15,6 +15,17 @@ if [ ${#need[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need[@]}"
 fi
 
+# The official server SDK (PyPI `livekit-api`) drives the API in control's SDK test.
+if command -v python3 >/dev/null 2>&1; then
+  if ! python3 -c "import livekit.api" >/dev/null 2>&1; then
+    echo "run.sh: installing livekit-api (PyPI)"
+    python3 -m pip install --quiet livekit-api || echo "run.sh: livekit-api not installed; the SDK test will skip"
+  fi
+  if python3 -c "import livekit.api" >/dev/null 2>&1; then
+    export SIPBRIDGE_REQUIRE_SDK=1
+  fi
+fi
+
 echo "run.sh: cargo fmt --all --check"
 cargo fmt --all --check
 
