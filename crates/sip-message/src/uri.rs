@@ -171,10 +171,16 @@ impl<'a> SipUri<'a> {
                 if u.is_empty() {
                     return Err(err(ErrorKind::Uri, 0));
                 }
-                if let Some(p) = u.bytes().position(|c| !is_user_char(c)) {
+                let mut pct = false;
+                if let Some(p) = u.bytes().position(|c| {
+                    pct |= c == b'%';
+                    !is_user_char(c)
+                }) {
                     return Err(err(ErrorKind::Uri, p));
                 }
-                check_escapes(u.as_bytes()).map_err(|p| err(ErrorKind::Escape, p))?;
+                if pct {
+                    check_escapes(u.as_bytes()).map_err(|p| err(ErrorKind::Escape, p))?;
+                }
                 if let Some(pw) = p {
                     let off = u.len() + 1;
                     if let Some(p) = pw.bytes().position(|c| !is_password_char(c)) {
@@ -191,10 +197,13 @@ impl<'a> SipUri<'a> {
         // uri-parameters
         let mut i = after;
         let params_start = i;
+        // Escapes are checked only when a '%' was seen (rare).
+        let mut pct = false;
         while i < b.len() && b[i] == b';' {
             i += 1;
             let name_start = i;
             while i < b.len() && is_param_char(b[i]) {
+                pct |= b[i] == b'%';
                 i += 1;
             }
             if i == name_start {
@@ -204,6 +213,7 @@ impl<'a> SipUri<'a> {
                 i += 1;
                 let vs = i;
                 while i < b.len() && is_param_char(b[i]) {
+                    pct |= b[i] == b'%';
                     i += 1;
                 }
                 if i == vs {
@@ -212,7 +222,10 @@ impl<'a> SipUri<'a> {
             }
         }
         let params = &rest[params_start..i];
-        check_escapes(params.as_bytes()).map_err(|p| err(ErrorKind::Escape, params_start + p))?;
+        if pct {
+            check_escapes(params.as_bytes())
+                .map_err(|p| err(ErrorKind::Escape, params_start + p))?;
+        }
         // headers = "?" header *( "&" header ); header = hname "=" hvalue
         let mut headers = "";
         if i < b.len() && b[i] == b'?' {
@@ -352,25 +365,26 @@ pub(crate) fn parse_host(s: &str, start: usize) -> Result<(Host<'_>, usize), Par
         let addr: Ipv6Addr = s[start + 1..close].parse().map_err(|_| err)?;
         return Ok((Host::V6(addr), close + 1));
     }
-    let mut i = start;
+    // Scan the host characters; remember whether all were digits/dots and reject empty
+    // labels ("..", leading '.') on the way.
     let mut numeric = true;
-    let mut prev = b'.';
-    while i < b.len() {
-        let c = b[i];
+    let mut prev_dot = true;
+    let mut len = 0;
+    for &c in &b[start..] {
         if c == b'.' {
-            if prev == b'.' {
-                return Err(err); // leading '.' or ".."
+            if prev_dot {
+                return Err(err);
             }
-        } else if !c.is_ascii_digit() {
-            if is_alnum(c) || c == b'-' || c == b'_' {
-                numeric = false;
-            } else {
-                break;
-            }
+            prev_dot = true;
+        } else if is_alnum(c) || c == b'-' || c == b'_' {
+            numeric &= c.is_ascii_digit();
+            prev_dot = false;
+        } else {
+            break;
         }
-        prev = c;
-        i += 1;
+        len += 1;
     }
+    let i = start + len;
     let h = &s[start..i];
     let host = if i == start {
         None
