@@ -245,6 +245,30 @@ mod tests {
     }
 
     #[test]
+    fn every_known_name_classifies_to_itself_in_any_case() {
+        for &(lower, want) in super::KNOWN {
+            let name = std::str::from_utf8(lower).unwrap();
+            assert_eq!(HeaderName::new(name), want, "{name}");
+            assert_eq!(HeaderName::new(&name.to_ascii_uppercase()), want, "{name}");
+            assert_eq!(HeaderName::new(want.as_str()), want, "{name}");
+            assert!(want.as_str().eq_ignore_ascii_case(name));
+            // A one-byte change makes it unknown (no false positives from the table).
+            let mut changed = name.to_string();
+            changed.push('x');
+            assert!(
+                matches!(HeaderName::new(&changed), HeaderName::Other(_)),
+                "{changed}"
+            );
+        }
+        assert!(matches!(HeaderName::new("Vib"), HeaderName::Other(_)));
+        assert!(matches!(HeaderName::new("1via"), HeaderName::Other(_)));
+        assert!(matches!(
+            HeaderName::new(&"a".repeat(40)),
+            HeaderName::Other(_)
+        ));
+    }
+
+    #[test]
     fn other_names_compare_case_insensitively() {
         let a = HeaderName::new("X-Custom");
         assert_eq!(a, HeaderName::Other("x-custom"));

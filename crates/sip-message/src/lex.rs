@@ -10,17 +10,18 @@ use crate::error::{ErrorKind, ParseError};
 
 // Character classes as one 256-entry table of bit flags: one load per byte instead of a
 // chain of comparisons on the hottest loops.
-const WS: u8 = 1;
-const TOKEN: u8 = 2;
-const UNRESERVED: u8 = 4;
-const ALNUM: u8 = 8;
-const USER: u8 = 16;
-const PASSWORD: u8 = 32;
-const PARAMCHAR: u8 = 64;
-const HNV: u8 = 128;
+const WS: u16 = 1;
+const TOKEN: u16 = 2;
+const UNRESERVED: u16 = 4;
+const ALNUM: u16 = 8;
+const USER: u16 = 16;
+const PASSWORD: u16 = 32;
+const PARAMCHAR: u16 = 64;
+const HNV: u16 = 128;
+const GEN_VALUE: u16 = 256;
 
-const fn build_classes() -> [u8; 256] {
-    let mut t = [0u8; 256];
+const fn build_classes() -> [u16; 256] {
+    let mut t = [0u16; 256];
     let mut c = 0;
     while c < 256 {
         let b = c as u8;
@@ -70,13 +71,17 @@ const fn build_classes() -> [u8; 256] {
         if unreserved || matches!(b, b'%' | b'[' | b']' | b'/' | b'?' | b':' | b'+' | b'$') {
             f |= HNV;
         }
+        // gen-value = token / host / quoted-string: token plus ':' '[' ']' for IPv6.
+        if f & TOKEN != 0 || matches!(b, b':' | b'[' | b']') {
+            f |= GEN_VALUE;
+        }
         t[c] = f;
         c += 1;
     }
     t
 }
 
-static CLASSES: [u8; 256] = build_classes();
+static CLASSES: [u16; 256] = build_classes();
 
 /// SP, HTAB, or the CR/LF of a fold.
 #[inline(always)]
@@ -417,50 +422,68 @@ pub(crate) fn scan_params<'a>(
     c: &mut Cursor<'a>,
     mut f: impl FnMut(&'a str, Option<&'a str>) -> bool,
 ) -> Result<&'a str, ParseError> {
+    let s = c.s;
+    let b = s.as_bytes();
     let start = c.pos;
-    let b = c.s.as_bytes();
+    let skip_ws = |mut j: usize| {
+        while j < b.len() && is_ws(b[j]) {
+            j += 1;
+        }
+        j
+    };
+    let fail = |c: &mut Cursor<'a>, at: usize| {
+        c.pos = at;
+        Err(c.err_kind(ErrorKind::Param))
+    };
+    // `i` is the end of the last complete parameter (trailing LWS not consumed).
+    let mut i = start;
     loop {
-        let save = c.pos;
-        c.ws();
-        if c.peek() != Some(b';') {
-            c.pos = save;
+        let mut j = skip_ws(i);
+        if b.get(j) != Some(&b';') {
             break;
         }
-        c.pos += 1;
-        c.ws();
-        let name = c.take_while(is_token);
-        if name.is_empty() {
-            return Err(c.err_kind(ErrorKind::Param));
+        j = skip_ws(j + 1);
+        let ns = j;
+        while j < b.len() && is_token(b[j]) {
+            j += 1;
         }
-        let save = c.pos;
-        c.ws();
-        let value = if c.peek() == Some(b'=') {
-            c.pos += 1;
-            c.ws();
-            if b.get(c.pos) == Some(&b'"') {
-                Some(c.quoted()?)
+        if j == ns {
+            return fail(c, j);
+        }
+        let name = &s[ns..j];
+        let k = skip_ws(j);
+        let (value, end) = if b.get(k) == Some(&b'=') {
+            let mut k = skip_ws(k + 1);
+            if b.get(k) == Some(&b'"') {
+                c.pos = k;
+                let v = c.quoted()?;
+                (Some(v), c.pos)
             } else {
-                let v = c.take_while(is_gen_value);
-                if v.is_empty() {
-                    return Err(c.err_kind(ErrorKind::Param));
+                let vs = k;
+                while k < b.len() && is_gen_value(b[k]) {
+                    k += 1;
                 }
-                Some(v)
+                if k == vs {
+                    return fail(c, k);
+                }
+                (Some(&s[vs..k]), k)
             }
         } else {
-            c.pos = save;
-            None
+            (None, j)
         };
         if !f(name, value) {
-            return Err(c.err_kind(ErrorKind::Param));
+            return fail(c, end);
         }
+        i = end;
     }
-    Ok(c.s.get(start..c.pos).unwrap_or(""))
+    c.pos = i;
+    Ok(&s[start..i])
 }
 
 /// gen-value = token / host / quoted-string; `host` adds `:` `[` `]` for IPv6.
 #[inline]
 pub(crate) fn is_gen_value(b: u8) -> bool {
-    is_token(b) || matches!(b, b':' | b'[' | b']')
+    CLASSES[b as usize] & GEN_VALUE != 0
 }
 
 /// One `name[=value]` parameter. Quoted values are returned without their quotes, with
