@@ -177,6 +177,10 @@ fn relay(args: &RelayArgs) -> Result<()> {
         phones.push((a, b));
     }
     let ports = u16::try_from(4 * n + 64).context("too many calls for one port range")?;
+    // The engine's own packet counter (what `/metrics` would show), read in O(1) per request.
+    let recorder = metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder();
+    let metrics = recorder.handle();
+    metrics::set_global_recorder(recorder).map_err(|e| anyhow::anyhow!("{e}"))?;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
@@ -217,9 +221,19 @@ fn relay(args: &RelayArgs) -> Result<()> {
     }
     writeln!(out, "ready")?;
     out.flush()?;
-    // Any line asks for the totals; EOF ends the relay.
+    // "received" asks for the packet counter, any other line for the totals; EOF ends.
     for line in lines {
-        let _ = line?;
+        if line?.trim() == "received" {
+            let text = metrics.render();
+            let received = text
+                .lines()
+                .find(|l| l.starts_with("sipbridge_rtp_packets_total{direction=\"in\"}"))
+                .and_then(|l| l.split_whitespace().last())
+                .unwrap_or("0");
+            writeln!(out, "received={received}")?;
+            out.flush()?;
+            continue;
+        }
         let (mut received, mut forwarded, mut dropped, mut encoded) = (0u64, 0u64, 0u64, 0u64);
         for id in &ids {
             let s = rt.block_on(engine.stats(*id))?;
@@ -555,9 +569,14 @@ mod relay_io {
         Ok(line.trim().to_string())
     }
 
-    /// RTP packets the relay has received so far.
+    /// RTP packets the relay has received so far (its metrics counter).
     pub(crate) fn received() -> Result<u64> {
-        let line = totals()?;
+        let mut g = PIPES.lock().map_err(|_| anyhow::anyhow!("poisoned"))?;
+        let (stdin, stdout) = g.as_mut().context("relay pipes")?;
+        writeln!(stdin, "received")?;
+        stdin.flush()?;
+        let mut line = String::new();
+        stdout.read_line(&mut line)?;
         let v = line
             .split_whitespace()
             .find_map(|kv| kv.strip_prefix("received="))
