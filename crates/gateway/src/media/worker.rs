@@ -379,7 +379,11 @@ impl Worker {
                     let _ = reply.send(self.stats(id));
                 }
                 Command::Release { id, reply } => {
-                    let _ = reply.send(self.release(id));
+                    let r = self.release(id);
+                    if r.is_ok() {
+                        self.load.fetch_sub(1, Ordering::Relaxed);
+                    }
+                    let _ = reply.send(r);
                 }
             }
         }
@@ -430,11 +434,14 @@ impl Worker {
             }
             Ok(())
         })();
+        // On failure every port of the session goes back, whether or not its sockets made
+        // it into `paths` (they are closed by then).
         let give_back = |pool: &Mutex<PortPool>, paths: Vec<(PortSockets, Path, Path)>| {
+            drop(paths);
             let now = Instant::now();
             let mut pool = pool.lock().unwrap_or_else(PoisonError::into_inner);
-            for (ps, _, _) in paths {
-                pool.release(ps.port, now);
+            for port in rtp_ports.into_iter().flatten() {
+                pool.release(port, now);
             }
         };
         if let Err(e) = built {
@@ -581,7 +588,6 @@ impl Worker {
             rx.close();
             tx.close();
         }
-        self.load.fetch_sub(1, Ordering::Relaxed);
         self.metrics.sessions.set(self.sessions.len() as f64);
         Ok(stats)
     }
