@@ -540,3 +540,33 @@ async fn transcoded_bridge_carries_a_1khz_tone_both_ways() {
     let [ab, ba] = stats.transcoders.expect("a transcoded bridge");
     assert!(ab.encoded >= 40 && ba.encoded >= 40, "{ab:?} {ba:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn silent_endpoint_times_out_and_rejects_leg_b() {
+    let timeouts = MediaTimeouts {
+        no_media: Some(Duration::from_millis(100)),
+        silence: None,
+    };
+    let (engine, mut events) = engine(2, Duration::from_secs(60), timeouts);
+    let port = engine.allocate(RtcpPort::Mux).unwrap();
+    let (id, _rx, _tx) = engine
+        .endpoint(port, EndpointConfig::new(MediaTag(9), pcmu(), timeouts))
+        .await
+        .unwrap();
+    assert!(matches!(
+        engine.set_remote(id, Side::B, None, None).await,
+        Err(MediaError::Invalid(_))
+    ));
+    let ev = next_event(&mut events, |k| {
+        matches!(k, MediaEventKind::MediaTimeout { .. })
+    })
+    .await;
+    assert_eq!(ev.tag, MediaTag(9));
+    assert_eq!(
+        ev.kind,
+        MediaEventKind::MediaTimeout {
+            side: Side::A,
+            kind: MediaTimeoutKind::NoMedia
+        }
+    );
+}
