@@ -59,11 +59,13 @@
 //!
 //! # Metrics
 //!
-//! Aggregate only (no per-call labels): `sipbridge_rtp_packets_total`,
-//! `sipbridge_rtp_bytes_total`, `sipbridge_rtp_drops_total{reason}`,
-//! `sipbridge_rtp_transcoded_frames_total`, `sipbridge_media_sessions{worker}`,
-//! `sipbridge_rtp_loss_ratio{worker}` and `sipbridge_rtp_jitter_max_seconds{worker}` over the
-//! live legs, `sipbridge_media_events_dropped_total`. Install the metrics recorder before
+//! Aggregate only (no per-call labels): `sipbridge_rtp_packets_total{direction=in|out}`,
+//! `sipbridge_rtp_bytes_total{direction}`, `sipbridge_rtp_drops_total{reason}`,
+//! `sipbridge_rtp_transcoded_frames_total`, `sipbridge_rtp_endpoint_packets_total`,
+//! `sipbridge_media_sessions{worker}`, `sipbridge_rtp_loss_ratio{worker}` and
+//! `sipbridge_rtp_jitter_max_seconds{worker}` over the live legs (refreshed every 5 s),
+//! `sipbridge_media_events_dropped_total`. Workers add their counts once per wake-up, not
+//! per packet. Install the metrics recorder before
 //! [`MediaEngine::start`]: workers take their counter handles when they start.
 
 mod endpoint;
