@@ -34,12 +34,12 @@ pub fn sipbridge_bin() -> &'static Path {
         }
         let status = cmd.status().expect("run cargo build for sipbridge");
         assert!(status.success(), "building sipbridge failed");
-        // Test executables live in target/<profile>/deps/.
-        let exe = std::env::current_exe().expect("current test executable");
-        let profile_dir = exe
-            .parent()
-            .and_then(Path::parent)
-            .expect("target/<profile>/deps layout");
+        // Test executables live in target/<profile>/deps/, binaries in target/<profile>/.
+        let exe = std::env::current_exe().expect("current executable");
+        let mut profile_dir = exe.parent().expect("executable has a directory");
+        if profile_dir.file_name().is_some_and(|n| n == "deps") {
+            profile_dir = profile_dir.parent().expect("target/<profile>");
+        }
         let bin = profile_dir.join("sipbridge");
         assert!(bin.exists(), "{} missing after build", bin.display());
         bin
@@ -224,6 +224,11 @@ pub const API_SECRET: &str = "test-secret-test-secret-test-secret-0123";
 impl Gateway {
     /// Starts sipbridge with `extra` TOML appended (trunks etc.) and waits for `/healthz`.
     pub fn start(name: &str, extra: &str) -> Self {
+        Self::start_sized(name, extra, 1000, 1000)
+    }
+
+    /// Like [`Gateway::start`] with `rtp_ports` RTP ports and room for `max_calls` calls.
+    pub fn start_sized(name: &str, extra: &str, rtp_ports: u16, max_calls: usize) -> Self {
         let dir = std::env::temp_dir().join(format!("sipbridge-e2e-{}-{name}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("temp dir");
@@ -233,7 +238,11 @@ impl Gateway {
             use std::hash::{Hash, Hasher};
             let mut h = std::collections::hash_map::DefaultHasher::new();
             (name, std::process::id()).hash(&mut h);
-            20_000 + (h.finish() % 40) as u16 * 1000
+            if rtp_ports > 1000 {
+                10_000
+            } else {
+                20_000 + (h.finish() % 40) as u16 * 1000
+            }
         };
         let config = format!(
             r#"
@@ -245,7 +254,7 @@ t4_ms = 5000
 udp_recv_buffer = 1048576
 max_message_size = 65535
 tcp_idle_timeout_s = 60
-max_calls = 1000
+max_calls = {max_calls}
 
 [rtp]
 address = "127.0.0.1"
@@ -271,7 +280,7 @@ idempotency_retention_s = 600
 listen = "127.0.0.1:{http}"
 {extra}
 "#,
-            end = base + 999
+            end = base + (rtp_ports - 1)
         );
         let path = dir.join("sipbridge.toml");
         std::fs::write(&path, config).expect("write config");
@@ -279,7 +288,10 @@ listen = "127.0.0.1:{http}"
         let child = sipbridge()
             .args(["run", "--config"])
             .arg(&path)
-            .env("SIPBRIDGE_LOG", "info")
+            .env(
+                "SIPBRIDGE_LOG",
+                std::env::var("SIPBRIDGE_E2E_LOG").unwrap_or_else(|_| "info".to_owned()),
+            )
             .stdout(log.try_clone().expect("dup log"))
             .stderr(log)
             .spawn()
