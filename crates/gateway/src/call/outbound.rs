@@ -78,23 +78,30 @@ impl OutboundCall {
             pump: None,
         };
 
+        // A failure before the INVITE left: release what was taken, report, end the record.
+        let setup_failed = |port: Option<u16>, error: CallError| {
+            if let Some(port) = port {
+                gw.release_rtp(port);
+            }
+            finish(
+                &updater,
+                &progress,
+                EndCause::Error,
+                None,
+                None,
+                Some(error),
+                created,
+                false,
+            );
+        };
+
         // 1. Media for the SIP leg.
         let (socket, port) = match gw.bind_rtp().await {
             Ok(s) => s,
             Err(err) => {
                 tracing::warn!(%err, "no RTP port");
                 let error = CallError::new(TwirpCode::ResourceExhausted, "no RTP port available");
-                finish(
-                    &gw,
-                    &updater,
-                    &progress,
-                    EndCause::Error,
-                    None,
-                    None,
-                    Some(error),
-                    created,
-                    false,
-                );
+                setup_failed(None, error);
                 return;
             }
         };
@@ -114,18 +121,7 @@ impl OutboundCall {
                     TwirpCode::Internal,
                     format!("cannot build SDP offer: {err}"),
                 );
-                gw.release_rtp(port);
-                finish(
-                    &gw,
-                    &updater,
-                    &progress,
-                    EndCause::Error,
-                    None,
-                    None,
-                    Some(error),
-                    created,
-                    false,
-                );
+                setup_failed(Some(port), error);
                 return;
             }
         };
@@ -162,34 +158,12 @@ impl OutboundCall {
             Ok(Err(err)) => {
                 let error =
                     CallError::new(TwirpCode::InvalidArgument, format!("cannot dial: {err}"));
-                gw.release_rtp(port);
-                finish(
-                    &gw,
-                    &updater,
-                    &progress,
-                    EndCause::Error,
-                    None,
-                    None,
-                    Some(error),
-                    created,
-                    false,
-                );
+                setup_failed(Some(port), error);
                 return;
             }
             Err(err) => {
                 let error = CallError::new(TwirpCode::Unavailable, format!("SIP stack: {err}"));
-                gw.release_rtp(port);
-                finish(
-                    &gw,
-                    &updater,
-                    &progress,
-                    EndCause::Error,
-                    None,
-                    None,
-                    Some(error),
-                    created,
-                    false,
-                );
+                setup_failed(Some(port), error);
                 return;
             }
         };
@@ -363,7 +337,7 @@ impl OutboundCall {
             None
         };
         finish(
-            &gw, &updater, &progress, cause, sip_status, timeout, error, created, true,
+            &updater, &progress, cause, sip_status, timeout, error, created, true,
         );
     }
 }
@@ -462,7 +436,6 @@ fn failure(cause: EndCause, sip: Option<&SipStatus>, timeout: Option<TimeoutCaus
 
 #[allow(clippy::too_many_arguments)]
 fn finish(
-    gw: &Gateway,
     updater: &CallUpdater,
     progress: &mpsc::Sender<Progress>,
     cause: EndCause,
@@ -495,5 +468,4 @@ fn finish(
     if let Some(error) = error {
         let _ = progress.try_send(Progress::Failed(error));
     }
-    let _ = gw;
 }
