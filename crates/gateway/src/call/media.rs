@@ -27,6 +27,10 @@ use tokio::sync::mpsc;
 const DTMF_DIGIT: Duration = Duration::from_millis(100);
 /// Gap between two digits.
 const DTMF_GAP: Duration = Duration::from_millis(60);
+/// RFC 4733 volume field of sent digits, in −dBm0 (10 = −10 dBm0, a normal speech level).
+const DTMF_VOLUME: u8 = 10;
+/// Digits the sender holds at once (the API bounds a `dtmf` string well below this).
+const DTMF_QUEUE: usize = 64;
 /// Largest RTP packet handled.
 const MAX_PACKET: usize = 1500;
 
@@ -156,7 +160,9 @@ impl Pump {
                     payload_type: pt,
                     clock_rate: neg.clock_rate,
                     packet_interval: neg.ptime,
-                    ..DtmfSenderConfig::default()
+                    volume: DTMF_VOLUME,
+                    gap: DTMF_GAP,
+                    queue_limit: DTMF_QUEUE,
                 },
                 now,
                 mix(3) as u32,
@@ -314,8 +320,15 @@ impl Pump {
         }
     }
 
+    /// Whether digits are queued here or in the sender (queued or being sent).
     fn dtmf_pending(&self) -> bool {
-        !self.pauses.is_empty() || self.dtmf_out.as_ref().is_some_and(DtmfSender::is_sending)
+        !self.pauses.is_empty() || self.dtmf_busy()
+    }
+
+    fn dtmf_busy(&self) -> bool {
+        self.dtmf_out
+            .as_ref()
+            .is_some_and(|s| s.poll_timeout().is_some())
     }
 
     fn poll_dtmf(&mut self, now: Instant, out: &mut [u8]) -> Option<Bytes> {
@@ -325,7 +338,9 @@ impl Pump {
             let n = packet.write(self.seq, self.ssrc, out).ok()?;
             return Some(Bytes::copy_from_slice(&out[..n]));
         }
-        if sender.is_sending() || self.pause_until.is_some_and(|t| now < t) {
+        // One step at a time: a `w` must wait for the digits before it, and the sender
+        // spaces digits itself (its `gap`).
+        if sender.poll_timeout().is_some() || self.pause_until.is_some_and(|t| now < t) {
             return None;
         }
         self.pause_until = None;
@@ -334,14 +349,107 @@ impl Pump {
                 // Anchor the event on the audio timeline we last sent.
                 sender.set_clock(now, self.last_ts);
                 sender.send_event(event, DTMF_DIGIT).ok()?;
-                self.pause_until = Some(now + DTMF_DIGIT + DTMF_GAP);
+                // Start it now rather than on the next tick.
+                let packet = sender.poll_transmit(now)?;
+                self.seq = self.seq.wrapping_add(1);
+                let n = packet.write(self.seq, self.ssrc, out).ok()?;
+                Some(Bytes::copy_from_slice(&out[..n]))
             }
-            None => self.pause_until = Some(now + DTMF_PAUSE),
+            None => {
+                self.pause_until = Some(now + DTMF_PAUSE);
+                None
+            }
         }
-        None
     }
 }
 
 fn ticks(elapsed: Duration, clock_rate: u32) -> u32 {
     (elapsed.as_micros() as u64 * u64::from(clock_rate) / 1_000_000) as u32
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use control::validate::Dtmf;
+    use rtp_relay::codec::CodecKind;
+    use rtp_relay::dtmf::TelephoneEvent;
+
+    fn negotiated() -> NegotiatedMedia {
+        NegotiatedMedia {
+            media_index: 0,
+            remote_rtp: "127.0.0.1:40000".parse().expect("addr"),
+            remote_rtcp: None,
+            rtcp_mux: true,
+            codec: Codec::with_default_pt(CodecKind::Pcmu),
+            local_payload_type: 0,
+            clock_rate: 8000,
+            telephone_event: Some(101),
+            local_telephone_event: Some(101),
+            ptime: Duration::from_millis(20),
+            direction: sip_message::sdp::Direction::SendRecv,
+        }
+    }
+
+    /// (time since start, event, end bit) of every telephone-event packet sent for `digits`,
+    /// driving the pump the way its task does: a tick every ptime while digits are pending.
+    fn sent(digits: &str) -> Vec<(Duration, u8, bool)> {
+        let pcmu = Codec::with_default_pt(CodecKind::Pcmu);
+        let mut pump = Pump::new(&negotiated(), pcmu, pcmu, 1);
+        let dtmf = Dtmf::parse(digits).expect("valid digits");
+        pump.queue_digits(&dtmf);
+        let start = Instant::now();
+        let mut out = vec![0u8; MAX_PACKET];
+        let mut packets = Vec::new();
+        for tick in 0..500 {
+            if !pump.dtmf_pending() {
+                break;
+            }
+            let now = start + Duration::from_millis(20 * tick);
+            while let Some(packet) = pump.poll_dtmf(now, &mut out) {
+                let rtp = RtpPacket::parse(&packet).expect("RTP");
+                let te = TelephoneEvent::parse(rtp.payload()).expect("telephone-event");
+                packets.push((now - start, te.event, te.end));
+            }
+        }
+        packets
+    }
+
+    /// Regression: the last queued digit was never sent, because the pump stopped ticking
+    /// as soon as nothing was "being sent", while the digit still sat in the sender's queue.
+    #[test]
+    fn every_digit_is_sent_with_three_end_packets() {
+        let packets = sent("1");
+        let ends = packets.iter().filter(|(_, e, end)| *e == 1 && *end).count();
+        assert_eq!(ends, 3, "{packets:?}");
+
+        let packets = sent("12#");
+        for event in [1, 2, 11] {
+            let ends = packets
+                .iter()
+                .filter(|(_, e, end)| *e == event && *end)
+                .count();
+            assert_eq!(ends, 3, "event {event}: {packets:?}");
+        }
+    }
+
+    #[test]
+    fn w_pauses_half_a_second_between_digits() {
+        let packets = sent("1w2");
+        let last_of_1 = packets
+            .iter()
+            .filter(|(_, e, _)| *e == 1)
+            .map(|p| p.0)
+            .max()
+            .expect("1 sent");
+        let first_of_2 = packets
+            .iter()
+            .filter(|(_, e, _)| *e == 2)
+            .map(|p| p.0)
+            .min()
+            .expect("2 sent");
+        assert!(
+            first_of_2 >= last_of_1 + DTMF_PAUSE,
+            "1 ended at {last_of_1:?}, 2 began at {first_of_2:?}"
+        );
+    }
 }
