@@ -35,6 +35,8 @@ use registry::{CallCommand, Registry};
 
 /// Ended calls stay visible to `GetCall`/`ListCalls` this long.
 const ENDED_RETENTION: Duration = Duration::from_secs(300);
+/// Ports tried per call before giving up when other processes hold ports of the range.
+const RTP_BIND_ATTEMPTS: usize = 64;
 
 /// Routes `sip-core` events to the task of the call they belong to.
 #[derive(Debug, Default)]
@@ -212,7 +214,7 @@ impl Gateway {
     /// Binds an RTP socket on a free even port of the pool.
     async fn bind_rtp(&self) -> Result<(UdpSocket, u16)> {
         let ip = self.config.rtp.address;
-        for _ in 0..64 {
+        for _ in 0..RTP_BIND_ATTEMPTS {
             let port = self
                 .ports
                 .lock()
@@ -225,7 +227,7 @@ impl Gateway {
                 Err(_) => self.release_rtp(port),
             }
         }
-        anyhow::bail!("no bindable RTP port after 64 attempts")
+        anyhow::bail!("no bindable RTP port after {RTP_BIND_ATTEMPTS} attempts")
     }
 
     fn release_rtp(&self, port: u16) {
@@ -540,16 +542,14 @@ impl CallService for Gateway {
         if record.snapshot().state == CallState::Ended || !record.command(CallCommand::Hangup) {
             return Ok(record.snapshot());
         }
-        let ended = tokio::time::timeout_at(
+        // Wait for the end within the request's deadline; past it the BYE/CANCEL handshake
+        // goes on in the background and the caller gets the snapshot as it stands.
+        let _ = tokio::time::timeout_at(
             tokio::time::Instant::from_std(deadline.instant()),
             updates.wait_for(|info| info.state == CallState::Ended),
         )
         .await;
-        match ended {
-            Ok(_) => Ok(record.snapshot()),
-            // The BYE/CANCEL handshake goes on in the background.
-            Err(_) => Ok(record.snapshot()),
-        }
+        Ok(record.snapshot())
     }
 
     async fn transfer(

@@ -30,6 +30,9 @@ const INBOUND_QUEUE: usize = 8192;
 /// Messages queued for one TCP connection before further ones are dropped (the transaction
 /// layer treats it like loss and times out).
 const CONNECTION_QUEUE: usize = 256;
+/// Pause after a failed `accept` (e.g. out of file descriptors), so the acceptor does not
+/// spin while the condition lasts.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
 /// Largest UDP datagram (IPv4 maximum payload).
 const MAX_DATAGRAM: usize = 65_535;
 
@@ -207,7 +210,7 @@ async fn tcp_acceptor(
             Err(err) => {
                 tracing::warn!(%err, "SIP tcp accept failed");
                 // Out of file descriptors and similar: back off briefly instead of spinning.
-                tokio::time::sleep(Duration::from_millis(50)).await;
+                tokio::time::sleep(ACCEPT_BACKOFF).await;
             }
         }
     }
