@@ -2,6 +2,7 @@
 //! is the mirror image": a builder over a `BytesMut`).
 
 use std::fmt::Write as _;
+use std::net::IpAddr;
 
 use bytes::{BufMut as _, Bytes, BytesMut};
 
@@ -74,7 +75,11 @@ impl<'a> Writer<'a> {
     pub(crate) fn response(buf: &'a mut BytesMut, status: u16, reason: &str) -> Self {
         buf.clear();
         buf.reserve(1024);
-        let _ = write!(buf, "SIP/2.0 {status} {reason}\r\n");
+        buf.put_slice(b"SIP/2.0 ");
+        put_u32(buf, u32::from(status));
+        buf.put_u8(b' ');
+        buf.put_slice(reason.as_bytes());
+        buf.put_slice(b"\r\n");
         Self { buf }
     }
 
@@ -106,7 +111,13 @@ impl<'a> Writer<'a> {
         port: u16,
         branch: &[u8],
     ) -> &mut Self {
-        let _ = write!(self.buf, "Via: SIP/2.0/{transport} {host}:{port};branch=");
+        self.buf.put_slice(b"Via: SIP/2.0/");
+        self.buf.put_slice(transport.as_bytes());
+        self.buf.put_u8(b' ');
+        self.buf.put_slice(host.as_bytes());
+        self.buf.put_u8(b':');
+        put_u32(self.buf, u32::from(port));
+        self.buf.put_slice(b";branch=");
         self.buf.put_slice(branch);
         self.buf.put_slice(b";rport\r\n");
         self
@@ -114,7 +125,11 @@ impl<'a> Writer<'a> {
 
     /// `CSeq: n METHOD`.
     pub(crate) fn cseq(&mut self, seq: u32, method: &str) -> &mut Self {
-        let _ = write!(self.buf, "CSeq: {seq} {method}\r\n");
+        self.buf.put_slice(b"CSeq: ");
+        put_u32(self.buf, seq);
+        self.buf.put_u8(b' ');
+        self.buf.put_slice(method.as_bytes());
+        self.buf.put_slice(b"\r\n");
         self
     }
 
@@ -128,8 +143,65 @@ impl<'a> Writer<'a> {
                 self.buf.put_slice(b"\r\n");
             }
         }
-        let _ = write!(self.buf, "Content-Length: {}\r\n\r\n", body.len());
+        self.buf.put_slice(b"Content-Length: ");
+        // Bodies come from the TU and are far below 4 GiB; saturate rather than wrap.
+        put_u32(self.buf, u32::try_from(body.len()).unwrap_or(u32::MAX));
+        self.buf.put_slice(b"\r\n\r\n");
         self.buf.put_slice(body);
         self.buf.split().freeze()
+    }
+}
+
+/// Appends `n` in decimal (the hot path writes several numbers per message; `fmt` costs
+/// far more than this).
+pub(crate) fn put_u32(buf: &mut BytesMut, mut n: u32) {
+    let mut digits = [0u8; 10];
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    buf.put_slice(&digits[i..]);
+}
+
+/// Appends an IP address as a Via `received` value (RFC 3261 §18.2.1; IPv6 without
+/// brackets, RFC 5118 §4.5).
+pub(crate) fn put_ip(buf: &mut BytesMut, ip: IpAddr) {
+    match ip {
+        IpAddr::V4(v4) => {
+            for (i, o) in v4.octets().into_iter().enumerate() {
+                if i > 0 {
+                    buf.put_u8(b'.');
+                }
+                put_u32(buf, u32::from(o));
+            }
+        }
+        IpAddr::V6(v6) => {
+            let _ = write!(buf, "{v6}");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn writes_numbers_and_addresses() {
+        let mut b = BytesMut::new();
+        for n in [0, 7, 10, 65_535, u32::MAX] {
+            b.clear();
+            put_u32(&mut b, n);
+            assert_eq!(&b[..], n.to_string().as_bytes());
+        }
+        for ip in ["192.0.2.255", "0.0.0.0", "2001:db8::1"] {
+            b.clear();
+            put_ip(&mut b, ip.parse().expect("ip"));
+            assert_eq!(&b[..], ip.as_bytes());
+        }
     }
 }

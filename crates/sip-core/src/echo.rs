@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 
 use bytes::{Bytes, BytesMut};
 
-use crate::compose::{Writer, reason_phrase};
+use crate::compose::{Writer, put_ip, put_u32, reason_phrase};
 use crate::config::Config;
 use crate::ids::Tag;
 use crate::msg::Inbound;
@@ -15,8 +15,10 @@ use crate::transport::Transport;
 /// What a server transaction copies from its request into every response (§8.2.6.2).
 #[derive(Debug, Clone)]
 pub(crate) struct Echo {
-    /// Via values, the top one with `received`/`rport` filled in (§18.2.1, RFC 3581 §4).
-    pub vias: Vec<Bytes>,
+    /// The top Via with `received`/`rport` filled in (§18.2.1, RFC 3581 §4).
+    pub top_via: Bytes,
+    /// The other Via values, in order (usually none: no allocation then).
+    pub lower_vias: Vec<Bytes>,
     pub from: Bytes,
     pub to: Bytes,
     pub to_has_tag: bool,
@@ -36,44 +38,32 @@ pub(crate) fn make_echo(
     to_tag: Tag,
 ) -> (Echo, SocketAddr) {
     let via = m.top_via();
-    let mut top = Vec::with_capacity(via.value.len() + 40);
     let raw_top = m.bytes(&via.value);
-    let src_ip = from.ip().to_string();
-    // RFC 3581 §4: with rport, fill in the source port and always add received.
-    match via.rport {
-        Some(None) => {
-            // Rewrite `;rport` (no value) as `;rport=<port>`.
-            let lower = raw_top.to_ascii_lowercase();
-            let mut written = false;
-            let mut i = 0;
-            while let Some(pos) = crate::msg::find(&lower, i, b";rport") {
-                let end = pos + b";rport".len();
-                if matches!(lower.get(end), None | Some(b';' | b' ' | b'\t')) {
-                    top.extend_from_slice(&raw_top[..end]);
-                    top.extend_from_slice(format!("={}", from.port()).as_bytes());
-                    top.extend_from_slice(&raw_top[end..]);
-                    written = true;
-                    break;
-                }
-                i = end;
-            }
-            if !written {
-                top.extend_from_slice(raw_top);
-            }
-        }
-        _ => top.extend_from_slice(raw_top),
-    }
     let host_is_src = matches!(via.host, crate::msg::SentByHost::Ip(ip) if ip == from.ip());
-    // §18.2.1: add received when sent-by differs from the source address.
-    if via.received.is_none() && (via.rport == Some(None) || !host_is_src) {
-        top.extend_from_slice(b";received=");
-        top.extend_from_slice(src_ip.as_bytes());
-    }
-    let mut vias = Vec::with_capacity(m.via_values.len());
-    vias.push(Bytes::from(top));
-    for v in &m.via_values[1..] {
-        vias.push(m.slice(v));
-    }
+    // §18.2.1: add received when sent-by differs from the source address; RFC 3581 §4:
+    // with a valueless rport, fill in the source port and always add received.
+    let add_received = via.received.is_none() && (via.rport == Some(None) || !host_is_src);
+    // Where `;rport` (no value) ends inside the entry, to insert `=<port>` there.
+    let rport_at = via.rport_end.map(|e| e - via.value.start);
+    let top_via = if rport_at.is_none() && !add_received {
+        m.slice(&via.value)
+    } else {
+        let mut top = BytesMut::with_capacity(raw_top.len() + 64);
+        match rport_at {
+            Some(end) => {
+                top.extend_from_slice(&raw_top[..end]);
+                top.extend_from_slice(b"=");
+                put_u32(&mut top, u32::from(from.port()));
+                top.extend_from_slice(&raw_top[end..]);
+            }
+            None => top.extend_from_slice(raw_top),
+        }
+        if add_received {
+            top.extend_from_slice(b";received=");
+            put_ip(&mut top, from.ip());
+        }
+        top.freeze()
+    };
     // §18.2.2: reliable → the same connection (its peer address); unreliable → the
     // received address, at the rport (RFC 3581) or the sent-by port or the default port.
     let target = if transport.is_reliable() || via.rport.is_some() {
@@ -82,14 +72,15 @@ pub(crate) fn make_echo(
         SocketAddr::new(from.ip(), via.port.unwrap_or(transport.default_port()))
     };
     let echo = Echo {
-        vias,
+        top_via,
+        lower_vias: m.lower_vias().map(|r| m.slice(&r)).collect(),
         from: m.slice(&m.from),
         to: m.slice(&m.to),
         to_has_tag: m.to_tag.is_some(),
         to_tag,
         call_id: m.slice(&m.call_id),
         cseq: m.slice(&m.cseq_raw),
-        record_routes: m.record_routes.iter().map(|r| m.slice(r)).collect(),
+        record_routes: m.record_routes().map(|r| m.slice(&r)).collect(),
     };
     (echo, target)
 }
@@ -108,7 +99,8 @@ pub(crate) fn build_response(
     body: Option<&crate::api::Body>,
 ) -> Bytes {
     let mut w = Writer::response(buf, status, reason.unwrap_or_else(|| reason_phrase(status)));
-    for v in &echo.vias {
+    w.header("Via", &echo.top_via);
+    for v in &echo.lower_vias {
         w.header("Via", v);
     }
     w.header("From", &echo.from);

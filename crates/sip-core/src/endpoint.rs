@@ -597,7 +597,7 @@ impl Endpoint {
 
     fn on_response(&mut self, now: Instant, m: Inbound) {
         // §18.1.2: a response with more than one Via is not for us.
-        if m.via_values.len() != 1 {
+        if m.via_count != 1 {
             return;
         }
         let Some(status) = m.status() else { return };
@@ -682,7 +682,14 @@ impl Endpoint {
         let via = m.top_via();
         match m.branch() {
             Some(b) if b.starts_with(MAGIC_COOKIE.as_bytes()) => {
-                let sent_by = Bytes::from(m.bytes(&via.sent_by).to_ascii_lowercase());
+                // Host names compare case-insensitively; copy only when there is case
+                // to fold.
+                let raw = m.bytes(&via.sent_by);
+                let sent_by = if raw.iter().any(u8::is_ascii_uppercase) {
+                    Bytes::from(raw.to_ascii_lowercase())
+                } else {
+                    m.slice(&via.sent_by)
+                };
                 TransactionKey::Rfc3261 {
                     side: Side::Server,
                     branch: Branch::new(m.slice(via.branch.as_ref().unwrap_or(&(0..0)))),

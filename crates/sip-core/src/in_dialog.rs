@@ -215,8 +215,8 @@ impl Endpoint {
                 }
             }
             // A 2xx to a re-INVITE refreshes the remote target (§12.2.1.2).
-            if let Some(r) = &m.contact_uri {
-                let target = m.slice(r);
+            if let Some(r) = m.contact_range() {
+                let target = m.slice(&r);
                 if let Some(d) = self
                     .calls
                     .get_mut(&call)

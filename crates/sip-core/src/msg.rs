@@ -38,7 +38,8 @@ pub(crate) enum SentByHost {
     Domain,
 }
 
-/// Parsed facts of the top Via (§20.42, RFC 3581).
+/// Facts of the top Via (§20.42, RFC 3581), typed by [`sip_message::Via::parse`] and kept
+/// as ranges into the message buffer.
 #[derive(Debug, Clone)]
 pub(crate) struct Via {
     /// The whole entry.
@@ -51,21 +52,24 @@ pub(crate) struct Via {
     pub branch: Option<R>,
     /// `rport`: `Some(None)` when present without value.
     pub rport: Option<Option<u16>>,
+    /// Where a valueless `rport` ends (absolute), so a response can fill in the port.
+    pub rport_end: Option<usize>,
     /// `received`.
     pub received: Option<R>,
     /// `host[:port]` as written (the §17.2.3 sent-by key).
     pub sent_by: R,
 }
 
-/// An incoming SIP message as the core sees it: the parsed [`Message`] plus ranges of the
-/// fields the transaction and dialog layers use.
+/// An incoming SIP message as the core sees it: the parsed [`Message`] plus the transaction
+/// and dialog keys (top Via, Call-ID, From/To tags, CSeq) as ranges into its one buffer.
+/// Headers needed only by some messages (Contact, Record-Route, Require, further Vias) are
+/// read from the [`Message`] on demand.
 #[derive(Debug, Clone)]
 pub struct Inbound {
     msg: Message,
-    raw: Bytes,
     request_uri: R,
-    /// Raw Via values, top first (only the top one is interpreted).
-    pub(crate) via_values: Vec<R>,
+    /// Number of Via values (§18.1.2: a response with more than one is not ours).
+    pub(crate) via_count: usize,
     pub(crate) top: Via,
     pub(crate) call_id: R,
     pub(crate) from: R,
@@ -76,9 +80,6 @@ pub struct Inbound {
     pub(crate) cseq_method: Method,
     pub(crate) cseq_raw: R,
     pub(crate) max_forwards: Option<u32>,
-    pub(crate) contact_uri: Option<R>,
-    pub(crate) record_routes: Vec<R>,
-    pub(crate) require: Vec<R>,
 }
 
 impl Inbound {
@@ -109,91 +110,63 @@ impl Inbound {
         }
     }
 
-    /// Indexes the core fields; `None` when Via, From, To, Call-ID or CSeq is missing or the
-    /// top Via is unusable (then no response can be routed).
+    /// Indexes the transaction and dialog keys; `None` when Via, From, To, Call-ID or CSeq
+    /// is missing or the top Via is unusable (then no response can be routed).
     fn index(msg: Message) -> Option<Self> {
-        let raw = msg.buffer().clone();
-        let span = |s: &str| span_in(&raw, s);
-        let (mut via_values, mut record_routes, mut require) = (Vec::new(), Vec::new(), Vec::new());
-        let (mut from, mut to, mut call_id, mut cseq_raw) = (None, None, None, None);
-        let (mut max_forwards, mut contact_uri) = (None, None);
-        // One pass over the header index; values are located, not re-parsed (validation
-        // already happened for requests, and responses only need the transaction keys).
-        for (name, value) in msg.headers() {
-            match name {
-                HeaderName::Via => {
-                    for v in split_commas(value) {
-                        if via_values.len() >= MAX_VIAS {
-                            return None;
-                        }
-                        via_values.push(span(v)?);
-                    }
+        let raw = msg.buffer();
+        let span = |s: &str| span_in(raw, s);
+        // Via: count the values (cheap: most fields hold one) and type the top one.
+        let mut via_count = 0;
+        let mut top = None;
+        for field in msg.header_all(HeaderName::Via) {
+            if !field.as_bytes().contains(&b',') {
+                via_count += 1;
+                top = top.or(Some(field));
+            } else {
+                for v in split_commas(field) {
+                    via_count += 1;
+                    top = top.or(Some(v));
                 }
-                HeaderName::From if from.is_none() => from = Some(span(value)?),
-                HeaderName::To if to.is_none() => to = Some(span(value)?),
-                HeaderName::CallId if call_id.is_none() => call_id = Some(span(value)?),
-                HeaderName::CSeq if cseq_raw.is_none() => cseq_raw = Some(span(value)?),
-                HeaderName::MaxForwards if max_forwards.is_none() => {
-                    max_forwards = value.trim().parse::<u32>().ok();
-                }
-                HeaderName::Contact if contact_uri.is_none() => {
-                    contact_uri = split_commas(value)
-                        .next()
-                        .and_then(span)
-                        .map(|r| addr_uri(&raw, r));
-                }
-                HeaderName::RecordRoute => {
-                    for r in split_commas(value) {
-                        if record_routes.len() >= MAX_ROUTES {
-                            return None;
-                        }
-                        record_routes.push(span(r)?);
-                    }
-                }
-                HeaderName::Require => {
-                    for r in split_commas(value) {
-                        if require.len() >= MAX_ROUTES {
-                            return None;
-                        }
-                        require.push(span(r)?);
-                    }
-                }
-                _ => {}
             }
         }
-        let (from, to, call_id, cseq_raw) = (from?, to?, call_id?, cseq_raw?);
-        if call_id.is_empty() {
+        if via_count > MAX_VIAS {
             return None;
         }
-        // The top Via is the one value typed here: it routes responses and keys transactions.
-        let top_str = std::str::from_utf8(&raw[via_values.first()?.clone()]).ok()?;
-        let top = parse_top_via(via_values[0].clone(), top_str)?;
-        let (cseq, cseq_method) = {
-            let v = std::str::from_utf8(&raw[cseq_raw.clone()]).ok()?;
-            let (n, m) = v.split_once(|c: char| c.is_ascii_whitespace())?;
-            // §8.1.1.5: the sequence number MUST be less than 2**31.
-            let n = n.parse::<u32>().ok().filter(|n| *n < 1 << 31)?;
-            (n, Method::new(m.trim()))
-        };
-        let from_tag = param(&raw, from.clone(), b"tag").filter(|r| !r.is_empty());
-        let to_tag = param(&raw, to.clone(), b"tag").filter(|r| !r.is_empty());
+        let top = parse_top_via(span(top?)?, raw)?;
+        let from = span(msg.header(&HeaderName::From)?)?;
+        let to = span(msg.header(&HeaderName::To)?)?;
+        let call_id = span(msg.call_id()?)?;
+        let cseq_raw = span(msg.header(&HeaderName::CSeq)?)?;
+        let cseq = msg.cseq()?;
+        // §8.1.1.5: the sequence number MUST be less than 2**31.
+        if cseq.seq >= 1 << 31 {
+            return None;
+        }
+        // Lists the core reads later must stay within bounds (peer input is bounded).
+        for name in [HeaderName::RecordRoute, HeaderName::Require] {
+            let mut n = 0;
+            for field in msg.header_all(name) {
+                n += split_commas(field).count();
+            }
+            if n > MAX_ROUTES {
+                return None;
+            }
+        }
+        let from_tag = tag_param(raw, &from);
+        let to_tag = tag_param(raw, &to);
         Some(Inbound {
             request_uri: msg.request_uri_str().and_then(span).unwrap_or(0..0),
-            via_values,
+            via_count,
             top,
             call_id,
             from,
             from_tag,
             to,
             to_tag,
-            cseq,
-            cseq_method,
+            cseq: cseq.seq,
+            cseq_method: cseq.method,
             cseq_raw,
-            max_forwards,
-            contact_uri,
-            record_routes,
-            require,
-            raw,
+            max_forwards: msg.max_forwards().map(u32::from),
             msg,
         })
     }
@@ -205,20 +178,52 @@ impl Inbound {
 
     /// The whole message as received.
     pub fn raw(&self) -> &Bytes {
-        &self.raw
+        self.msg.buffer()
     }
 
     pub(crate) fn slice(&self, r: &R) -> Bytes {
-        self.raw.slice(r.clone())
+        self.msg.buffer().slice(r.clone())
     }
 
     pub(crate) fn bytes(&self, r: &R) -> &[u8] {
-        &self.raw[r.clone()]
+        &self.msg.buffer()[r.clone()]
     }
 
     /// The value of a range as text (lossy: non-UTF-8 yields an empty string).
     pub(crate) fn text(&self, r: &R) -> &str {
-        std::str::from_utf8(&self.raw[r.clone()]).unwrap_or("")
+        std::str::from_utf8(self.bytes(r)).unwrap_or("")
+    }
+
+    /// Every Via value after the top one, in order (echoed into responses, §8.2.6.2).
+    pub(crate) fn lower_vias(&self) -> impl Iterator<Item = R> + '_ {
+        self.list(HeaderName::Via).skip(1)
+    }
+
+    /// Record-Route values, in order (each a name-addr).
+    pub(crate) fn record_routes(&self) -> impl DoubleEndedIterator<Item = R> + '_ {
+        self.list(HeaderName::RecordRoute)
+            .collect::<Vec<_>>()
+            .into_iter()
+    }
+
+    /// Require option tags.
+    pub(crate) fn require(&self) -> impl Iterator<Item = &str> + '_ {
+        self.msg.header_values(HeaderName::Require)
+    }
+
+    /// The range of the first Contact URI.
+    pub(crate) fn contact_range(&self) -> Option<R> {
+        let first = split_commas(self.msg.header(&HeaderName::Contact)?).next()?;
+        let r = span_in(self.msg.buffer(), first)?;
+        Some(addr_uri(self.msg.buffer(), r))
+    }
+
+    fn list(&self, name: HeaderName<'static>) -> impl Iterator<Item = R> + '_ {
+        let raw = self.msg.buffer();
+        self.msg
+            .header_all(name)
+            .flat_map(split_commas)
+            .filter_map(move |v| span_in(raw, v))
     }
 
     /// Whether this is a request.
@@ -286,7 +291,7 @@ impl Inbound {
 
     /// The first Contact URI, if any.
     pub fn contact_uri(&self) -> Option<&str> {
-        self.contact_uri.as_ref().map(|r| self.text(r))
+        self.contact_range().map(|r| self.text(&r))
     }
 
     /// The first value of a header by name (case-insensitive, compact forms understood).
@@ -334,69 +339,145 @@ fn trim(buf: &[u8], mut r: R) -> R {
     r
 }
 
-/// Reads what the core needs from the top Via (§20.42, RFC 3581): sent-by host and port,
-/// branch, rport, received. Requests were fully validated by sip-message already; for
-/// responses only these parts matter.
-fn parse_top_via(value: R, text: &str) -> Option<Via> {
-    let sb = sent_by_range(text)?;
-    let sent_by = &text[sb.clone()];
-    let (host, port) = if let Some(rest) = sent_by.strip_prefix('[') {
-        let (h, after) = rest.split_once(']')?;
-        let port = match after.strip_prefix(':') {
-            Some(p) => Some(p.parse::<u16>().ok()?),
-            None if after.is_empty() => None,
-            None => return None,
+/// Reads the keys of the top Via (§20.42, RFC 3581): sent-by host and port, branch,
+/// rport, received. This is a key extractor, not a validator: requests were validated by
+/// [`Message::validate`] already, and a response is only matched by these keys (§17.1.3);
+/// its cost is a small fraction of typing the value with `sip_message::Via`.
+fn parse_top_via(value: R, buf: &[u8]) -> Option<Via> {
+    let v = &buf[value.clone()];
+    let sb = sent_by_range(v)?;
+    let sent_by = &v[sb.clone()];
+    let (host, port) = if sent_by.first() == Some(&b'[') {
+        let close = sent_by.iter().position(|b| *b == b']')?;
+        let ip: std::net::Ipv6Addr = std::str::from_utf8(&sent_by[1..close]).ok()?.parse().ok()?;
+        let port = match &sent_by[close + 1..] {
+            [] => None,
+            [b':', p @ ..] => Some(parse_port(p)?),
+            _ => return None,
         };
-        (SentByHost::Ip(IpAddr::V6(h.parse().ok()?)), port)
+        (SentByHost::Ip(IpAddr::V6(ip)), port)
     } else {
-        let (h, port) = match sent_by.rsplit_once(':') {
-            Some((h, p)) => (h, Some(p.parse::<u16>().ok()?)),
+        let (h, port) = match sent_by.iter().rposition(|b| *b == b':') {
+            Some(i) => (&sent_by[..i], Some(parse_port(&sent_by[i + 1..])?)),
             None => (sent_by, None),
         };
         if h.is_empty() {
             return None;
         }
-        let host = match h.parse::<std::net::Ipv4Addr>() {
-            Ok(ip) => SentByHost::Ip(IpAddr::V4(ip)),
-            Err(_) => SentByHost::Domain,
-        };
+        let host = parse_ipv4(h).map_or(SentByHost::Domain, |ip| SentByHost::Ip(IpAddr::V4(ip)));
         (host, port)
     };
     // One pass over `;name[=value]` for the three parameters the core reads.
-    let (mut branch, mut rport, mut received) = (None, None, None);
-    let text_base = text.as_ptr() as usize;
-    let range_of = |v: &str| {
-        let start = value.start + (v.as_ptr() as usize - text_base);
-        start..start + v.len()
-    };
-    for item in text[sb.end..].split(';').skip(1) {
-        let (name, val) = match item.split_once('=') {
-            Some((n, v)) => (n.trim(), Some(v.trim())),
-            None => (item.trim(), None),
+    let (mut branch, mut rport, mut received, mut rport_end) = (None, None, None, None);
+    let base = value.start;
+    let mut i = sb.end;
+    while let Some(semi) = v[i..].iter().position(|b| *b == b';') {
+        let item_start = i + semi + 1;
+        let item_end = v[item_start..]
+            .iter()
+            .position(|b| *b == b';')
+            .map_or(v.len(), |p| item_start + p);
+        let item = trim(v, item_start..item_end);
+        let (name, val) = match v[item.clone()].iter().position(|b| *b == b'=') {
+            Some(eq) => (
+                trim(v, item.start..item.start + eq),
+                Some(trim(v, item.start + eq + 1..item.end)),
+            ),
+            None => (item.clone(), None),
         };
-        if name.eq_ignore_ascii_case("branch") {
-            branch = val.filter(|v| !v.is_empty()).map(range_of);
-        } else if name.eq_ignore_ascii_case("rport") {
-            rport = Some(val.and_then(|v| v.parse::<u16>().ok()));
-        } else if name.eq_ignore_ascii_case("received") {
-            received = val.filter(|v| !v.is_empty()).map(range_of);
+        let name = &v[name];
+        let abs = |r: R| base + r.start..base + r.end;
+        if name.eq_ignore_ascii_case(b"branch") {
+            branch = val.filter(|r| !r.is_empty()).map(abs);
+        } else if name.eq_ignore_ascii_case(b"rport") {
+            rport = Some(val.clone().and_then(|r| parse_port(&v[r])));
+            rport_end = val.is_none().then_some(base + item.end);
+        } else if name.eq_ignore_ascii_case(b"received") {
+            received = val.filter(|r| !r.is_empty()).map(abs);
         }
+        i = item_end;
     }
     Some(Via {
-        sent_by: value.start + sb.start..value.start + sb.end,
+        sent_by: base + sb.start..base + sb.end,
         branch,
         received,
         value,
         host,
         port,
         rport,
+        rport_end,
     })
+}
+
+/// A port number: 1 to 5 digits, at most 65535.
+fn parse_port(p: &[u8]) -> Option<u16> {
+    if p.is_empty() || p.len() > 5 || !p.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let n = p.iter().fold(0u32, |n, d| n * 10 + u32::from(d - b'0'));
+    u16::try_from(n).ok()
+}
+
+/// A dotted-quad IPv4 address (RFC 3261 §25.1 IPv4address), or `None` (a host name).
+fn parse_ipv4(h: &[u8]) -> Option<std::net::Ipv4Addr> {
+    let mut octets = [0u8; 4];
+    let mut parts = h.split(|b| *b == b'.');
+    for o in &mut octets {
+        let p = parts.next()?;
+        if p.is_empty() || p.len() > 3 || !p.iter().all(u8::is_ascii_digit) {
+            return None;
+        }
+        *o = u8::try_from(p.iter().fold(0u32, |n, d| n * 10 + u32::from(d - b'0'))).ok()?;
+    }
+    parts.next().is_none().then(|| octets.into())
+}
+
+/// The non-empty `tag` parameter of a From/To value (§19.3): the header parameters start
+/// after the name-addr's `>`, or at the first `;` of a bare addr-spec (§20.10); quotes hide
+/// both.
+fn tag_param(buf: &[u8], r: &R) -> Option<R> {
+    let v = &buf[r.clone()];
+    let (mut quoted, mut angle) = (false, false);
+    let mut i = 0;
+    while i < v.len() {
+        match v[i] {
+            b'\\' if quoted => i += 1,
+            b'"' => quoted = !quoted,
+            b'<' if !quoted => angle = true,
+            b'>' if !quoted => angle = false,
+            b';' if !quoted && !angle => {
+                let mut j = i + 1;
+                while v.get(j).is_some_and(|b| b.is_ascii_whitespace()) {
+                    j += 1;
+                }
+                let end = v[j..]
+                    .iter()
+                    .position(|b| *b == b';')
+                    .map_or(v.len(), |p| j + p);
+                if end - j >= 3 && v[j..j + 3].eq_ignore_ascii_case(b"tag") {
+                    let rest = trim(v, j + 3..end);
+                    if rest.is_empty() {
+                        // A valueless `tag` flag is no tag.
+                        return None;
+                    }
+                    if v[rest.start] == b'=' {
+                        let t = trim(v, rest.start + 1..rest.end);
+                        return (!t.is_empty()).then(|| r.start + t.start..r.start + t.end);
+                    }
+                }
+                i = end;
+                continue;
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    None
 }
 
 /// The sent-by part of a Via value: after `SIP/2.0/<transport>` and whitespace, up to the
 /// first `;` or whitespace.
-fn sent_by_range(via: &str) -> Option<R> {
-    let b = via.as_bytes();
+fn sent_by_range(b: &[u8]) -> Option<R> {
     let mut slashes = 0;
     let mut i = 0;
     while i < b.len() && slashes < 2 {
@@ -560,22 +641,30 @@ l: 4\r\n\r\nv=0\r\nextra";
         assert!(m.is_request());
         assert_eq!(m.method(), Method::Invite);
         assert_eq!(m.request_uri(), Some("sip:bob@example.com"));
-        assert_eq!(m.via_values.len(), 2);
+        assert_eq!(m.via_count, 2);
         let v = m.top_via();
         assert!(matches!(v.host, SentByHost::Ip(ip) if ip.to_string() == "10.0.0.1"));
         assert_eq!(v.port, Some(5070));
         assert_eq!(v.rport, Some(None));
         assert_eq!(m.branch(), Some(&b"z9hG4bK776"[..]));
+        let lower: Vec<_> = m.lower_vias().collect();
         assert_eq!(
-            m.bytes(&m.via_values[1]),
+            m.bytes(&lower[0]),
             b"SIP/2.0/TCP [2001:db8::1];branch=z9hG4bKx"
+        );
+        assert_eq!(
+            m.top_via()
+                .rport_end
+                .map(|e| &m.raw()[..e])
+                .map(|s| s.ends_with(b";rport")),
+            Some(true)
         );
         assert_eq!(m.from_tag.as_ref().map(|r| m.bytes(r)), Some(&b"1928"[..]));
         assert_eq!(m.to_tag.as_ref().map(|r| m.bytes(r)), Some(&b"abc"[..]));
         assert_eq!(m.call_id(), "a84b4c76e66710");
         assert_eq!((m.cseq(), m.cseq_method), (314159, Method::Invite));
         assert_eq!(m.contact_uri(), Some("sip:alice@10.0.0.1:5070"));
-        assert_eq!(m.record_routes.len(), 2);
+        assert_eq!(m.record_routes().count(), 2);
         assert_eq!(m.header("subject"), Some("folded\r\n line"));
         assert_eq!(&m.body()[..], b"v=0\r");
     }

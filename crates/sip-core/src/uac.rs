@@ -336,8 +336,8 @@ impl Endpoint {
             remote_tag,
         };
         // §12.1.2: route set = Record-Route in reverse; remote target = Contact.
-        let route_set: Vec<Bytes> = m.record_routes.iter().rev().map(|r| m.slice(r)).collect();
-        let target = m.contact_uri.as_ref().map(|r| m.slice(r));
+        let route_set: Vec<Bytes> = m.record_routes().rev().map(|r| m.slice(&r)).collect();
+        let target = m.contact_range().map(|r| m.slice(&r));
         if let Some(i) = c.dialogs.iter().position(|d| d.id == id) {
             let d = &mut c.dialogs[i];
             if confirmed && !d.confirmed {

@@ -71,9 +71,7 @@ impl Endpoint {
         }
         // §8.2.2.3: Require with option tags we do not support → 420 + Unsupported.
         let unsupported: Vec<&str> = m
-            .require
-            .iter()
-            .map(|r| m.text(r))
+            .require()
             .filter(|t| !self.cfg.supported.iter().any(|s| s.eq_ignore_ascii_case(t)))
             .collect();
         if !unsupported.is_empty() {
@@ -211,8 +209,8 @@ impl Endpoint {
             v.extend_from_slice(tag.as_bytes());
             Bytes::from(v)
         };
-        let remote_target = match &m.contact_uri {
-            Some(r) => m.slice(r),
+        let remote_target = match m.contact_range() {
+            Some(r) => m.slice(&r),
             None => m.slice(&crate::msg::addr_uri(m.raw(), m.from.clone())),
         };
         let call = Call {
@@ -231,7 +229,7 @@ impl Endpoint {
                 remote_header: m.slice(&m.from),
                 local_header,
                 remote_target,
-                record_routes: m.record_routes.iter().map(|r| m.slice(r)).collect(),
+                record_routes: m.record_routes().map(|r| m.slice(&r)).collect(),
                 cseq: m.cseq,
             })),
             invite_tx: None,
@@ -295,8 +293,8 @@ impl Endpoint {
             // §12.2.2: a target refresh replaces the remote target (taken on receipt; a
             // rejected refresh leaves the peer reachable at its new Contact anyway).
             if matches!(method, Method::Invite | Method::Update) {
-                if let Some(r) = &m.contact_uri {
-                    d.remote_target = m.slice(r);
+                if let Some(r) = m.contact_range() {
+                    d.remote_target = m.slice(&r);
                 }
             }
             if method == Method::Invite {
@@ -480,6 +478,28 @@ impl Endpoint {
             Timer::AckTimeout,
             now + t64,
         );
+    }
+
+    /// Forgets an unanswered incoming call without sending anything: the silent drop an edge
+    /// gateway may apply to requests for no known trunk, which tells a scanner nothing. No
+    /// `Ended` event follows. Retransmissions of the INVITE arrive as new calls (there is no
+    /// transaction left to absorb them), each to be dropped again.
+    pub fn discard(&mut self, call: CallHandle) -> Result<(), Error> {
+        let c = self.calls.get_mut(&call.0).ok_or(Error::UnknownCall)?;
+        if c.role != Role::Uas || c.answered.is_some() || c.ended {
+            return Err(Error::InvalidState(
+                "discard() drops unanswered incoming calls only",
+            ));
+        }
+        c.ended = true;
+        for t in [Timer::Ringing, Timer::CancelGuard] {
+            c.timers.cancel(t);
+        }
+        if let Some(tx) = c.invite_tx {
+            self.remove_server(tx);
+        }
+        self.maybe_reap(call.0);
+        Ok(())
     }
 
     /// Answers a request from [`Event::Request`] (in-dialog or out-of-dialog). A 2xx to a
