@@ -52,6 +52,17 @@ macro_rules! header_names {
 
             /// Classifies raw name bytes; unknown names become `Other("")`.
             pub(crate) fn classify(b: &[u8]) -> HeaderName<'static> {
+                Self::classify_prefix(b, b.len())
+            }
+
+            /// Classifies the name `buf[..len]` (`0 < len <= buf.len()`), where `buf` may go
+            /// on past the name: its bytes let the name be read a word at a time. The name
+            /// need not be a token: a known name is returned only if the bytes are one,
+            /// because no non-token byte folds onto a letter or '-' (CR, which folds onto
+            /// '-', always comes with an LF, which folds onto '*').
+            #[inline]
+            pub(crate) fn classify_prefix(buf: &[u8], len: usize) -> HeaderName<'static> {
+                let b = &buf[..len];
                 if b.len() == 1 {
                     return match b[0].to_ascii_lowercase() {
                         $($( $cbyte => HeaderName::$variant, )?)*
@@ -59,16 +70,19 @@ macro_rules! header_names {
                     };
                 }
                 // Candidates share the length and (case-folded) first letter: almost
-                // always one, never more than `PER_KEY`, so a known name costs one compare.
+                // always one, never more than `PER_KEY`, so a known name costs one compare
+                // of up to three words.
                 let Some(row) = key(b.len(), b[0]).and_then(|k| BY_KEY.get(k)) else {
                     return HeaderName::Other("");
                 };
+                let w = match buf.first_chunk::<24>() {
+                    Some(wide) => folded_prefix_words(wide, len),
+                    None => folded_words(b),
+                };
                 for &i in row.iter().take_while(|&&i| i != NONE) {
-                    let (known, name) = KNOWN[i as usize];
-                    // `b` holds token bytes only and known names are lower-case letters and
-                    // '-', so OR-ing 0x20 folds case without aliasing.
-                    if known.iter().zip(b).all(|(k, c)| *k == c | 0x20) {
-                        return name;
+                    let k = &WORDS[i as usize];
+                    if k[0] == w[0] && k[1] == w[1] && k[2] == w[2] {
+                        return KNOWN[i as usize].1;
                     }
                 }
                 HeaderName::Other("")
@@ -144,6 +158,61 @@ header_names! {
     Via => "Via", b"via", b'v', "v";
     Warning => "Warning", b"warning";
     WwwAuthenticate => "WWW-Authenticate", b"www-authenticate";
+}
+
+/// Every known name as little-endian words, zero-padded (see [`folded_words`]).
+const WORDS: [[u64; 3]; KNOWN.len()] = {
+    let mut t = [[0u64; 3]; KNOWN.len()];
+    let mut i = 0;
+    while i < KNOWN.len() {
+        let name = KNOWN[i].0;
+        let mut j = 0;
+        while j < name.len() {
+            t[i][j / 8] |= (name[j] as u64) << (8 * (j % 8));
+            j += 1;
+        }
+        i += 1;
+    }
+    t
+};
+
+/// A name of at most `MAX_LEN` token bytes as three little-endian words, zero-padded, each
+/// byte OR-ed with 0x20. Known names are lower-case letters and '-', and for token bytes
+/// OR-ing 0x20 folds case without aliasing, so equal words mean the same name.
+#[inline]
+fn folded_words(b: &[u8]) -> [u64; 3] {
+    const FOLD: u64 = 0x2020_2020_2020_2020;
+    let mut w = [0u64; 3];
+    let mut chunks = b.chunks_exact(8);
+    for (slot, c) in w.iter_mut().zip(&mut chunks) {
+        let mut a = [0u8; 8];
+        a.copy_from_slice(c);
+        *slot = u64::from_le_bytes(a) | FOLD;
+    }
+    let tail = chunks.remainder();
+    let mut v = 0u64;
+    for (j, &c) in tail.iter().enumerate() {
+        v |= u64::from(c | 0x20) << (8 * j);
+    }
+    if let Some(slot) = w.get_mut(b.len() / 8) {
+        *slot = v;
+    }
+    w
+}
+
+/// [`folded_words`] of `wide[..len]` (`len <= 24`): three plain loads, OR, mask.
+#[inline]
+fn folded_prefix_words(wide: &[u8; 24], len: usize) -> [u64; 3] {
+    const FOLD: u64 = 0x2020_2020_2020_2020;
+    let word = |k: usize| {
+        let mut a = [0u8; 8];
+        a.copy_from_slice(&wide[8 * k..8 * k + 8]);
+        // Keep the bytes of word k that belong to the name: 0..=8 of them.
+        let keep = len.saturating_sub(8 * k).min(8) as u32;
+        let mask = u64::MAX.checked_shr(64 - 8 * keep).unwrap_or(0);
+        (u64::from_le_bytes(a) | FOLD) & mask
+    };
+    [word(0), word(1), word(2)]
 }
 
 const NONE: u8 = u8::MAX;

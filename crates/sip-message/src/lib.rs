@@ -71,6 +71,7 @@ pub mod headers;
 mod lex;
 mod message;
 mod method;
+mod scan;
 pub mod sdp;
 mod uri;
 mod validate;

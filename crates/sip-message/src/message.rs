@@ -16,6 +16,7 @@ use crate::header_name::HeaderName;
 use crate::headers::TypedHeader;
 use crate::lex::{CommaSplit, is_token, is_ws, parse_u32, trim};
 use crate::method::Method;
+use crate::scan;
 use crate::uri::Uri;
 use crate::via::Via;
 
@@ -142,65 +143,40 @@ impl Message {
             .iter()
             .position(|&c| c != b'\r' && c != b'\n')
             .ok_or(ParseError::new(ErrorKind::Empty, 0))?;
-        // Capacity for the index in one SIMD pass, so it is the message's only allocation.
-        let lines = memchr::memchr_iter(b'\n', b).count();
+        let fail = |e| scan::locate(b, e);
         // Header indices are kept as u16 (see `first`).
         let max_headers = limits.max_headers.min(usize::from(u16::MAX) - 1);
-        let mut headers = Vec::with_capacity(lines.min(max_headers));
+        // Realistic heads average well over 32 bytes a field: one allocation, rarely grown.
+        let mut headers = Vec::with_capacity((b.len() / 32).clamp(8, max_headers.max(1)));
 
-        let (sl_end, next) = line_end(b, s0)?;
-        if sl_end - s0 > limits.max_line_length {
+        let (mut rest, line) = scan::line(&b[s0..]).map_err(fail)?;
+        if line.len() > limits.max_line_length {
             return Err(ParseError::new(ErrorKind::LineTooLong, s0));
         }
-        let start = parse_start_line(&bytes, s0, sl_end)?;
+        let start = start_line(b, line)?;
 
         let mut content_length: Option<u32> = None;
         let mut vias = 0usize;
         let mut first = [0u16; 6];
-        let mut pos = next;
-        // One pass over the header lines; the empty line ends the head.
+        // One pass over the header fields; the empty line ends the head.
         let end = loop {
-            match b.get(pos) {
-                None => return Err(ParseError::new(ErrorKind::Incomplete, b.len())),
-                Some(b'\r') if b.get(pos + 1) == Some(&b'\n') => break pos,
-                Some(b' ' | b'\t') => {
-                    // A continuation line with no field before it.
-                    return Err(ParseError::new(ErrorKind::HeaderLine, pos));
+            match rest {
+                [b'\r', b'\n', ..] => break b.len() - rest.len(),
+                [] | [b'\r'] => return Err(ParseError::new(ErrorKind::Incomplete, b.len())),
+                // A continuation line with no field before it.
+                [b' ' | b'\t', ..] => {
+                    return Err(ParseError::new(ErrorKind::HeaderLine, b.len() - rest.len()));
                 }
-                Some(_) => {}
+                _ => {}
             }
+            let line_start = b.len() - rest.len();
             if headers.len() >= max_headers {
-                return Err(ParseError::new(ErrorKind::TooManyHeaders, pos));
+                return Err(ParseError::new(ErrorKind::TooManyHeaders, line_start));
             }
-            let line_start = pos;
-            let (mut le, mut nx) = line_end(b, pos)?;
-            // Unfold: a line starting with SP/HT continues the field (RFC 3261 §7.3.1).
-            while nx < b.len() && (b[nx] == b' ' || b[nx] == b'\t') {
-                (le, nx) = line_end(b, nx)?;
-            }
-            if le - line_start > limits.max_line_length {
-                return Err(ParseError::new(ErrorKind::LineTooLong, line_start));
-            }
-            let mut i = line_start;
-            while i < le && is_token(b[i]) {
-                i += 1;
-            }
-            let name_end = i;
-            while i < le && (b[i] == b' ' || b[i] == b'\t') {
-                i += 1;
-            }
-            if name_end == line_start || i >= le || b[i] != b':' {
-                return Err(ParseError::new(ErrorKind::HeaderLine, i));
-            }
-            i += 1;
-            while i < le && is_ws(b[i]) {
-                i += 1;
-            }
-            let mut ve = le;
-            while ve > i && is_ws(b[ve - 1]) {
-                ve -= 1;
-            }
-            let name = HeaderName::classify(&b[line_start..name_end]);
+            let (next, field) = scan::header_field(rest, limits.max_line_length).map_err(fail)?;
+            let (name, name_bytes, value) = (field.id, field.name, field.value);
+            let vs = offset_in(b, value);
+            let value_span = Span::new(vs, vs + value.len());
             let slot = match name {
                 HeaderName::Via => VIA,
                 HeaderName::From => FROM,
@@ -218,8 +194,8 @@ impl Message {
             }
             match name {
                 HeaderName::ContentLength => {
-                    let v = std::str::from_utf8(&b[i..ve]).unwrap_or("");
-                    let n = parse_u32(v).ok_or(ParseError::new(ErrorKind::ContentLength, i))?;
+                    let n = parse_u32_bytes(value)
+                        .ok_or(ParseError::new(ErrorKind::ContentLength, vs))?;
                     if content_length.is_some_and(|old| old != n) {
                         return Err(ParseError::new(
                             ErrorKind::ContentLengthConflict,
@@ -229,9 +205,8 @@ impl Message {
                     content_length = Some(n);
                 }
                 HeaderName::Via => {
-                    let v = &b[i..ve];
-                    vias += if memchr::memchr(b',', v).is_some() {
-                        CommaSplit::new(std::str::from_utf8(v).unwrap_or("")).count()
+                    vias += if memchr::memchr(b',', value).is_some() {
+                        CommaSplit::new(std::str::from_utf8(value).unwrap_or("")).count()
                     } else {
                         1
                     };
@@ -243,10 +218,10 @@ impl Message {
             }
             headers.push(HeaderEntry {
                 name,
-                name_span: Span::new(line_start, name_end),
-                value: Span::new(i, ve),
+                name_span: Span::new(line_start, line_start + name_bytes.len()),
+                value: value_span,
             });
-            pos = nx;
+            rest = next;
         };
         // TEXT-UTF8 (RFC 3261 §25.1); the common all-ASCII head skips the full decoder.
         let head = &b[s0..end];
@@ -561,90 +536,65 @@ impl Message {
     }
 }
 
-/// Finds the end of the line starting at `pos`: returns (index of its CR, index after LF).
-/// A bare CR or LF is an error (RFC 3261 §7: lines end in CRLF).
-fn line_end(b: &[u8], pos: usize) -> Result<(usize, usize), ParseError> {
-    match memchr::memchr2(b'\r', b'\n', &b[pos..]) {
-        Some(p) if b[pos + p] == b'\r' && b.get(pos + p + 1) == Some(&b'\n') => {
-            Ok((pos + p, pos + p + 2))
-        }
-        Some(p) if pos + p + 1 < b.len() || b[pos + p] == b'\n' => {
-            Err(ParseError::new(ErrorKind::BareLineEnd, pos + p))
-        }
-        _ => Err(ParseError::new(ErrorKind::Incomplete, b.len())),
-    }
+/// Offset of `part` (a sub-slice of `base`) in `base`.
+#[inline]
+fn offset_in(base: &[u8], part: &[u8]) -> usize {
+    part.as_ptr() as usize - base.as_ptr() as usize
 }
 
-fn parse_start_line(buf: &Bytes, s0: usize, le: usize) -> Result<StartLine, ParseError> {
-    let b = &buf[..le];
-    let line = &b[s0..];
-    if line.len() >= 4 && line[..4].eq_ignore_ascii_case(b"SIP/") {
-        // Status-Line = SIP-Version SP Status-Code SP Reason-Phrase
-        let sp = memchr::memchr(b' ', line).ok_or(ParseError::new(ErrorKind::StartLine, le))?;
-        check_version(&line[..sp]).map_err(|_| ParseError::new(ErrorKind::Version, s0))?;
-        let cs = sp + 1;
-        let mut i = cs;
-        while i < line.len() && line[i].is_ascii_digit() {
-            i += 1;
+/// A decimal that must fit `u32` (Content-Length = 1*DIGIT, RFC 3261 §20.14).
+#[inline]
+fn parse_u32_bytes(v: &[u8]) -> Option<u32> {
+    if v.is_empty() {
+        return None;
+    }
+    let mut n: u64 = 0;
+    for &c in v {
+        if !c.is_ascii_digit() {
+            return None;
         }
-        if i - cs != 3 || (i < line.len() && line[i] != b' ') {
-            return Err(ParseError::new(ErrorKind::StatusCode, s0 + cs));
+        n = n * 10 + u64::from(c - b'0');
+        if n > u64::from(u32::MAX) {
+            return None;
         }
-        let code = u16::from(line[cs] - b'0') * 100
-            + u16::from(line[cs + 1] - b'0') * 10
-            + u16::from(line[cs + 2] - b'0');
-        if !(100..=699).contains(&code) {
-            return Err(ParseError::new(ErrorKind::StatusCode, s0 + cs));
-        }
-        let rs = (i + 1).min(line.len());
-        return Ok(StartLine::Response {
+    }
+    u32::try_from(n).ok()
+}
+
+/// Types the start line split by [`scan::start_line`]; `line` is a sub-slice of `b`.
+fn start_line(b: &[u8], line: &[u8]) -> Result<StartLine, ParseError> {
+    let span = |s: &[u8]| {
+        let o = offset_in(b, s);
+        Span::new(o, o + s.len())
+    };
+    match scan::start_line(line).map_err(|e| scan::locate(b, e))? {
+        scan::Start::Status {
+            version,
             code,
-            reason: Span::new(s0 + rs, le),
-            version: Span::new(s0, s0 + sp),
-        });
+            reason,
+        } => Ok(StartLine::Response {
+            code,
+            reason: span(reason),
+            version: span(version),
+        }),
+        scan::Start::Request {
+            method,
+            uri,
+            version,
+        } => {
+            let us = offset_in(b, uri);
+            let u =
+                std::str::from_utf8(uri).map_err(|_| ParseError::new(ErrorKind::RequestUri, us))?;
+            Uri::parse(u).map_err(|e| ParseError::new(ErrorKind::RequestUri, us + e.offset))?;
+            scan::sip_version(version).map_err(|e| scan::locate(b, e))?;
+            Ok(StartLine::Request {
+                method: Method::new(std::str::from_utf8(method).unwrap_or("")),
+                method_span: span(method),
+                uri: span(uri),
+                version: span(version),
+            })
+        }
     }
-    // Request-Line = Method SP Request-URI SP SIP-Version, single SPs (RFC 4475 §3.1.2.9/10).
-    let mut i = 0;
-    while i < line.len() && is_token(line[i]) {
-        i += 1;
-    }
-    if i == 0 || i >= line.len() || line[i] != b' ' {
-        return Err(ParseError::new(ErrorKind::StartLine, s0 + i));
-    }
-    let method_end = i;
-    let us = i + 1;
-    let ue = memchr::memchr(b' ', &line[us..])
-        .map(|p| us + p)
-        .ok_or(ParseError::new(ErrorKind::StartLine, le))?;
-    if ue == us {
-        return Err(ParseError::new(ErrorKind::StartLine, s0 + us));
-    }
-    let uri = std::str::from_utf8(&line[us..ue])
-        .map_err(|_| ParseError::new(ErrorKind::RequestUri, s0 + us))?;
-    Uri::parse(uri).map_err(|e| ParseError::new(ErrorKind::RequestUri, s0 + us + e.offset))?;
-    let vs = ue + 1;
-    check_version(&line[vs..]).map_err(|p| ParseError::new(ErrorKind::Version, s0 + vs + p))?;
-    let method = Method::new(std::str::from_utf8(&line[..method_end]).unwrap_or(""));
-    Ok(StartLine::Request {
-        method,
-        method_span: Span::new(s0, s0 + method_end),
-        uri: Span::new(s0 + us, s0 + ue),
-        version: Span::new(s0 + vs, le),
-    })
-}
-
-/// SIP-Version = "SIP" "/" 1*DIGIT "." 1*DIGIT (the literal is case-insensitive).
-fn check_version(v: &[u8]) -> Result<(), usize> {
-    if v.len() < 7 || !v[..4].eq_ignore_ascii_case(b"SIP/") {
-        return Err(0);
-    }
-    let rest = &v[4..];
-    let dot = rest.iter().position(|&c| c == b'.').ok_or(4usize)?;
-    let (maj, min) = (&rest[..dot], &rest[dot + 1..]);
-    if maj.is_empty() || min.is_empty() || !maj.iter().chain(min).all(u8::is_ascii_digit) {
-        return Err(4);
-    }
-    Ok(())
 }
 
 /// Splits a CSeq value into (number text, method, offset of method).
