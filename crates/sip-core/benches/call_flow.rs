@@ -6,7 +6,7 @@
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
-#[path = "world.rs"]
+#[path = "support/world.rs"]
 mod world;
 
 fn call_flow(c: &mut Criterion) {

@@ -5,7 +5,7 @@
 //!
 //! Instructions per flow = (Ir at N₂ − Ir at N₁) / (N₂ − N₁), which removes setup cost.
 
-#[path = "../benches/world.rs"]
+#[path = "../benches/support/world.rs"]
 mod world;
 
 fn main() {

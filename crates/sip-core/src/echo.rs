@@ -73,7 +73,11 @@ pub(crate) fn make_echo(
     };
     let echo = Echo {
         top_via,
-        lower_vias: m.lower_vias().map(|r| m.slice(&r)).collect(),
+        lower_vias: if m.via_count > 1 {
+            m.lower_vias().map(|r| m.slice(&r)).collect()
+        } else {
+            Vec::new()
+        },
         from: m.slice(&m.from),
         to: m.slice(&m.to),
         to_has_tag: m.to_tag.is_some(),

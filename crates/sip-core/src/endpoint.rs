@@ -149,6 +149,8 @@ pub struct Endpoint {
     transmits: VecDeque<Transmit>,
     events: VecDeque<Event>,
     pub(crate) buf: BytesMut,
+    /// Arena for identifiers and short header values (see `ids::random_token`).
+    pub(crate) ids: BytesMut,
     pub(crate) contacts: [Bytes; 3],
 }
 
@@ -173,6 +175,7 @@ impl Endpoint {
             transmits: VecDeque::new(),
             events: VecDeque::new(),
             buf: BytesMut::with_capacity(8192),
+            ids: BytesMut::new(),
         }
     }
 
@@ -393,15 +396,15 @@ impl Endpoint {
     }
 
     pub(crate) fn new_branch(&mut self) -> Branch {
-        Branch::new(random_token(&mut self.rng, MAGIC_COOKIE, 10))
+        Branch::new(random_token(&mut self.rng, &mut self.ids, MAGIC_COOKIE, 10))
     }
 
     pub(crate) fn new_tag(&mut self) -> Tag {
-        Tag::new(random_token(&mut self.rng, "", 6))
+        Tag::new(random_token(&mut self.rng, &mut self.ids, "", 6))
     }
 
     pub(crate) fn new_call_id(&mut self) -> CallId {
-        CallId::new(random_token(&mut self.rng, "", 12))
+        CallId::new(random_token(&mut self.rng, &mut self.ids, "", 12))
     }
 
     pub(crate) fn transmit(
@@ -601,8 +604,10 @@ impl Endpoint {
             return;
         }
         let Some(status) = m.status() else { return };
-        let Some(branch) = m.branch() else { return };
-        let key = (Branch::new(Bytes::copy_from_slice(branch)), m.cseq_method);
+        let Some(branch) = m.top_via().branch.clone() else {
+            return;
+        };
+        let key = (Branch::new(m.slice(&branch)), m.cseq_method);
         let Some(&id) = self.client_index.get(&key) else {
             self.stray_response(now, &m);
             return;

@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use bytes::Bytes;
+use bytes::{BufMut as _, Bytes, BytesMut};
 use rand_core::RngCore;
 
 /// The RFC 3261 branch magic cookie (§8.1.1.7).
@@ -74,21 +74,46 @@ impl Branch {
 
 /// Generates identifiers from the caller-seeded RNG: enough entropy for global uniqueness
 /// (§8.1.1.4 Call-ID, §19.3 tags, §8.1.1.7 branches), never a thread RNG.
-pub(crate) fn random_token(rng: &mut impl RngCore, prefix: &str, bytes: usize) -> Bytes {
+///
+/// Tokens are cut from `arena`, a shared buffer, so an identifier costs no allocation of its
+/// own and cloning it is a reference-count increment.
+pub(crate) fn random_token(
+    rng: &mut impl RngCore,
+    arena: &mut BytesMut,
+    prefix: &str,
+    bytes: usize,
+) -> Bytes {
     const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut out = Vec::with_capacity(prefix.len() + bytes * 2);
-    out.extend_from_slice(prefix.as_bytes());
+    let len = prefix.len() + bytes * 2;
+    if arena.capacity() < len {
+        arena.reserve(ARENA.max(len));
+    }
+    arena.put_slice(prefix.as_bytes());
     let mut left = bytes;
     while left > 0 {
         let word = rng.next_u64().to_le_bytes();
         for b in word.iter().take(left.min(8)) {
-            out.push(HEX[usize::from(b >> 4)]);
-            out.push(HEX[usize::from(b & 0x0f)]);
+            arena.put_slice(&[HEX[usize::from(b >> 4)], HEX[usize::from(b & 0x0f)]]);
         }
         left = left.saturating_sub(8);
     }
-    Bytes::from(out)
+    arena.split().freeze()
 }
+
+/// Concatenates `parts` into one `Bytes` cut from `arena` (see [`random_token`]).
+pub(crate) fn concat(arena: &mut BytesMut, parts: &[&[u8]]) -> Bytes {
+    let len = parts.iter().map(|p| p.len()).sum::<usize>();
+    if arena.capacity() < len {
+        arena.reserve(ARENA.max(len));
+    }
+    for p in parts {
+        arena.put_slice(p);
+    }
+    arena.split().freeze()
+}
+
+/// Size of each identifier arena allocation.
+const ARENA: usize = 4096;
 
 /// A dialog identifier (§12): Call-ID plus local and remote tags, from this endpoint's view.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

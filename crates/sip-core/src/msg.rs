@@ -70,6 +70,8 @@ pub struct Inbound {
     request_uri: R,
     /// Number of Via values (§18.1.2: a response with more than one is not ours).
     pub(crate) via_count: usize,
+    /// Number of Record-Route values (most messages have none: no scan then).
+    rr_count: usize,
     pub(crate) top: Via,
     pub(crate) call_id: R,
     pub(crate) from: R,
@@ -115,48 +117,49 @@ impl Inbound {
     fn index(msg: Message) -> Option<Self> {
         let raw = msg.buffer();
         let span = |s: &str| span_in(raw, s);
-        // Via: count the values (cheap: most fields hold one) and type the top one.
-        let mut via_count = 0;
-        let mut top = None;
-        for field in msg.header_all(HeaderName::Via) {
-            if !field.as_bytes().contains(&b',') {
-                via_count += 1;
-                top = top.or(Some(field));
-            } else {
-                for v in split_commas(field) {
-                    via_count += 1;
-                    top = top.or(Some(v));
+        let (mut via_count, mut top, mut lists) = (0, None, [0usize; 2]);
+        let (mut from, mut to, mut cseq_raw) = (None, None, None);
+        // One pass over the header index: no per-name rescans.
+        for (name, value) in msg.headers() {
+            match name {
+                HeaderName::Via => {
+                    // Most fields hold one value; split only when there is a comma.
+                    if !value.as_bytes().contains(&b',') {
+                        via_count += 1;
+                        top = top.or(Some(value));
+                    } else {
+                        for v in split_commas(value) {
+                            via_count += 1;
+                            top = top.or(Some(v));
+                        }
+                    }
                 }
+                HeaderName::From if from.is_none() => from = Some(value),
+                HeaderName::To if to.is_none() => to = Some(value),
+                HeaderName::CSeq if cseq_raw.is_none() => cseq_raw = Some(value),
+                // Lists the core reads later must stay within bounds (peer input).
+                HeaderName::RecordRoute => lists[0] += split_commas(value).count(),
+                HeaderName::Require => lists[1] += split_commas(value).count(),
+                _ => {}
             }
         }
-        if via_count > MAX_VIAS {
+        if via_count > MAX_VIAS || lists.iter().any(|n| *n > MAX_ROUTES) {
             return None;
         }
         let top = parse_top_via(span(top?)?, raw)?;
-        let from = span(msg.header(&HeaderName::From)?)?;
-        let to = span(msg.header(&HeaderName::To)?)?;
+        let (from, to, cseq_raw) = (span(from?)?, span(to?)?, span(cseq_raw?)?);
         let call_id = span(msg.call_id()?)?;
-        let cseq_raw = span(msg.header(&HeaderName::CSeq)?)?;
         let cseq = msg.cseq()?;
         // §8.1.1.5: the sequence number MUST be less than 2**31.
         if cseq.seq >= 1 << 31 {
             return None;
-        }
-        // Lists the core reads later must stay within bounds (peer input is bounded).
-        for name in [HeaderName::RecordRoute, HeaderName::Require] {
-            let mut n = 0;
-            for field in msg.header_all(name) {
-                n += split_commas(field).count();
-            }
-            if n > MAX_ROUTES {
-                return None;
-            }
         }
         let from_tag = tag_param(raw, &from);
         let to_tag = tag_param(raw, &to);
         Some(Inbound {
             request_uri: msg.request_uri_str().and_then(span).unwrap_or(0..0),
             via_count,
+            rr_count: lists[0],
             top,
             call_id,
             from,
@@ -201,9 +204,12 @@ impl Inbound {
 
     /// Record-Route values, in order (each a name-addr).
     pub(crate) fn record_routes(&self) -> impl DoubleEndedIterator<Item = R> + '_ {
-        self.list(HeaderName::RecordRoute)
-            .collect::<Vec<_>>()
-            .into_iter()
+        let all: Vec<R> = if self.rr_count == 0 {
+            Vec::new()
+        } else {
+            self.list(HeaderName::RecordRoute).collect()
+        };
+        all.into_iter()
     }
 
     /// Require option tags.
@@ -437,6 +443,23 @@ fn parse_ipv4(h: &[u8]) -> Option<std::net::Ipv4Addr> {
 /// both.
 fn tag_param(buf: &[u8], r: &R) -> Option<R> {
     let v = &buf[r.clone()];
+    // Fast path: the tag is almost always the last parameter. The last `;` delimits a
+    // header parameter when no `>` or `"` follows it (it is then neither inside the
+    // name-addr nor inside a quoted string).
+    let c = v.iter().rposition(|b| *b == b';')?;
+    {
+        let tail = &v[c + 1..];
+        if !tail.iter().any(|b| matches!(b, b'>' | b'"')) {
+            let item = trim(v, c + 1..v.len());
+            if let Some(eq) = v[item.clone()].iter().position(|b| *b == b'=') {
+                let name = trim(v, item.start..item.start + eq);
+                if v[name].eq_ignore_ascii_case(b"tag") {
+                    let t = trim(v, item.start + eq + 1..item.end);
+                    return (!t.is_empty()).then(|| r.start + t.start..r.start + t.end);
+                }
+            }
+        }
+    }
     let (mut quoted, mut angle) = (false, false);
     let mut i = 0;
     while i < v.len() {

@@ -91,7 +91,10 @@ impl Endpoint {
             Some(c) => Bytes::from(c.clone()),
             None => self.local_contact(opts.transport),
         };
-        let from = Bytes::from(format!("{};tag={}", opts.from, local_tag));
+        let from = crate::ids::concat(
+            &mut self.ids,
+            &[opts.from.as_bytes(), b";tag=", local_tag.as_bytes()],
+        );
         let id = self.next_id();
         let call = Call {
             role: Role::Uac,

@@ -202,13 +202,8 @@ impl Endpoint {
         let id = self.next_id();
         let tag = self.new_tag();
         let contact = self.local_contact(transport);
-        let local_header = {
-            let mut v = Vec::with_capacity(m.to.len() + 6 + tag.as_bytes().len());
-            v.extend_from_slice(m.bytes(&m.to));
-            v.extend_from_slice(b";tag=");
-            v.extend_from_slice(tag.as_bytes());
-            Bytes::from(v)
-        };
+        let local_header =
+            crate::ids::concat(&mut self.ids, &[m.bytes(&m.to), b";tag=", tag.as_bytes()]);
         let remote_target = match m.contact_range() {
             Some(r) => m.slice(&r),
             None => m.slice(&crate::msg::addr_uri(m.raw(), m.from.clone())),
