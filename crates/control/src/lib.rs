@@ -6,6 +6,9 @@
 //!   HTTP/1.1, protobuf or proto3 JSON in and the same out, behind HS256 JWT auth.
 //! - Calls are reached only through the [`CallService`] trait, which the gateway
 //!   implements; this crate never depends on the gateway or the SIP/media cores.
+//! - Trunks and dispatch rules live in the [`Catalog`]: config-file entries (read-only)
+//!   plus entries managed through the API's Create/Update/Delete methods, persisted in an
+//!   embedded database. The gateway reads it per INVITE (trunk match, dispatch).
 //! - Every request gets one [`Deadline`], built here from the request itself
 //!   ([`ApiTimings`]) and optionally shortened by the caller's `X-Deadline-Ms`; the
 //!   server itself has no request timeout that could cut a synchronous create short.
@@ -24,12 +27,12 @@
 //!
 //! Known wire-level choices: proto3 JSON requests with unknown fields are refused as
 //! `malformed` (naming the field); protobuf bodies skip unknown fields, as protobuf
-//! decoders do. Trunk and dispatch-rule management is read-only (List/Get);
-//! Create/Update/Delete answer `unimplemented` because they come from the config.
+//! decoders do.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 pub mod auth;
+pub mod catalog;
 pub mod deadline;
 pub mod error;
 pub mod idempotency;
@@ -39,6 +42,9 @@ pub mod service;
 pub mod validate;
 
 pub use auth::Authenticator;
+pub use catalog::{
+    Catalog, CatalogError, Dispatch, FileEntries, InboundCall, Refusal, RoomTarget, TrunkMatch,
+};
 pub use deadline::{ApiTimings, Deadline, TimeoutCause};
 pub use error::{ApiError, CallError, SipStatus, TwirpCode};
 pub use idempotency::IdempotencyMap;

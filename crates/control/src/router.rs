@@ -18,6 +18,7 @@ use axum::routing::any;
 use tracing::Instrument;
 
 use crate::auth::{Authenticator, Claims};
+use crate::catalog::{Catalog, CatalogError};
 use crate::deadline::{ApiTimings, Deadline, TimeoutCause};
 use crate::error::{ApiError, CallError, TwirpCode};
 use crate::idempotency::{Claim, IdempotencyError, IdempotencyMap};
@@ -74,8 +75,9 @@ impl std::fmt::Debug for ApiConfig {
 /// Serve it with `axum::serve` (no timeout layers; the HTTP/1 header-read limits of
 /// the server are the only connection-level timers, and they do not apply while a
 /// handler runs).
-pub fn router<S: CallService>(service: Arc<S>, config: ApiConfig) -> Router {
+pub fn router<S: CallService>(service: Arc<S>, catalog: Catalog, config: ApiConfig) -> Router {
     let shared = Arc::new(Shared {
+        catalog,
         auth: Authenticator::new(config.keys),
         idempotency: IdempotencyMap::new(
             config.idempotency_max_entries,
@@ -95,6 +97,7 @@ type CreateOutcome = Result<CallInfo, CallError>;
 
 struct Shared<S> {
     service: Arc<S>,
+    catalog: Catalog,
     auth: Authenticator,
     timings: ApiTimings,
     max_body_bytes: usize,
@@ -421,7 +424,7 @@ impl<S: CallService> Shared<S> {
             Method::ListSipOutboundTrunk => {
                 let req: pb::ListSipOutboundTrunkRequest = enc.decode(&body)?;
                 let items = self
-                    .service
+                    .catalog
                     .outbound_trunks()
                     .into_iter()
                     .filter(|t| req.trunk_ids.is_empty() || req.trunk_ids.contains(&t.sip_trunk_id))
@@ -432,10 +435,8 @@ impl<S: CallService> Shared<S> {
             Method::GetSipOutboundTrunk => {
                 let req: pb::GetSipOutboundTrunkRequest = enc.decode(&body)?;
                 let trunk = self
-                    .service
-                    .outbound_trunks()
-                    .into_iter()
-                    .find(|t| t.sip_trunk_id == req.sip_trunk_id)
+                    .catalog
+                    .outbound_trunk(&req.sip_trunk_id)
                     .ok_or_else(|| not_found("outbound trunk", &req.sip_trunk_id))?;
                 Ok(enc.respond(&pb::GetSipOutboundTrunkResponse {
                     trunk: Some(redact_outbound(trunk)),
@@ -444,7 +445,7 @@ impl<S: CallService> Shared<S> {
             Method::ListSipInboundTrunk => {
                 let req: pb::ListSipInboundTrunkRequest = enc.decode(&body)?;
                 let items = self
-                    .service
+                    .catalog
                     .inbound_trunks()
                     .into_iter()
                     .filter(|t| req.trunk_ids.is_empty() || req.trunk_ids.contains(&t.sip_trunk_id))
@@ -455,10 +456,8 @@ impl<S: CallService> Shared<S> {
             Method::GetSipInboundTrunk => {
                 let req: pb::GetSipInboundTrunkRequest = enc.decode(&body)?;
                 let trunk = self
-                    .service
-                    .inbound_trunks()
-                    .into_iter()
-                    .find(|t| t.sip_trunk_id == req.sip_trunk_id)
+                    .catalog
+                    .inbound_trunk(&req.sip_trunk_id)
                     .ok_or_else(|| not_found("inbound trunk", &req.sip_trunk_id))?;
                 Ok(enc.respond(&pb::GetSipInboundTrunkResponse {
                     trunk: Some(redact_inbound(trunk)),
@@ -467,7 +466,7 @@ impl<S: CallService> Shared<S> {
             Method::ListSipDispatchRule => {
                 let req: pb::ListSipDispatchRuleRequest = enc.decode(&body)?;
                 let items = self
-                    .service
+                    .catalog
                     .dispatch_rules()
                     .into_iter()
                     .filter(|r| {
@@ -478,18 +477,96 @@ impl<S: CallService> Shared<S> {
                     .collect();
                 Ok(enc.respond(&pb::ListSipDispatchRuleResponse { items }))
             }
-            Method::CreateSipInboundTrunk
-            | Method::UpdateSipInboundTrunk
-            | Method::CreateSipOutboundTrunk
-            | Method::UpdateSipOutboundTrunk
-            | Method::DeleteSipTrunk
-            | Method::CreateSipDispatchRule
-            | Method::UpdateSipDispatchRule
-            | Method::DeleteSipDispatchRule => Err(ApiError::MethodUnsupported {
-                method: m.name(),
-                reason: "trunks and dispatch rules come from the config file; the API is read-only",
-            }),
+            Method::CreateSipInboundTrunk => {
+                let req: pb::CreateSipInboundTrunkRequest = enc.decode(&body)?;
+                let trunk = req
+                    .trunk
+                    .ok_or_else(|| ApiError::invalid("trunk", "required"))?;
+                let info = self.write(move |c| c.create_inbound(trunk)).await?;
+                tracing::info!(trunk_id = %info.sip_trunk_id, "inbound trunk created");
+                Ok(enc.respond(&redact_inbound(info)))
+            }
+            Method::UpdateSipInboundTrunk => {
+                let req: pb::UpdateSipInboundTrunkRequest = enc.decode(&body)?;
+                let id = required_id("sip_trunk_id", req.sip_trunk_id)?;
+                let trunk = req
+                    .replace
+                    .ok_or_else(|| ApiError::invalid("replace", "required"))?;
+                let info = self.write(move |c| c.update_inbound(&id, trunk)).await?;
+                tracing::info!(trunk_id = %info.sip_trunk_id, "inbound trunk updated");
+                Ok(enc.respond(&redact_inbound(info)))
+            }
+            Method::CreateSipOutboundTrunk => {
+                let req: pb::CreateSipOutboundTrunkRequest = enc.decode(&body)?;
+                let trunk = req
+                    .trunk
+                    .ok_or_else(|| ApiError::invalid("trunk", "required"))?;
+                let info = self.write(move |c| c.create_outbound(trunk)).await?;
+                tracing::info!(trunk_id = %info.sip_trunk_id, "outbound trunk created");
+                Ok(enc.respond(&redact_outbound(info)))
+            }
+            Method::UpdateSipOutboundTrunk => {
+                let req: pb::UpdateSipOutboundTrunkRequest = enc.decode(&body)?;
+                let id = required_id("sip_trunk_id", req.sip_trunk_id)?;
+                let trunk = req
+                    .replace
+                    .ok_or_else(|| ApiError::invalid("replace", "required"))?;
+                let info = self.write(move |c| c.update_outbound(&id, trunk)).await?;
+                tracing::info!(trunk_id = %info.sip_trunk_id, "outbound trunk updated");
+                Ok(enc.respond(&redact_outbound(info)))
+            }
+            Method::DeleteSipTrunk => {
+                let req: pb::DeleteSipTrunkRequest = enc.decode(&body)?;
+                let id = required_id("sip_trunk_id", req.sip_trunk_id)?;
+                let deleted = id.clone();
+                self.write(move |c| c.delete_trunk(&deleted)).await?;
+                tracing::info!(trunk_id = %id, "trunk deleted");
+                Ok(enc.respond(&pb::SipTrunkDeleted { sip_trunk_id: id }))
+            }
+            Method::CreateSipDispatchRule => {
+                let req: pb::CreateSipDispatchRuleRequest = enc.decode(&body)?;
+                let rule = req
+                    .dispatch_rule
+                    .ok_or_else(|| ApiError::invalid("dispatch_rule", "required"))?;
+                let info = self.write(move |c| c.create_rule(rule)).await?;
+                tracing::info!(rule_id = %info.sip_dispatch_rule_id, "dispatch rule created");
+                Ok(enc.respond(&redact_rule(info)))
+            }
+            Method::UpdateSipDispatchRule => {
+                let req: pb::UpdateSipDispatchRuleRequest = enc.decode(&body)?;
+                let id = required_id("sip_dispatch_rule_id", req.sip_dispatch_rule_id)?;
+                let rule = req
+                    .replace
+                    .ok_or_else(|| ApiError::invalid("replace", "required"))?;
+                let info = self.write(move |c| c.update_rule(&id, rule)).await?;
+                tracing::info!(rule_id = %info.sip_dispatch_rule_id, "dispatch rule updated");
+                Ok(enc.respond(&redact_rule(info)))
+            }
+            Method::DeleteSipDispatchRule => {
+                let req: pb::DeleteSipDispatchRuleRequest = enc.decode(&body)?;
+                let id = required_id("sip_dispatch_rule_id", req.sip_dispatch_rule_id)?;
+                let info = self.write(move |c| c.delete_rule(&id)).await?;
+                tracing::info!(rule_id = %info.sip_dispatch_rule_id, "dispatch rule deleted");
+                Ok(enc.respond(&redact_rule(info)))
+            }
         }
+    }
+
+    /// Runs a catalog write (a database commit, fsynced) off the async workers.
+    async fn write<T: Send + 'static>(
+        &self,
+        op: impl FnOnce(&Catalog) -> Result<T, CatalogError> + Send + 'static,
+    ) -> Result<T, ApiError> {
+        let catalog = self.catalog.clone();
+        tokio::task::spawn_blocking(move || op(&catalog))
+            .await
+            .map_err(|e| {
+                ApiError::Call(CallError::new(
+                    TwirpCode::Internal,
+                    format!("catalog write failed: {e}"),
+                ))
+            })?
+            .map_err(ApiError::from)
     }
 
     fn authenticate(&self, headers: &HeaderMap) -> Result<Claims, ApiError> {
@@ -683,6 +760,13 @@ fn fingerprint(req: &CreateCall) -> u64 {
     let mut h = DefaultHasher::new();
     req.hash(&mut h);
     h.finish()
+}
+
+fn required_id(field: &str, id: String) -> Result<String, ApiError> {
+    if id.is_empty() {
+        return Err(ApiError::invalid(field, "required"));
+    }
+    Ok(id)
 }
 
 fn not_found(what: &str, id: &str) -> ApiError {

@@ -8,7 +8,6 @@ use std::time::SystemTime;
 
 use crate::deadline::{Deadline, TimeoutCause};
 use crate::error::{CallError, SipStatus};
-use crate::proto::livekit::{SipDispatchRuleInfo, SipInboundTrunkInfo, SipOutboundTrunkInfo};
 use crate::validate::{CreateCall, TransferCall};
 
 /// sipbridge's own call id (e.g. `SCL_` + random): `SIPParticipantInfo.sip_call_id`
@@ -189,16 +188,6 @@ pub trait CallService: Send + Sync + 'static {
         req: TransferCall,
         deadline: Deadline,
     ) -> impl Future<Output = Result<TransferOutcome, CallError>> + Send;
-
-    /// The configured outbound trunks (secrets are blanked by the API before they
-    /// leave). Read-only: trunks come from the config file.
-    fn outbound_trunks(&self) -> Vec<SipOutboundTrunkInfo>;
-
-    /// The configured inbound trunks (secrets blanked by the API).
-    fn inbound_trunks(&self) -> Vec<SipInboundTrunkInfo>;
-
-    /// The configured dispatch rules (PINs blanked by the API).
-    fn dispatch_rules(&self) -> Vec<SipDispatchRuleInfo>;
 }
 
 /// Participant attributes, as a sorted map (deterministic logs and tests).

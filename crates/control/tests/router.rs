@@ -246,26 +246,26 @@ async fn grants() {
 }
 
 #[tokio::test]
-async fn trunk_management_is_read_only() {
+async fn config_file_trunks_are_read_only() {
     let fake = Fake::with_delay(Duration::ZERO);
     let app = app(&fake);
     let admin = vec![bearer(&token(false, true))];
-    for m in [
-        "CreateSIPOutboundTrunk",
-        "UpdateSIPInboundTrunk",
-        "DeleteSIPTrunk",
-        "CreateSIPDispatchRule",
-        "DeleteSIPDispatchRule",
+    for (m, body) in [
+        (
+            "UpdateSIPOutboundTrunk",
+            r#"{"sipTrunkId":"ST_test","replace":{"address":"127.0.0.1:5090"}}"#,
+        ),
+        ("DeleteSIPTrunk", r#"{"sipTrunkId":"ST_test"}"#),
     ] {
         let r = post(
             &app,
             &format!("/twirp/livekit.SIP/{m}"),
             "application/json",
-            b"{}".to_vec(),
+            body.as_bytes().to_vec(),
             &admin,
         )
         .await;
-        r.twirp_error(501, "unimplemented");
+        r.twirp_error(412, "failed_precondition");
     }
     let r = post(
         &app,

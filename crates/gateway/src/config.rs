@@ -6,10 +6,11 @@
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use anyhow::{Context, Result, bail, ensure};
+use anyhow::{Context, Result, ensure};
+use control::proto::livekit as pb;
 use serde::Deserialize;
 
 /// The embedded default configuration (`configs/sipbridge.toml`).
@@ -33,6 +34,26 @@ pub struct Config {
     /// Outbound trunks (`SIPOutboundTrunkInfo` field names).
     #[serde(default)]
     pub outbound_trunks: Vec<OutboundTrunk>,
+    /// How inbound calls are screened and run.
+    #[serde(default)]
+    pub inbound: InboundConfig,
+    /// Where trunks and dispatch rules created through the API are stored.
+    #[serde(default)]
+    pub data: DataConfig,
+    /// Inbound trunks (`SIPInboundTrunkInfo` field names), read-only through the API.
+    #[serde(default)]
+    pub inbound_trunks: Vec<InboundTrunk>,
+    /// Dispatch rules (`SIPDispatchRuleInfo` field names), read-only through the API.
+    #[serde(default)]
+    pub dispatch_rules: Vec<DispatchRule>,
+}
+
+/// `[data]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DataConfig {
+    /// Directory of `catalog.redb`; `None` keeps API-created entries in memory only.
+    pub dir: Option<PathBuf>,
 }
 
 /// `[sip]`.
@@ -106,6 +127,91 @@ pub struct HttpConfig {
     pub listen: SocketAddr,
 }
 
+/// `[inbound]`: screening and limits of inbound calls. Every key has the default written in
+/// `configs/sipbridge.toml`, so a config may omit the section.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct InboundConfig {
+    /// What an INVITE for no known trunk gets: `"reject"` (404) or `"drop"` (no answer at
+    /// all, which tells a scanner nothing).
+    pub unknown_trunk: UnknownTrunk,
+    /// Digest challenge for trunks with credentials: `"www"` (401, as a UAS, RFC 3261 §22.2)
+    /// or `"proxy"` (407, as a proxy, §22.3).
+    pub auth_challenge: AuthChallenge,
+    /// INVITEs per second accepted from one source IP (0 = no limit); beyond it, 503.
+    pub invites_per_source_per_s: u32,
+    /// Burst of INVITEs one source may send at once.
+    pub invite_burst_per_source: u32,
+    /// Most concurrent calls per inbound trunk (0 = no limit); beyond it, 503.
+    pub max_calls_per_trunk: usize,
+    /// `Retry-After` seconds on 503 answers.
+    pub retry_after_s: u32,
+    /// Ringing timeout (joining the room) of trunks that set none, in seconds.
+    pub ringing_timeout_s: u64,
+    /// Maximum call duration of trunks that set none, in seconds.
+    pub max_call_duration_s: u64,
+    /// Most digits of a PIN.
+    pub pin_max_digits: usize,
+    /// PIN attempts before the call is hung up.
+    pub pin_tries: u32,
+    /// Seconds to wait for the first PIN digit.
+    pub pin_first_digit_s: u64,
+    /// Seconds to wait between PIN digits.
+    pub pin_between_digits_s: u64,
+}
+
+impl Default for InboundConfig {
+    fn default() -> Self {
+        Self {
+            unknown_trunk: UnknownTrunk::Reject,
+            auth_challenge: AuthChallenge::Www,
+            invites_per_source_per_s: 200,
+            invite_burst_per_source: 400,
+            max_calls_per_trunk: 0,
+            retry_after_s: 5,
+            // The one documented ringing default (API_COMPAT.md), and a day for duration.
+            ringing_timeout_s: 30,
+            max_call_duration_s: 86_400,
+            pin_max_digits: 12,
+            pin_tries: 3,
+            pin_first_digit_s: 15,
+            pin_between_digits_s: 5,
+        }
+    }
+}
+
+impl InboundConfig {
+    /// [`InboundConfig::ringing_timeout_s`] as a duration.
+    pub fn ringing_timeout(&self) -> Duration {
+        Duration::from_secs(self.ringing_timeout_s)
+    }
+
+    /// [`InboundConfig::max_call_duration_s`] as a duration.
+    pub fn max_call_duration(&self) -> Duration {
+        Duration::from_secs(self.max_call_duration_s)
+    }
+}
+
+/// `inbound.unknown_trunk`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum UnknownTrunk {
+    /// Answer 404.
+    Reject,
+    /// Do not answer.
+    Drop,
+}
+
+/// `inbound.auth_challenge`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AuthChallenge {
+    /// 401 with `WWW-Authenticate`.
+    Www,
+    /// 407 with `Proxy-Authenticate`.
+    Proxy,
+}
+
 /// SIP transport of a trunk (`SIPTransport`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
@@ -153,6 +259,145 @@ pub struct OutboundTrunk {
     pub from_host: String,
 }
 
+/// `[[inbound_trunks]]`: a trunk phones call in through. Durations are whole seconds
+/// (`*_s`); unset means the API's default.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InboundTrunk {
+    /// Unique id (shared namespace with outbound trunks), referenced by rules' `trunk_ids`.
+    pub sip_trunk_id: String,
+    /// Human-readable name.
+    #[serde(default)]
+    pub name: String,
+    /// Opaque metadata.
+    #[serde(default)]
+    pub metadata: String,
+    /// Called numbers this trunk serves; empty = the default trunk.
+    #[serde(default)]
+    pub numbers: Vec<String>,
+    /// Source IPs or CIDR blocks allowed to call in; empty = any.
+    #[serde(default)]
+    pub allowed_addresses: Vec<String>,
+    /// Caller numbers allowed; empty = any.
+    #[serde(default)]
+    pub allowed_numbers: Vec<String>,
+    /// Digest username callers must authenticate with (empty: no digest auth).
+    #[serde(default)]
+    pub auth_username: String,
+    /// Digest password.
+    #[serde(default)]
+    pub auth_password: String,
+    /// Digest realm.
+    #[serde(default)]
+    pub auth_realm: String,
+    /// Extra SIP headers.
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    /// SIP header → participant attribute.
+    #[serde(default)]
+    pub headers_to_attributes: BTreeMap<String, String>,
+    /// Participant attribute → SIP header.
+    #[serde(default)]
+    pub attributes_to_headers: BTreeMap<String, String>,
+    /// Seconds the room leg may take to join while the caller hears ringing.
+    #[serde(default)]
+    pub ringing_timeout_s: Option<u64>,
+    /// Hard cap on a call's length in seconds.
+    #[serde(default)]
+    pub max_call_duration_s: Option<u64>,
+    /// Codec preferences.
+    #[serde(default)]
+    pub media: Option<Media>,
+}
+
+/// `media` of a trunk or rule (`SIPMediaConfig`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Media {
+    /// Codec names in preference order (`PCMU`, `PCMA`, `G722`, `opus`).
+    #[serde(default)]
+    pub codecs: Vec<String>,
+    /// Offer/accept only the listed codecs.
+    #[serde(default)]
+    pub only_listed_codecs: bool,
+    /// Seconds without media that end the call.
+    #[serde(default)]
+    pub media_timeout_s: Option<u64>,
+}
+
+/// `[[dispatch_rules]]`: which room an inbound call joins.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DispatchRule {
+    /// Unique id.
+    pub sip_dispatch_rule_id: String,
+    /// The room rule, as in the API:
+    /// `rule = { dispatch_rule_direct = { room_name = "lobby" } }`.
+    pub rule: RuleKind,
+    /// Human-readable name.
+    #[serde(default)]
+    pub name: String,
+    /// Participant metadata.
+    #[serde(default)]
+    pub metadata: String,
+    /// Inbound trunks the rule applies to; empty = all.
+    #[serde(default)]
+    pub trunk_ids: Vec<String>,
+    /// Called numbers the rule applies to; empty = all.
+    #[serde(default)]
+    pub numbers: Vec<String>,
+    /// Caller numbers the rule applies to; empty = all.
+    #[serde(default)]
+    pub inbound_numbers: Vec<String>,
+    /// Keep the caller's number out of the room.
+    #[serde(default)]
+    pub hide_phone_number: bool,
+    /// Extra participant attributes.
+    #[serde(default)]
+    pub attributes: BTreeMap<String, String>,
+    /// Codec preferences (over the trunk's).
+    #[serde(default)]
+    pub media: Option<Media>,
+}
+
+/// The `SIPDispatchRule` oneof.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum RuleKind {
+    /// Everybody into one room.
+    DispatchRuleDirect {
+        /// The room.
+        room_name: String,
+        /// DTMF PIN (digits), empty for none.
+        #[serde(default)]
+        pin: String,
+    },
+    /// A room per caller: `room_prefix_<caller>` plus a random suffix unless `no_randomness`.
+    DispatchRuleIndividual {
+        /// Room-name prefix.
+        #[serde(default)]
+        room_prefix: String,
+        /// DTMF PIN, empty for none.
+        #[serde(default)]
+        pin: String,
+        /// No random suffix.
+        #[serde(default)]
+        no_randomness: bool,
+    },
+    /// A room per called number: `room_prefix_<called>`, a random suffix only if `randomize`.
+    DispatchRuleCallee {
+        /// Room-name prefix.
+        #[serde(default)]
+        room_prefix: String,
+        /// DTMF PIN, empty for none.
+        #[serde(default)]
+        pin: String,
+        /// Add a random suffix.
+        #[serde(default)]
+        randomize: bool,
+    },
+}
+
 impl Config {
     /// Parses and validates a configuration text; `origin` names it in error messages.
     pub fn from_toml(text: &str, origin: &str) -> Result<Self> {
@@ -193,6 +438,19 @@ impl Config {
             "sip.tcp_idle_timeout_s must be positive"
         );
 
+        let inbound = &self.inbound;
+        ensure!(
+            inbound.ringing_timeout_s > 0 && inbound.max_call_duration_s > 0,
+            "inbound.ringing_timeout_s and inbound.max_call_duration_s must be positive"
+        );
+        ensure!(
+            inbound.pin_tries > 0
+                && inbound.pin_max_digits > 0
+                && inbound.pin_first_digit_s > 0
+                && inbound.pin_between_digits_s > 0,
+            "inbound.pin_* values must be positive"
+        );
+
         let [lo, hi] = self.rtp.port_range;
         ensure!(
             lo >= 1024 && lo < hi,
@@ -215,31 +473,146 @@ impl Config {
             );
         }
 
-        let mut seen = std::collections::BTreeSet::new();
-        for trunk in &self.outbound_trunks {
-            let id = &trunk.sip_trunk_id;
-            ensure!(
-                !id.is_empty(),
-                "outbound_trunks: sip_trunk_id must not be empty"
-            );
-            if !seen.insert(id.as_str()) {
-                bail!("outbound_trunks: duplicate sip_trunk_id {id:?}");
-            }
-            ensure!(
-                !trunk.address.is_empty(),
-                "outbound_trunks.{id}: address must not be empty"
-            );
-            ensure!(
-                trunk.auth_password.is_empty() || !trunk.auth_username.is_empty(),
-                "outbound_trunks.{id}: auth_password is set but auth_username is empty"
-            );
-        }
+        // Trunks and rules are checked by the catalog itself (fields, ids, conflicts), so
+        // `check-config` reports exactly what `run` would refuse.
+        control::Catalog::open(None, self.catalog_entries())?;
         Ok(())
     }
 
     /// RFC 3261 timer T1.
     pub fn t1(&self) -> Duration {
         Duration::from_millis(self.sip.t1_ms)
+    }
+
+    /// The config file's trunks and dispatch rules, in the API's types, for the catalog.
+    pub fn catalog_entries(&self) -> control::FileEntries {
+        control::FileEntries {
+            inbound: self
+                .inbound_trunks
+                .iter()
+                .map(InboundTrunk::to_proto)
+                .collect(),
+            outbound: self
+                .outbound_trunks
+                .iter()
+                .map(OutboundTrunk::to_proto)
+                .collect(),
+            rules: self
+                .dispatch_rules
+                .iter()
+                .map(DispatchRule::to_proto)
+                .collect(),
+        }
+    }
+}
+
+impl OutboundTrunk {
+    fn to_proto(&self) -> pb::SipOutboundTrunkInfo {
+        pb::SipOutboundTrunkInfo {
+            sip_trunk_id: self.sip_trunk_id.clone(),
+            name: self.name.clone(),
+            metadata: self.metadata.clone(),
+            address: self.address.clone(),
+            transport: match self.transport {
+                TrunkTransport::Auto => pb::SipTransport::Auto,
+                TrunkTransport::Udp => pb::SipTransport::Udp,
+                TrunkTransport::Tcp => pb::SipTransport::Tcp,
+            } as i32,
+            numbers: self.numbers.clone(),
+            auth_username: self.auth_username.clone(),
+            auth_password: self.auth_password.clone(),
+            headers: self.headers.clone().into_iter().collect(),
+            from_host: self.from_host.clone(),
+            ..Default::default()
+        }
+    }
+}
+
+impl InboundTrunk {
+    fn to_proto(&self) -> pb::SipInboundTrunkInfo {
+        pb::SipInboundTrunkInfo {
+            sip_trunk_id: self.sip_trunk_id.clone(),
+            name: self.name.clone(),
+            metadata: self.metadata.clone(),
+            numbers: self.numbers.clone(),
+            allowed_addresses: self.allowed_addresses.clone(),
+            allowed_numbers: self.allowed_numbers.clone(),
+            auth_username: self.auth_username.clone(),
+            auth_password: self.auth_password.clone(),
+            auth_realm: self.auth_realm.clone(),
+            headers: self.headers.clone().into_iter().collect(),
+            headers_to_attributes: self.headers_to_attributes.clone().into_iter().collect(),
+            attributes_to_headers: self.attributes_to_headers.clone().into_iter().collect(),
+            ringing_timeout: self.ringing_timeout_s.map(control::catalog::proto_seconds),
+            max_call_duration: self
+                .max_call_duration_s
+                .map(control::catalog::proto_seconds),
+            media: self.media.as_ref().map(Media::to_proto),
+            ..Default::default()
+        }
+    }
+}
+
+impl Media {
+    fn to_proto(&self) -> pb::SipMediaConfig {
+        pb::SipMediaConfig {
+            only_listed_codecs: self.only_listed_codecs,
+            codecs: self
+                .codecs
+                .iter()
+                .map(|name| pb::SipCodec {
+                    name: name.clone(),
+                    rate: 0,
+                })
+                .collect(),
+            encryption: None,
+            media_timeout: self.media_timeout_s.map(control::catalog::proto_seconds),
+        }
+    }
+}
+
+impl DispatchRule {
+    fn to_proto(&self) -> pb::SipDispatchRuleInfo {
+        use pb::sip_dispatch_rule::Rule;
+        let rule = match &self.rule {
+            RuleKind::DispatchRuleDirect { room_name, pin } => {
+                Rule::DispatchRuleDirect(pb::SipDispatchRuleDirect {
+                    room_name: room_name.clone(),
+                    pin: pin.clone(),
+                })
+            }
+            RuleKind::DispatchRuleIndividual {
+                room_prefix,
+                pin,
+                no_randomness,
+            } => Rule::DispatchRuleIndividual(pb::SipDispatchRuleIndividual {
+                room_prefix: room_prefix.clone(),
+                pin: pin.clone(),
+                no_randomness: *no_randomness,
+            }),
+            RuleKind::DispatchRuleCallee {
+                room_prefix,
+                pin,
+                randomize,
+            } => Rule::DispatchRuleCallee(pb::SipDispatchRuleCallee {
+                room_prefix: room_prefix.clone(),
+                pin: pin.clone(),
+                randomize: *randomize,
+            }),
+        };
+        pb::SipDispatchRuleInfo {
+            sip_dispatch_rule_id: self.sip_dispatch_rule_id.clone(),
+            rule: Some(pb::SipDispatchRule { rule: Some(rule) }),
+            trunk_ids: self.trunk_ids.clone(),
+            hide_phone_number: self.hide_phone_number,
+            inbound_numbers: self.inbound_numbers.clone(),
+            numbers: self.numbers.clone(),
+            name: self.name.clone(),
+            metadata: self.metadata.clone(),
+            attributes: self.attributes.clone().into_iter().collect(),
+            media: self.media.as_ref().map(Media::to_proto),
+            ..Default::default()
+        }
     }
 }
 
@@ -252,6 +625,120 @@ mod tests {
         let config = Config::embedded_default().expect("default config");
         assert_eq!(config.sip.listen.ip().to_string(), "127.0.0.1");
         assert_eq!(config.outbound_trunks.len(), 1);
+        assert_eq!(
+            config.data.dir.as_deref(),
+            Some(Path::new("sipbridge-data"))
+        );
+    }
+
+    /// The embedded default lets any softphone on this machine call into room "lobby".
+    #[test]
+    fn embedded_default_takes_loopback_calls_into_the_lobby() {
+        let config = Config::embedded_default().expect("default config");
+        let catalog =
+            control::Catalog::open(None, config.catalog_entries()).expect("default catalog");
+        for source in ["127.0.0.1", "127.8.9.10", "::1", "::ffff:127.0.0.1"] {
+            let call = control::InboundCall {
+                call_id: "SCL_test",
+                called: "lobby",
+                caller: "1001",
+                source: source.parse().expect("ip"),
+            };
+            let control::TrunkMatch::Trunk(trunk) = catalog.match_inbound(&call) else {
+                panic!("no trunk for a loopback call from {source}");
+            };
+            assert_eq!(trunk.sip_trunk_id, "ST_loopback");
+            let control::Dispatch::Room(target) = catalog.dispatch(Some(&trunk), &call, None)
+            else {
+                panic!("no room for a loopback call from {source}");
+            };
+            assert_eq!(target.room_name, "lobby");
+            assert_eq!(target.rule_id, "SDR_lobby");
+            assert_eq!(target.participant_identity, "sip_1001");
+        }
+        let outside = control::InboundCall {
+            call_id: "SCL_test",
+            called: "lobby",
+            caller: "1001",
+            source: "192.0.2.7".parse().expect("ip"),
+        };
+        assert_eq!(
+            catalog.match_inbound(&outside),
+            control::TrunkMatch::NotAllowed(control::Refusal::ADDRESS)
+        );
+    }
+
+    #[test]
+    fn inbound_trunks_and_rules_use_the_api_field_names() {
+        let text = format!(
+            r#"{DEFAULT_CONFIG}
+[[inbound_trunks]]
+sip_trunk_id = "ST_carrier"
+numbers = ["+15550100001"]
+allowed_addresses = ["192.0.2.0/24"]
+auth_username = "carrier"
+auth_password = "pw"
+ringing_timeout_s = 20
+media = {{ codecs = ["PCMA"], only_listed_codecs = true }}
+
+[[dispatch_rules]]
+sip_dispatch_rule_id = "SDR_support"
+trunk_ids = ["ST_carrier"]
+hide_phone_number = true
+attributes = {{ team = "support" }}
+rule = {{ dispatch_rule_individual = {{ room_prefix = "support", pin = "1234" }} }}
+"#
+        );
+        let config = Config::from_toml(&text, "test").expect("valid");
+        let entries = config.catalog_entries();
+        let trunk = entries
+            .inbound
+            .iter()
+            .find(|t| t.sip_trunk_id == "ST_carrier")
+            .expect("trunk");
+        assert_eq!(trunk.ringing_timeout.map(|d| d.seconds), Some(20));
+        assert_eq!(trunk.media.as_ref().map(|m| m.codecs.len()), Some(1));
+        let rule = entries
+            .rules
+            .iter()
+            .find(|r| r.sip_dispatch_rule_id == "SDR_support")
+            .expect("rule");
+        assert!(rule.hide_phone_number);
+        assert!(matches!(
+            rule.rule.as_ref().and_then(|r| r.rule.as_ref()),
+            Some(pb::sip_dispatch_rule::Rule::DispatchRuleIndividual(i)) if i.pin == "1234"
+        ));
+    }
+
+    #[test]
+    fn catalog_errors_are_config_errors() {
+        let cases = [
+            // A second default trunk for loopback takes the same calls as ST_loopback.
+            (
+                "[[inbound_trunks]]\nsip_trunk_id = \"ST_other\"\nallowed_addresses = [\"127.0.0.1\"]\n",
+                "\"ST_loopback\" and \"ST_other\" conflict",
+            ),
+            (
+                "[[inbound_trunks]]\nsip_trunk_id = \"ST_bad\"\nnumbers = [\"1\"]\nallowed_addresses = [\"300.1.1.1\"]\n",
+                "allowed_addresses[0]",
+            ),
+            (
+                "[[dispatch_rules]]\nsip_dispatch_rule_id = \"SDR_pin\"\nrule = { dispatch_rule_direct = { room_name = \"x\", pin = \"12a\" } }\n",
+                "rule.dispatch_rule_direct.pin",
+            ),
+            (
+                "[[dispatch_rules]]\nsip_dispatch_rule_id = \"SDR_two\"\nrule = { dispatch_rule_direct = { room_name = \"x\" } }\n",
+                "\"SDR_lobby\" and \"SDR_two\" conflict",
+            ),
+        ];
+        for (extra, expected) in cases {
+            let text = format!("{DEFAULT_CONFIG}\n{extra}");
+            let err = format!("{:#}", Config::from_toml(&text, "test").unwrap_err());
+            assert!(err.contains(expected), "{extra}: {err}");
+        }
+        let typo = DEFAULT_CONFIG.replace("dir = \"sipbridge-data\"", "directory = \"x\"");
+        let err = format!("{:#}", Config::from_toml(&typo, "test").unwrap_err());
+        assert!(err.contains("directory"), "{err}");
     }
 
     #[test]
@@ -281,6 +768,9 @@ mod tests {
             "{DEFAULT_CONFIG}\n[[outbound_trunks]]\nsip_trunk_id = \"ST_local\"\naddress = \"127.0.0.1:5090\"\n"
         );
         let err = format!("{:#}", Config::from_toml(&dup, "test").unwrap_err());
-        assert!(err.contains("duplicate sip_trunk_id"), "{err}");
+        assert!(
+            err.contains("\"ST_local\" and \"ST_local\" conflict"),
+            "{err}"
+        );
     }
 }

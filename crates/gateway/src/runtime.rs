@@ -51,7 +51,15 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
         seed: seed(),
         ..EmbeddedConfig::default()
     }));
-    let gateway = Gateway::new(config.clone(), sip.clone(), rooms, seed());
+    let catalog = control::Catalog::open(config.data.dir.as_deref(), config.catalog_entries())
+        .with_context(|| match &config.data.dir {
+            Some(dir) => format!(
+                "cannot open the trunk and dispatch-rule catalog in {}",
+                dir.display()
+            ),
+            None => "invalid trunks or dispatch rules".to_owned(),
+        })?;
+    let gateway = Gateway::new(config.clone(), catalog.clone(), sip.clone(), rooms, seed());
     tokio::spawn(gateway.clone().run_events(events));
 
     let api = &config.api;
@@ -68,7 +76,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
     let api_listener = tokio::net::TcpListener::bind(api.listen)
         .await
         .with_context(|| format!("cannot listen for the API on {}", api.listen))?;
-    let api_router = control::router(gateway.clone(), api_config);
+    let api_router = control::router(gateway.clone(), catalog, api_config);
     // No timeout layer: a synchronous create legitimately lasts ringing_timeout + setup.
     let api_server = axum::serve(api_listener, api_router);
 

@@ -87,7 +87,8 @@ async fn gateway_to(callee: SocketAddr) -> Arc<Gateway> {
     config.outbound_trunks[0].address = callee.to_string();
     let (sip, events) = sip_stack().await;
     let rooms = Arc::new(EmbeddedRooms::new(EmbeddedConfig::default()));
-    let gw = Gateway::new(Arc::new(config), sip, rooms, 5);
+    let catalog = control::Catalog::open(None, config.catalog_entries()).expect("catalog");
+    let gw = Gateway::new(Arc::new(config), catalog, sip, rooms, 5);
     tokio::spawn(gw.clone().run_events(events));
     gw
 }

@@ -58,6 +58,11 @@ pub enum Error {
         after: Duration,
     },
 
+    /// The media connection to the room failed: ICE found no working path, DTLS did not
+    /// complete, or the room ended it before it was up (WebRTC link).
+    #[error("media connection to the room failed: {0}")]
+    MediaFailed(&'static str),
+
     // ---- media and API use (ours)
     /// A local socket could not be bound or used.
     #[error("media socket: {0:?}")]
@@ -90,6 +95,7 @@ impl Error {
             | Error::Rejected { .. }
             | Error::BadResponse(_)
             | Error::Timeout { .. }
+            | Error::MediaFailed(_)
             | Error::Busy
             | Error::Closed => 503,
             Error::BadUrl(_) | Error::Socket(_) | Error::Codec(_) | Error::InvalidRequest(_) => 500,

@@ -1,8 +1,9 @@
-//! Field-level checks shared by [`CreateCall`] and [`TransferCall`] validation.
+//! Field-level checks shared by [`CreateCall`] and [`TransferCall`] validation and by the
+//! trunk and dispatch-rule checks of [`crate::catalog`].
 
 use super::*;
 
-pub(super) fn ringing_timeout(
+pub(crate) fn ringing_timeout(
     field: &str,
     d: Option<pbjson_types::Duration>,
 ) -> Result<Duration, ApiError> {
@@ -17,7 +18,7 @@ pub(super) fn ringing_timeout(
 
 /// Unset and zero both mean "default": proto3 JSON clients commonly send `"0s"` for
 /// an unset duration, and a zero ring or call length is never meant literally.
-pub(super) fn duration_field(
+pub(crate) fn duration_field(
     field: &str,
     d: Option<pbjson_types::Duration>,
     default: Duration,
@@ -43,7 +44,7 @@ pub(super) fn duration_field(
     Ok(d)
 }
 
-pub(super) fn proto_duration(field: &str, d: pbjson_types::Duration) -> Result<Duration, ApiError> {
+pub(crate) fn proto_duration(field: &str, d: pbjson_types::Duration) -> Result<Duration, ApiError> {
     let secs =
         u64::try_from(d.seconds).map_err(|_| ApiError::invalid(field, "negative duration"))?;
     let nanos = u32::try_from(d.nanos)
@@ -53,7 +54,7 @@ pub(super) fn proto_duration(field: &str, d: pbjson_types::Duration) -> Result<D
     Ok(Duration::new(secs, nanos))
 }
 
-pub(super) fn encryption(field: &str, value: i32) -> Result<(), ApiError> {
+pub(crate) fn encryption(field: &str, value: i32) -> Result<(), ApiError> {
     match pb::SipMediaEncryption::try_from(value) {
         Ok(pb::SipMediaEncryption::SipMediaEncryptDisable) => Ok(()),
         // ALLOW lets the peer choose; sipbridge offers plain RTP/AVP, which ALLOW
@@ -68,7 +69,7 @@ pub(super) fn encryption(field: &str, value: i32) -> Result<(), ApiError> {
     }
 }
 
-pub(super) fn transport(field: &str, value: i32) -> Result<Transport, ApiError> {
+pub(crate) fn transport(field: &str, value: i32) -> Result<Transport, ApiError> {
     match pb::SipTransport::try_from(value) {
         Ok(pb::SipTransport::Auto) => Ok(Transport::Auto),
         Ok(pb::SipTransport::Udp) => Ok(Transport::Udp),
@@ -78,7 +79,7 @@ pub(super) fn transport(field: &str, value: i32) -> Result<Transport, ApiError> 
     }
 }
 
-pub(super) fn media_options(m: Option<pb::SipMediaConfig>) -> Result<MediaOptions, ApiError> {
+pub(crate) fn media_options(m: Option<pb::SipMediaConfig>) -> Result<MediaOptions, ApiError> {
     let Some(m) = m else {
         return Ok(MediaOptions::default());
     };
@@ -142,7 +143,7 @@ pub(super) fn media_options(m: Option<pb::SipMediaConfig>) -> Result<MediaOption
     })
 }
 
-pub(super) fn inline_trunk(t: pb::SipOutboundConfig) -> Result<InlineTrunk, ApiError> {
+pub(crate) fn inline_trunk(t: pb::SipOutboundConfig) -> Result<InlineTrunk, ApiError> {
     if !t.destination_country.is_empty() {
         // Region routing by destination country is not something sipbridge does.
         return Err(ApiError::unsupported(
@@ -174,7 +175,7 @@ pub(super) fn inline_trunk(t: pb::SipOutboundConfig) -> Result<InlineTrunk, ApiE
     })
 }
 
-pub(super) fn named_dest(field: &str, d: pb::SipNamedDest) -> Result<NamedDest, ApiError> {
+pub(crate) fn named_dest(field: &str, d: pb::SipNamedDest) -> Result<NamedDest, ApiError> {
     let display_name = short_text(&format!("{field}.display_name"), &d.display_name)?;
     let uri = match d.uri {
         None => None,
@@ -188,7 +189,7 @@ pub(super) fn named_dest(field: &str, d: pb::SipNamedDest) -> Result<NamedDest, 
     Ok(NamedDest { display_name, uri })
 }
 
-pub(super) fn sip_dest_raw(field: &str, raw: String) -> Result<SipDest, ApiError> {
+pub(crate) fn sip_dest_raw(field: &str, raw: String) -> Result<SipDest, ApiError> {
     if raw.len() > MAX_URI_LEN {
         return Err(ApiError::invalid(
             field,
@@ -222,7 +223,7 @@ pub(super) fn sip_dest_raw(field: &str, raw: String) -> Result<SipDest, ApiError
     Ok(SipDest::Raw(raw))
 }
 
-pub(super) fn sip_uri_parts(field: &str, v: pb::SipUri) -> Result<SipDest, ApiError> {
+pub(crate) fn sip_uri_parts(field: &str, v: pb::SipUri) -> Result<SipDest, ApiError> {
     let user = if v.user.is_empty() {
         String::new()
     } else {
@@ -260,7 +261,7 @@ pub(super) fn sip_uri_parts(field: &str, v: pb::SipUri) -> Result<SipDest, ApiEr
 
 /// A URI user part: RFC 3261 §25.1 `user` characters (unreserved, escapes and
 /// user-unreserved), which covers E.164 numbers (`+1555...`) and extensions (`*67`).
-pub(super) fn user_part(field: &str, s: &str) -> Result<String, ApiError> {
+pub(crate) fn user_part(field: &str, s: &str) -> Result<String, ApiError> {
     if s.len() > MAX_SHORT_LEN {
         return Err(ApiError::invalid(
             field,
@@ -277,7 +278,7 @@ pub(super) fn user_part(field: &str, s: &str) -> Result<String, ApiError> {
     Ok(s.to_owned())
 }
 
-pub(super) fn host_name(field: &str, s: &str) -> Result<(), ApiError> {
+pub(crate) fn host_name(field: &str, s: &str) -> Result<(), ApiError> {
     if s.len() > MAX_SHORT_LEN
         || !s
             .chars()
@@ -289,7 +290,7 @@ pub(super) fn host_name(field: &str, s: &str) -> Result<(), ApiError> {
 }
 
 /// `host`, `host:port`, `a.b.c.d:port` or `[v6]:port`.
-pub(super) fn host_port(field: &str, s: &str) -> Result<(), ApiError> {
+pub(crate) fn host_port(field: &str, s: &str) -> Result<(), ApiError> {
     host_name(field, s)?;
     if let Some((host, port)) = s.rsplit_once(':')
         && !host.contains(':')
@@ -301,7 +302,7 @@ pub(super) fn host_port(field: &str, s: &str) -> Result<(), ApiError> {
 }
 
 /// A single-line text field: bounded, no control characters.
-pub(super) fn short_text(field: &str, s: &str) -> Result<String, ApiError> {
+pub(crate) fn short_text(field: &str, s: &str) -> Result<String, ApiError> {
     if s.len() > MAX_SHORT_LEN {
         return Err(ApiError::invalid(
             field,
@@ -314,7 +315,7 @@ pub(super) fn short_text(field: &str, s: &str) -> Result<String, ApiError> {
     Ok(s.to_owned())
 }
 
-pub(super) fn long_text(field: &str, s: String) -> Result<String, ApiError> {
+pub(crate) fn long_text(field: &str, s: String) -> Result<String, ApiError> {
     if s.len() > MAX_ATTRIBUTE_VALUE_LEN {
         return Err(ApiError::invalid(
             field,
@@ -324,7 +325,7 @@ pub(super) fn long_text(field: &str, s: String) -> Result<String, ApiError> {
     Ok(s)
 }
 
-pub(super) fn attributes(
+pub(crate) fn attributes(
     field: &str,
     map: impl IntoIterator<Item = (String, String)>,
 ) -> Result<Attributes, ApiError> {
@@ -347,7 +348,7 @@ pub(super) fn attributes(
 
 /// Extra SIP headers: RFC 3261 §25.1 token names, single-line values, none of the
 /// [`RESERVED_HEADERS`].
-pub(super) fn sip_headers(
+pub(crate) fn sip_headers(
     field: &str,
     map: impl IntoIterator<Item = (String, String)>,
 ) -> Result<BTreeMap<String, String>, ApiError> {
@@ -380,7 +381,7 @@ pub(super) fn sip_headers(
     Ok(out)
 }
 
-pub(super) fn header_name(field: &str, name: &str, check_reserved: bool) -> Result<(), ApiError> {
+pub(crate) fn header_name(field: &str, name: &str, check_reserved: bool) -> Result<(), ApiError> {
     if name.is_empty() || name.len() > MAX_HEADER_NAME_LEN {
         return Err(ApiError::invalid(field, "header name empty or too long"));
     }
@@ -406,7 +407,7 @@ pub(super) fn header_name(field: &str, name: &str, check_reserved: bool) -> Resu
 }
 
 /// Bounds echoes of peer input in error messages.
-pub(super) fn truncate(s: &str) -> &str {
+pub(crate) fn truncate(s: &str) -> &str {
     let mut end = s.len().min(64);
     while !s.is_char_boundary(end) {
         end -= 1;

@@ -14,7 +14,7 @@ use crate::error::ApiError;
 use crate::proto::livekit as pb;
 use crate::service::Attributes;
 
-mod fields;
+pub(crate) mod fields;
 use fields::*;
 
 /// `ringing_timeout` when the request leaves it unset (or zero): **the** one

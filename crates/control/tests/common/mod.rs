@@ -191,26 +191,6 @@ impl CallService for Fake {
             "REFER is not supported yet",
         ))
     }
-
-    fn outbound_trunks(&self) -> Vec<pb::SipOutboundTrunkInfo> {
-        vec![pb::SipOutboundTrunkInfo {
-            sip_trunk_id: "ST_test".into(),
-            name: "test trunk".into(),
-            address: "127.0.0.1:5080".into(),
-            numbers: vec!["+15550000000".into()],
-            auth_username: "user".into(),
-            auth_password: "hunter2".into(),
-            ..Default::default()
-        }]
-    }
-
-    fn inbound_trunks(&self) -> Vec<pb::SipInboundTrunkInfo> {
-        Vec::new()
-    }
-
-    fn dispatch_rules(&self) -> Vec<pb::SipDispatchRuleInfo> {
-        Vec::new()
-    }
 }
 
 pub fn config() -> ApiConfig {
@@ -226,8 +206,25 @@ pub fn config() -> ApiConfig {
     }
 }
 
+/// The catalog every test app serves: one outbound trunk from the "config file".
+pub fn catalog() -> control::Catalog {
+    let file = control::FileEntries {
+        outbound: vec![pb::SipOutboundTrunkInfo {
+            sip_trunk_id: "ST_test".into(),
+            name: "test trunk".into(),
+            address: "127.0.0.1:5080".into(),
+            numbers: vec!["+15550000000".into()],
+            auth_username: "user".into(),
+            auth_password: "hunter2".into(),
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    control::Catalog::open_seeded(None, file, 1).unwrap()
+}
+
 pub fn app(fake: &Arc<Fake>) -> Router {
-    control::router(Arc::clone(fake), config())
+    control::router(Arc::clone(fake), catalog(), config())
 }
 
 pub fn unix_now() -> u64 {

@@ -1,6 +1,7 @@
 //! The B2BUA: calls between SIP trunks and rooms, and the [`control::CallService`] the API
 //! drives.
 
+pub mod inbound;
 mod media;
 pub mod metrics;
 mod outbound;
@@ -13,12 +14,11 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{Context, Result};
-use control::proto::livekit::{SipDispatchRuleInfo, SipInboundTrunkInfo, SipOutboundTrunkInfo};
 use control::service::{CallDirection, CallFilter, CallState, TransferOutcome};
 use control::validate::{MediaOptions, SipDest, Transport as ApiTransport, TrunkRef};
 use control::{
-    CallError, CallId, CallInfo, CallService, CreateCall, Deadline, TimeoutCause, TransferCall,
-    TwirpCode,
+    CallError, CallId, CallInfo, CallService, Catalog, CreateCall, Deadline, TimeoutCause,
+    TransferCall, TwirpCode,
 };
 use room_link::RoomLink;
 use room_link::offer_answer::MediaConfig;
@@ -27,7 +27,7 @@ use sip_core::{Credentials, Event, Reply, Transport};
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 
-use crate::config::{Config, OutboundTrunk, TrunkTransport};
+use crate::config::Config;
 use crate::media::port_pool::PortPool;
 use crate::sip::shell::SipHandle;
 use outbound::{OutboundCall, Progress};
@@ -99,6 +99,8 @@ pub struct ResolvedTrunk {
 pub struct Gateway {
     me: std::sync::Weak<Gateway>,
     config: Arc<Config>,
+    catalog: Catalog,
+    inbound: inbound::InboundGuards,
     sip: SipHandle,
     routes: Arc<SipRoutes>,
     registry: Registry,
@@ -111,15 +113,19 @@ impl Gateway {
     /// A gateway over a started SIP shell; `seed` feeds call ids and RTP randomness.
     pub fn new(
         config: Arc<Config>,
+        catalog: Catalog,
         sip: SipHandle,
         rooms: Arc<dyn RoomLink>,
         seed: u64,
     ) -> Arc<Self> {
         let [low, high] = config.rtp.port_range;
         let ports = PortPool::new(low, high, Duration::from_secs(config.rtp.port_drain_s));
+        let guards = inbound::InboundGuards::new(&config.inbound, seed ^ 0xD16E_57A1);
         Arc::new_cyclic(|me| Self {
             me: me.clone(),
             config,
+            catalog,
+            inbound: guards,
             sip,
             routes: Arc::new(SipRoutes::default()),
             registry: Registry::new(ENDED_RETENTION),
@@ -150,15 +156,12 @@ impl Gateway {
 
     async fn unclaimed(&self, event: Event) {
         match event {
-            Event::IncomingCall { call, source, .. } => {
-                // No inbound trunk is configured on this node: RFC 3261 §21.4.5.
-                tracing::info!(%source, "inbound call refused: no inbound trunk");
-                metrics::inbound_refused("no_trunk");
-                let _ = self
-                    .sip
-                    .with(move |ep, now| ep.respond(now, call, Reply::status(404)))
-                    .await;
-            }
+            Event::IncomingCall {
+                call,
+                request,
+                source,
+                ..
+            } => self.arc().incoming(call, request, source),
             Event::Request {
                 request, message, ..
             } => {
@@ -259,31 +262,32 @@ impl Gateway {
         let (id, address, transport, username, password, mut headers, numbers, from_host) =
             match &req.trunk {
                 TrunkRef::Id(id) => {
-                    let trunk: &OutboundTrunk = self
-                        .config
-                        .outbound_trunks
-                        .iter()
-                        .find(|t| &t.sip_trunk_id == id)
-                        .ok_or_else(|| {
-                            CallError::new(TwirpCode::NotFound, format!("no outbound trunk {id:?}"))
-                        })?;
-                    let transport = match trunk.transport {
-                        TrunkTransport::Tcp => Transport::Tcp,
-                        TrunkTransport::Udp | TrunkTransport::Auto => Transport::Udp,
-                    };
+                    let trunk = self.catalog.outbound_trunk(id).ok_or_else(|| {
+                        CallError::new(TwirpCode::NotFound, format!("no outbound trunk {id:?}"))
+                    })?;
+                    let transport =
+                        match control::proto::livekit::SipTransport::try_from(trunk.transport) {
+                            Ok(control::proto::livekit::SipTransport::Tcp) => Transport::Tcp,
+                            Ok(control::proto::livekit::SipTransport::Tls) => {
+                                return Err(CallError::new(
+                                    TwirpCode::Unimplemented,
+                                    "TLS transport is not supported yet",
+                                ));
+                            }
+                            _ => Transport::Udp,
+                        };
+                    // Sorted, so the INVITE's header order does not depend on a hash seed.
+                    let mut headers: Vec<(String, String)> = trunk.headers.into_iter().collect();
+                    headers.sort();
                     (
                         id.clone(),
-                        trunk.address.clone(),
+                        trunk.address,
                         transport,
-                        trunk.auth_username.clone(),
-                        trunk.auth_password.clone(),
-                        trunk
-                            .headers
-                            .iter()
-                            .map(|(k, v)| (k.clone(), v.clone()))
-                            .collect::<Vec<_>>(),
-                        trunk.numbers.clone(),
-                        trunk.from_host.clone(),
+                        trunk.auth_username,
+                        trunk.auth_password,
+                        headers,
+                        trunk.numbers,
+                        trunk.from_host,
                     )
                 }
                 TrunkRef::Inline(t) => {
@@ -561,37 +565,5 @@ impl CallService for Gateway {
             TwirpCode::Unimplemented,
             "TransferSIPParticipant (REFER) is not supported yet",
         ))
-    }
-
-    fn outbound_trunks(&self) -> Vec<SipOutboundTrunkInfo> {
-        self.config
-            .outbound_trunks
-            .iter()
-            .map(|t| SipOutboundTrunkInfo {
-                sip_trunk_id: t.sip_trunk_id.clone(),
-                name: t.name.clone(),
-                metadata: t.metadata.clone(),
-                address: t.address.clone(),
-                numbers: t.numbers.clone(),
-                auth_username: t.auth_username.clone(),
-                auth_password: t.auth_password.clone(),
-                headers: t.headers.clone().into_iter().collect(),
-                from_host: t.from_host.clone(),
-                transport: match t.transport {
-                    TrunkTransport::Auto => 0,
-                    TrunkTransport::Udp => 1,
-                    TrunkTransport::Tcp => 2,
-                },
-                ..Default::default()
-            })
-            .collect()
-    }
-
-    fn inbound_trunks(&self) -> Vec<SipInboundTrunkInfo> {
-        Vec::new()
-    }
-
-    fn dispatch_rules(&self) -> Vec<SipDispatchRuleInfo> {
-        Vec::new()
     }
 }

@@ -1,0 +1,571 @@
+//! End to end: inbound calls into the real `sipbridge` binary from real SIPp callers on
+//! loopback (issue: inbound calls).
+//!
+//! SIPp does the signaling (`tests/sipp/uac_inbound.xml`, `uac_refused.xml`); the SDP offer
+//! names a UDP socket of this test, so the test itself is the phone's media: it sends
+//! tones and RFC 4733 digits and checks, by frequency, what the room sends back.
+
+use std::net::{SocketAddr, UdpSocket};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use rtp_relay::analysis::tone_fraction;
+use rtp_relay::codec::g711;
+use rtp_relay::rtp::{RtpHeader, RtpPacket};
+use sipbridge_e2e::{Child, Gateway, free_port, scenario, sipp};
+
+const RATE: u32 = 8000;
+const FRAME: usize = 160;
+
+/// A trunk for loopback callers plus a direct rule into `room`.
+fn open_trunk(room: &str, trunk_extra: &str, rule_extra: &str) -> String {
+    format!(
+        r#"
+[[inbound_trunks]]
+sip_trunk_id = "ST_in"
+allowed_addresses = ["127.0.0.0/8"]
+{trunk_extra}
+
+[[dispatch_rules]]
+sip_dispatch_rule_id = "SDR_in"
+trunk_ids = ["ST_in"]
+[dispatch_rules.rule.dispatch_rule_direct]
+room_name = "{room}"
+{rule_extra}
+"#
+    )
+}
+
+fn log_path(name: &str) -> PathBuf {
+    std::env::temp_dir().join(format!("sipp-in-{name}-{}.log", std::process::id()))
+}
+
+/// Starts one SIPp caller with `xml` toward the gateway, dialing `called` from `caller`;
+/// `hold_ms` is its `-d`.
+fn caller(
+    gw: &Gateway,
+    name: &str,
+    xml: &str,
+    (called, caller): (&str, &str),
+    phone_rtp: u16,
+    hold_ms: u64,
+    extra: &[&str],
+) -> Child {
+    let log = log_path(name);
+    let _ = std::fs::remove_file(&log);
+    let xml = scenario(xml).to_string_lossy().into_owned();
+    let target = gw.sip.to_string();
+    let rtp = phone_rtp.to_string();
+    let hold = hold_ms.to_string();
+    let port = free_port().to_string();
+    let log_s = log.to_string_lossy().into_owned();
+    let mut args = vec![
+        target.as_str(),
+        "-sf",
+        &xml,
+        "-s",
+        called,
+        "-key",
+        "caller",
+        caller,
+        "-key",
+        "phone_rtp",
+        &rtp,
+        "-i",
+        "127.0.0.1",
+        "-p",
+        &port,
+        "-m",
+        "1",
+        "-d",
+        &hold,
+        "-trace_logs",
+        "-log_file",
+        &log_s,
+    ];
+    // SIPp keeps the first value of a key: the default codec only when the test names none.
+    if !extra.windows(2).any(|w| w == ["-key", "codec"]) {
+        args.extend_from_slice(&["-key", "codec", "0"]);
+    }
+    args.extend_from_slice(extra);
+    sipp(&args, 60)
+}
+
+/// What SIPp logged (`<log>` actions).
+fn sipp_log(name: &str) -> String {
+    std::fs::read_to_string(log_path(name)).unwrap_or_default()
+}
+
+/// Waits until SIPp logged the gateway's RTP port (from the 200 OK).
+fn gateway_rtp_port(name: &str, limit: Duration) -> u16 {
+    let start = Instant::now();
+    while start.elapsed() < limit {
+        let log = sipp_log(name);
+        if let Some(rest) = log.split("gateway_rtp_port=").nth(1) {
+            let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+            if let Ok(port) = digits.parse() {
+                return port;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    panic!(
+        "SIPp {name} never logged the gateway's RTP port; log:\n{}",
+        sipp_log(name)
+    );
+}
+
+/// The phone's media: one UDP socket, a receiver thread decoding PCMU into a buffer.
+struct Phone {
+    socket: Arc<UdpSocket>,
+    port: u16,
+    heard: Arc<Mutex<Vec<i16>>>,
+    stop: Arc<AtomicBool>,
+    seq: u16,
+    ts: u32,
+}
+
+impl Phone {
+    fn new() -> Self {
+        let socket = UdpSocket::bind("127.0.0.1:0").expect("bind phone RTP");
+        socket
+            .set_read_timeout(Some(Duration::from_millis(50)))
+            .expect("timeout");
+        let port = socket.local_addr().expect("addr").port();
+        let socket = Arc::new(socket);
+        let heard = Arc::new(Mutex::new(Vec::new()));
+        let stop = Arc::new(AtomicBool::new(false));
+        {
+            let (socket, heard, stop) = (socket.clone(), heard.clone(), stop.clone());
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 1500];
+                while !stop.load(Ordering::Relaxed) {
+                    let Ok(n) = socket.recv(&mut buf) else {
+                        continue;
+                    };
+                    let Ok(p) = RtpPacket::parse(&buf[..n]) else {
+                        continue;
+                    };
+                    if p.payload_type() == 0 {
+                        let mut heard = heard.lock().expect("lock");
+                        heard.extend(p.payload().iter().map(|&b| g711::decode_ulaw(b)));
+                    }
+                }
+            });
+        }
+        Self {
+            socket,
+            port,
+            heard,
+            stop,
+            seq: 1,
+            ts: 0,
+        }
+    }
+
+    fn packet(&mut self, pt: u8, marker: bool, payload: &[u8], advance: bool) -> Vec<u8> {
+        let header = RtpHeader {
+            marker,
+            payload_type: pt,
+            sequence: self.seq,
+            timestamp: self.ts,
+            ssrc: 0x5eed_0000 | u32::from(self.port),
+        };
+        self.seq = self.seq.wrapping_add(1);
+        if advance {
+            self.ts = self.ts.wrapping_add(FRAME as u32);
+        }
+        let mut out = vec![0u8; 12 + payload.len()];
+        let n = header.write(payload, &mut out).expect("write RTP");
+        out.truncate(n);
+        out
+    }
+
+    /// Sends `ms` of a `freq` Hz tone as paced 20 ms PCMU packets.
+    fn send_tone(&mut self, to: SocketAddr, freq: f64, ms: u64) {
+        let start = Instant::now();
+        let mut n = 0u64;
+        let mut phase = 0f64;
+        while n * 20 < ms {
+            let payload: Vec<u8> = (0..FRAME)
+                .map(|_| {
+                    phase += freq / f64::from(RATE);
+                    let s = (phase * std::f64::consts::TAU).sin() * 8000.0;
+                    g711::encode_ulaw(s as i16)
+                })
+                .collect();
+            let p = self.packet(0, n == 0, &payload, true);
+            let _ = self.socket.send_to(&p, to);
+            n += 1;
+            let due = start + Duration::from_millis(n * 20);
+            if let Some(wait) = due.checked_duration_since(Instant::now()) {
+                std::thread::sleep(wait);
+            }
+        }
+    }
+
+    /// Sends `digits` as RFC 4733 telephone-events (PT 101), each 100 ms with three end
+    /// packets, 100 ms apart.
+    fn send_digits(&mut self, to: SocketAddr, digits: &str) {
+        for d in digits.chars() {
+            let event = rtp_relay::dtmf::event_for_digit(d).expect("DTMF digit");
+            for i in 1..=5u16 {
+                let payload = [event, 10, ((i * 160) >> 8) as u8, (i * 160) as u8];
+                let p = self.packet(101, i == 1, &payload, false);
+                let _ = self.socket.send_to(&p, to);
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            for _ in 0..3 {
+                let payload = [event, 0x80 | 10, (800u16 >> 8) as u8, 800u16 as u8];
+                let p = self.packet(101, false, &payload, false);
+                let _ = self.socket.send_to(&p, to);
+            }
+            self.ts = self.ts.wrapping_add(800 + FRAME as u32);
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Clears what was heard so far.
+    fn clear(&self) {
+        self.heard.lock().expect("lock").clear();
+    }
+
+    fn heard(&self) -> Vec<i16> {
+        self.heard.lock().expect("lock").clone()
+    }
+}
+
+impl Drop for Phone {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+fn gw_rtp(port: u16) -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], port))
+}
+
+fn sipp_ok(child: Child, what: &str) {
+    let out = child.wait_for(Duration::from_secs(60));
+    assert!(
+        out.status.success(),
+        "{what}: SIPp failed ({:?})\nstdout:\n{}\nstderr:\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn refused_with(gw: &Gateway, name: &str, called: &str, extra: &[&str]) -> u16 {
+    let phone = Phone::new();
+    let child = caller(
+        gw,
+        name,
+        "uac_refused.xml",
+        (called, "+15550001111"),
+        phone.port,
+        0,
+        extra,
+    );
+    let out = child.wait_for(Duration::from_secs(60));
+    let log = sipp_log(name);
+    let code = log
+        .split("final=")
+        .nth(1)
+        .and_then(|r| r.get(..3))
+        .and_then(|c| c.parse().ok());
+    code.unwrap_or_else(|| {
+        panic!(
+            "{name}: no final response logged ({:?})\nSIPp log:\n{log}\nstderr:\n{}\ngateway log:\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr),
+            gw.log()
+        )
+    })
+}
+
+/// Two phones call into one room; each hears the other's tone and not its own, and both
+/// calls end with the caller's BYE.
+#[test]
+fn two_callers_talk_through_a_room() {
+    let gw = Gateway::start("in-talk", &open_trunk("talk", "", ""));
+    let (mut a, mut b) = (Phone::new(), Phone::new());
+    let ca = caller(
+        &gw,
+        "talk-a",
+        "uac_inbound.xml",
+        ("+15550009999", "+15550000001"),
+        a.port,
+        6000,
+        &[],
+    );
+    let cb = caller(
+        &gw,
+        "talk-b",
+        "uac_inbound.xml",
+        ("+15550009999", "+15550000002"),
+        b.port,
+        6000,
+        &[],
+    );
+    let pa = gw_rtp(gateway_rtp_port("talk-a", Duration::from_secs(10)));
+    let pb = gw_rtp(gateway_rtp_port("talk-b", Duration::from_secs(10)));
+    // Both in the room; drop the first moments (joins, latching) and listen to a second of
+    // each tone.
+    std::thread::sleep(Duration::from_millis(300));
+    let t = std::thread::spawn(move || {
+        b.send_tone(pb, 600.0, 2000);
+        b
+    });
+    a.send_tone(pa, 1000.0, 2000);
+    let b = t.join().expect("phone b");
+    let (ha, hb) = (a.heard(), b.heard());
+    assert!(
+        ha.len() > 4000 && hb.len() > 4000,
+        "media flowed: a heard {} b heard {} samples",
+        ha.len(),
+        hb.len()
+    );
+    let tail = |v: &[i16]| v[v.len() / 3..].to_vec();
+    let (ha, hb) = (tail(&ha), tail(&hb));
+    assert!(tone_fraction(&ha, RATE, 600.0) > 0.5, "a hears b's 600 Hz");
+    assert!(
+        tone_fraction(&ha, RATE, 1000.0) < 0.1,
+        "a does not hear itself"
+    );
+    assert!(
+        tone_fraction(&hb, RATE, 1000.0) > 0.5,
+        "b hears a's 1000 Hz"
+    );
+    assert!(
+        tone_fraction(&hb, RATE, 600.0) < 0.1,
+        "b does not hear itself"
+    );
+    sipp_ok(ca, "caller a");
+    sipp_ok(cb, "caller b");
+    let calls = gw.twirp(
+        "sipbridge.Calls/ListCalls",
+        r#"{"include_ended":true}"#,
+        &[],
+    );
+    assert!(
+        calls.body.contains("remote_hangup"),
+        "calls ended by caller BYE: {}",
+        calls.body
+    );
+    let metrics = gw.metrics();
+    assert!(
+        metrics.contains(r#"sipbridge_calls_started_total{direction="inbound"} 2"#),
+        "{metrics}"
+    );
+}
+
+#[test]
+fn digest_401_challenge_answered() {
+    let gw = Gateway::start(
+        "in-401",
+        &format!(
+            "{}\n[inbound]\nauth_challenge = \"www\"\n",
+            open_trunk(
+                "auth",
+                "auth_username = \"phone\"\nauth_password = \"s3cret-pass\"",
+                ""
+            )
+        ),
+    );
+    let phone = Phone::new();
+    let c = caller(
+        &gw,
+        "auth-401",
+        "uac_inbound.xml",
+        ("+15550009999", "+15550000001"),
+        phone.port,
+        500,
+        &["-au", "phone", "-ap", "s3cret-pass"],
+    );
+    sipp_ok(c, "401 caller");
+    assert!(
+        gw.metrics()
+            .contains(r#"sipbridge_inbound_refused_total{reason="auth_challenge"} 1"#)
+    );
+}
+
+#[test]
+fn digest_407_challenge_answered() {
+    let gw = Gateway::start(
+        "in-407",
+        &format!(
+            "{}\n[inbound]\nauth_challenge = \"proxy\"\n",
+            open_trunk(
+                "auth",
+                "auth_username = \"phone\"\nauth_password = \"s3cret-pass\"",
+                ""
+            )
+        ),
+    );
+    let phone = Phone::new();
+    let c = caller(
+        &gw,
+        "auth-407",
+        "uac_inbound.xml",
+        ("+15550009999", "+15550000001"),
+        phone.port,
+        500,
+        &["-au", "phone", "-ap", "s3cret-pass"],
+    );
+    sipp_ok(c, "407 caller");
+}
+
+#[test]
+fn wrong_password_gets_a_fresh_challenge_then_403() {
+    let gw = Gateway::start(
+        "in-badauth",
+        &open_trunk(
+            "auth",
+            "auth_username = \"phone\"\nauth_password = \"s3cret-pass\"",
+            "",
+        ),
+    );
+    let code = refused_with(
+        &gw,
+        "badauth",
+        "+15550009999",
+        &["-au", "phone", "-ap", "wrong"],
+    );
+    assert_eq!(code, 403);
+    let m = gw.metrics();
+    assert!(
+        m.contains(r#"sipbridge_inbound_refused_total{reason="auth_challenge"} 2"#),
+        "{m}"
+    );
+    assert!(
+        m.contains(r#"sipbridge_inbound_refused_total{reason="auth_failed"} 1"#),
+        "{m}"
+    );
+}
+
+#[test]
+fn disallowed_source_gets_403() {
+    let cfg = r#"
+[[inbound_trunks]]
+sip_trunk_id = "ST_far"
+allowed_addresses = ["192.0.2.0/24"]
+
+[[dispatch_rules]]
+sip_dispatch_rule_id = "SDR_far"
+[dispatch_rules.rule.dispatch_rule_direct]
+room_name = "far"
+"#;
+    let gw = Gateway::start("in-acl", cfg);
+    assert_eq!(refused_with(&gw, "acl", "+15550009999", &[]), 403);
+}
+
+#[test]
+fn unknown_number_gets_404_and_no_common_codec_488() {
+    let cfg = r#"
+[[inbound_trunks]]
+sip_trunk_id = "ST_num"
+numbers = ["+15551230000"]
+allowed_addresses = ["127.0.0.0/8"]
+
+[[dispatch_rules]]
+sip_dispatch_rule_id = "SDR_num"
+[dispatch_rules.rule.dispatch_rule_direct]
+room_name = "num"
+"#;
+    let gw = Gateway::start("in-404", cfg);
+    assert_eq!(refused_with(&gw, "nonum", "+15559999999", &[]), 404);
+    // The right number with only G.729 (payload type 18) offered.
+    let code = refused_with(&gw, "g729", "+15551230000", &["-key", "codec", "18"]);
+    assert_eq!(code, 488);
+    let m = gw.metrics();
+    assert!(m.contains(r#"reason="no_trunk""#), "{m}");
+    assert!(m.contains(r#"reason="no_common_codec""#), "{m}");
+}
+
+#[test]
+fn pin_room_opens_with_dtmf() {
+    let cfg = r#"
+[[inbound_trunks]]
+sip_trunk_id = "ST_pin"
+allowed_addresses = ["127.0.0.0/8"]
+
+[[dispatch_rules]]
+sip_dispatch_rule_id = "SDR_pin"
+[dispatch_rules.rule.dispatch_rule_direct]
+room_name = "secret"
+pin = "4321"
+"#;
+    let gw = Gateway::start("in-pin", cfg);
+    let mut phone = Phone::new();
+    let c = caller(
+        &gw,
+        "pin",
+        "uac_inbound.xml",
+        ("+15550009999", "+15550000001"),
+        phone.port,
+        5000,
+        &[],
+    );
+    let port = gw_rtp(gateway_rtp_port("pin", Duration::from_secs(10)));
+    // The prompt: a 1400 Hz beep toward the phone before any digit.
+    std::thread::sleep(Duration::from_millis(600));
+    let prompt = phone.heard();
+    assert!(
+        tone_fraction(&prompt, RATE, 1400.0) > 0.3,
+        "prompt tone heard ({} samples, dominant {:?} Hz)\ngateway log:\n{}",
+        prompt.len(),
+        rtp_relay::analysis::dominant_frequency(&prompt, RATE),
+        gw.log()
+    );
+    phone.clear();
+    // A wrong PIN first, then the right one.
+    phone.send_digits(port, "1111#");
+    phone.send_digits(port, "4321#");
+    let start = Instant::now();
+    let mut joined = String::new();
+    while start.elapsed() < Duration::from_secs(5) {
+        joined = gw.twirp("sipbridge.Calls/ListCalls", "{}", &[]).body;
+        if joined.contains("secret") {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(
+        joined.contains("\"secret\""),
+        "call joined the PIN room: {joined}"
+    );
+    sipp_ok(c, "pin caller");
+    assert!(
+        gw.metrics()
+            .contains("sipbridge_calls_started_total{direction=\"inbound\"} 1")
+    );
+}
+
+#[test]
+fn invite_flood_from_one_source_gets_503() {
+    let gw = Gateway::start(
+        "in-flood",
+        &format!(
+            "{}\n[inbound]\ninvites_per_source_per_s = 1\ninvite_burst_per_source = 1\n",
+            open_trunk("flood", "", "")
+        ),
+    );
+    // The first call takes the burst; an immediate second one is over the limit.
+    let phone = Phone::new();
+    let first = caller(
+        &gw,
+        "flood-1",
+        "uac_inbound.xml",
+        ("+15550009999", "+15550000001"),
+        phone.port,
+        2000,
+        &[],
+    );
+    let _ = gateway_rtp_port("flood-1", Duration::from_secs(10));
+    assert_eq!(refused_with(&gw, "flood-2", "+15550009999", &[]), 503);
+    sipp_ok(first, "first caller");
+    assert!(gw.metrics().contains(r#"reason="rate_limited""#));
+}
