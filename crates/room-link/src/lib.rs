@@ -86,6 +86,7 @@ mod lanes;
 pub mod offer_answer;
 pub mod rtp;
 mod session;
+pub mod webrtc;
 
 pub use error::Error;
 pub use lanes::LaneStats;

@@ -1,0 +1,627 @@
+//! WebRTC toward a room server, on webrtc-rs's sans-IO `rtc` core, signaled by WHIP
+//! (RFC 9725).
+//!
+//! # Join
+//! 1. Bind a UDP socket (one per session, so an SFU that serves every participant on one
+//!    port still tells our sessions apart by 5-tuple), build an `rtc` peer connection with
+//!    one sendrecv audio transceiver and our host candidate (plus end-of-candidates: no
+//!    trickle, RFC 9725 §4.3.2 lets the offer carry every candidate), create the offer.
+//! 2. POST it (`Content-Type: application/sdp`) to the configured URL with `{room}` filled
+//!    in, with `Authorization: Bearer` a JWT minted for this participant and room
+//!    ([`token`]). RFC 9725 §4.2: the answer comes back as `201 Created` with a `Location`
+//!    (resolved against the POST URL); any other status is [`Error::Rejected`].
+//! 3. Apply the answer and hand the peer to the link's driver, then wait until ICE and
+//!    DTLS are up: the join returns only with media ready. ICE or DTLS failure is
+//!    [`Error::MediaFailed`] (cause `room_link_failed`); the caller's deadline or
+//!    [`WebRtcLinkConfig::join_timeout`] cutting the wait is [`Error::Timeout`]. Either
+//!    way the server's session is DELETEd again.
+//!
+//! # Media
+//! Opus/48000/2 is always offered; PCMU/8000 too when [`WebRtcLinkConfig::allow_pcmu`] and
+//! the gateway offers it, in the gateway's order, so a room that accepts PCMU gets the
+//! SIP leg's payloads untouched. The session API carries the negotiated codec's payloads
+//! with the gateway's payload type; the link never decodes. DTMF from the gateway
+//! ([`crate::RoomSession::send_dtmf`]) goes out as RFC 4733 telephone-events when the room
+//! accepted `telephone-event` at the audio clock, else as a JSON message on the data channel
+//! named [`WebRtcLinkConfig::dtmf_data_channel`] ([`dtmf_message`] has the format), else it
+//! is dropped with a log line. Telephone-events and DTMF messages from the room become
+//! [`RoomEvent::Dtmf`] (from [`crate::rtp::ROOM_SERVER`]); the session API never carries
+//! telephone-event payloads ([`crate::SessionMedia::telephone_event`] is `None`).
+//!
+//! # Lifecycle
+//! One driver task per [`WebRtcRooms`] owns every peer connection ([`driver`]); each
+//! session adds only a small feeder task that waits on its socket and lanes. The room
+//! hanging up (a DTLS `close_notify`) ends the session with
+//! [`RoomEvent::Closed`]`(`[`CloseReason::RoomClosed`]`)`; ICE failure or consent expiry
+//! (RFC 7675 §5.1, after [`WebRtcLinkConfig::ice_disconnected_timeout`] +
+//! [`WebRtcLinkConfig::ice_failed_timeout`] without responses) with
+//! [`CloseReason::LinkFailed`]. Leaving sends `close_notify` and DELETEs the session URL.
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::time::{Duration, Instant, SystemTime};
+
+use http::{Method, Uri};
+use rand_chacha::ChaCha8Rng;
+use rand_core::{RngCore, SeedableRng};
+use rtc::interceptor::Registry;
+use rtc::media_stream::MediaStreamTrack;
+use rtc::peer_connection::configuration::RTCConfigurationBuilder;
+use rtc::peer_connection::configuration::interceptor_registry::configure_rtcp_reports;
+use rtc::peer_connection::configuration::media_engine::{
+    MIME_TYPE_OPUS, MIME_TYPE_PCMU, MIME_TYPE_TELEPHONE_EVENT, MediaEngine,
+};
+use rtc::peer_connection::configuration::setting_engine::SettingEngineBuilder;
+use rtc::peer_connection::sdp::RTCSessionDescription;
+use rtc::peer_connection::transport::{
+    CandidateConfig, CandidateHostConfig, RTCIceCandidate, RTCIceCandidateInit,
+};
+use rtc::peer_connection::{RTCPeerConnection, RTCPeerConnectionBuilder};
+use rtc::rtp_transceiver::rtp_sender::{
+    RTCRtpCodec, RTCRtpCodecParameters, RTCRtpCodingParameters, RTCRtpEncodingParameters,
+    RtpCodecKind,
+};
+use rtp_relay::codec::{Codec, CodecKind};
+use rtp_relay::dtmf::DtmfReceiver;
+use tokio::net::UdpSocket;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::error::Error;
+use crate::http::{self as client, Outgoing};
+use crate::session::{
+    BoxFuture, JoinRequest, ParticipantId, QueueConfig, RoomLink, RoomSession, SessionControl,
+    SessionInfo, SessionMedia,
+};
+
+mod driver;
+mod dtmf_message;
+mod peer;
+pub mod token;
+
+pub use token::ApiCredentials;
+
+use driver::{Input, PeerId};
+use peer::{PayloadMap, Peer, Phase};
+
+/// Payload type of telephone-event/48000 in our offer (with Opus).
+const TE_48K_PT: u8 = 126;
+/// Payload type of telephone-event/8000 in our offer (with PCMU).
+const TE_8K_PT: u8 = 101;
+
+/// Settings of [`WebRtcRooms`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebRtcLinkConfig {
+    /// The WHIP endpoint, `http://…`, with `{room}` replaced by the room name.
+    pub url_template: String,
+    /// Key and secret the join tokens are minted with; `None` sends no `Authorization`.
+    pub credentials: Option<ApiCredentials>,
+    /// How long a minted token is valid (its `exp` − `nbf`).
+    pub token_ttl: Duration,
+    /// Local address media sockets bind to (the port is chosen by the OS).
+    pub bind: IpAddr,
+    /// Address of our host candidate; `None` uses `bind` (which must then not be
+    /// unspecified). A NAT's public address goes here (1:1 NAT).
+    pub advertise: Option<IpAddr>,
+    /// Longest a join may take (POST plus ICE and DTLS); the caller's deadline still wins
+    /// when earlier.
+    pub join_timeout: Duration,
+    /// Longest a leave's DELETE may take.
+    pub leave_timeout: Duration,
+    /// Largest SDP answer accepted, in bytes.
+    pub max_answer_bytes: usize,
+    /// Session queue sizes.
+    pub queues: QueueConfig,
+    /// Seed of the RNG for SSRCs and sequence numbers.
+    pub seed: u64,
+    /// Offer PCMU/8000 besides Opus when the gateway offers it (pass-through).
+    pub allow_pcmu: bool,
+    /// Label of a data channel opened on every session for DTMF when the room does not
+    /// negotiate telephone-event; `None` opens none (no SCTP association, cheaper).
+    pub dtmf_data_channel: Option<String>,
+    /// Interval between ICE connectivity checks. `rtc`'s default (200 ms) nominates the
+    /// pair only on its next tick, ~220 ms after the answer; 20 ms connects in ~30 ms
+    /// (WEBRTC_NOTES.md).
+    pub ice_check_interval: Duration,
+    /// No ICE response for this long: disconnected (RFC 8445 §16 timers).
+    pub ice_disconnected_timeout: Duration,
+    /// Disconnected for this long more: failed, and the session ends with
+    /// [`CloseReason::LinkFailed`]. With the default 5 s + 25 s this is RFC 7675's 30 s
+    /// consent expiry.
+    pub ice_failed_timeout: Duration,
+    /// Interval of ICE keepalives / consent checks (RFC 7675 §5.1: 5 s on average).
+    pub ice_keepalive_interval: Duration,
+}
+
+impl WebRtcLinkConfig {
+    /// A configuration for `url_template` with media on `bind`: no token, 10 min token
+    /// TTL, 5 s join and 2 s leave timeouts, PCMU allowed, no data channel, 20 ms ICE
+    /// checks, 5 s + 25 s ICE failure, 2 s keepalives.
+    #[must_use]
+    pub fn new(url_template: impl Into<String>, bind: IpAddr) -> Self {
+        WebRtcLinkConfig {
+            url_template: url_template.into(),
+            credentials: None,
+            token_ttl: Duration::from_secs(600),
+            bind,
+            advertise: None,
+            join_timeout: Duration::from_secs(5),
+            leave_timeout: Duration::from_secs(2),
+            max_answer_bytes: 64 * 1024,
+            queues: QueueConfig::default(),
+            seed: 0,
+            allow_pcmu: true,
+            dtmf_data_channel: None,
+            ice_check_interval: Duration::from_millis(20),
+            ice_disconnected_timeout: Duration::from_secs(5),
+            ice_failed_timeout: Duration::from_secs(25),
+            ice_keepalive_interval: Duration::from_secs(2),
+        }
+    }
+}
+
+/// The WebRTC [`RoomLink`].
+#[derive(Debug, Clone)]
+pub struct WebRtcRooms {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    cfg: WebRtcLinkConfig,
+    rng: Mutex<ChaCha8Rng>,
+    /// The driver's input, started on the first join (it needs a runtime).
+    driver: OnceLock<mpsc::Sender<Input>>,
+}
+
+/// Capacity of the driver's input channel: datagrams and frames of all sessions.
+const DRIVER_QUEUE: usize = 4096;
+
+impl WebRtcRooms {
+    /// A link with `cfg`.
+    #[must_use]
+    pub fn new(cfg: WebRtcLinkConfig) -> Self {
+        let rng = ChaCha8Rng::seed_from_u64(cfg.seed);
+        WebRtcRooms {
+            inner: Arc::new(Inner {
+                cfg,
+                rng: Mutex::new(rng),
+                driver: OnceLock::new(),
+            }),
+        }
+    }
+
+    fn random(&self) -> u64 {
+        self.inner
+            .rng
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .next_u64()
+    }
+
+    fn driver(&self) -> mpsc::Sender<Input> {
+        self.inner
+            .driver
+            .get_or_init(|| {
+                let (tx, rx) = mpsc::channel(DRIVER_QUEUE);
+                tokio::spawn(driver::run(rx));
+                tx
+            })
+            .clone()
+    }
+
+    async fn join_inner(&self, req: JoinRequest, deadline: Instant) -> Result<RoomSession, Error> {
+        let cfg = &self.inner.cfg;
+        let now = tokio::time::Instant::now();
+        let deadline = tokio::time::Instant::from_std(deadline).min(now + cfg.join_timeout);
+        let offered = offered_codecs(cfg, &req.media.codecs)?;
+        let url = client::expand(&cfg.url_template, &req.room)?;
+        let host = cfg.advertise.unwrap_or(cfg.bind);
+        if host.is_unspecified() {
+            return Err(Error::InvalidRequest(
+                "webrtc link needs a bind or advertise address that is not unspecified",
+            ));
+        }
+        let socket = UdpSocket::bind(SocketAddr::new(cfg.bind, 0))
+            .await
+            .map_err(|e| Error::Socket(e.kind()))?;
+        let port = socket
+            .local_addr()
+            .map_err(|e| Error::Socket(e.kind()))?
+            .port();
+        let local = SocketAddr::new(host, port);
+        let ssrc = self.random() as u32;
+        let (mut pc, sender) = build_peer(cfg, &offered, local, ssrc)?;
+        let data_channel = match &cfg.dtmf_data_channel {
+            Some(label) => Some(
+                pc.create_data_channel(label, None)
+                    .map_err(|_| Error::InvalidRequest("data channel could not be created"))?
+                    .id(),
+            ),
+            None => None,
+        };
+        let std_now = now.into_std();
+        let offer = pc
+            .create_offer(None)
+            .map_err(|_| Error::InvalidRequest("SDP offer could not be created"))?;
+        let offer_sdp = offer.sdp.clone();
+        pc.set_local_description(std_now, offer)
+            .map_err(|_| Error::InvalidRequest("SDP offer could not be applied"))?;
+
+        let bearer = match &cfg.credentials {
+            Some(c) => Some(token::mint(
+                c,
+                &req.room,
+                &req.identity,
+                &req.name,
+                &req.attributes,
+                SystemTime::now(),
+                cfg.token_ttl,
+            )?),
+            None => None,
+        };
+        let resp = client::send(
+            Outgoing {
+                method: Method::POST,
+                url: &url,
+                bearer: bearer.as_deref(),
+                content_type: Some("application/sdp"),
+                extra: &[],
+                body: offer_sdp.into(),
+                max_body: cfg.max_answer_bytes,
+            },
+            deadline,
+            "join",
+        )
+        .await?;
+        if resp.status != 201 {
+            return Err(Error::Rejected {
+                status: resp.status,
+            });
+        }
+        let location = resp
+            .location
+            .as_deref()
+            .ok_or(Error::BadResponse("201 without Location"))?;
+        let session_url = client::resolve(&url, location)?;
+        let bearer = bearer.map(Arc::<str>::from);
+        let control_base = WebRtcControl {
+            cfg: self.inner.clone(),
+            session_url,
+            bearer,
+            driver: self.driver(),
+            id: self.random(),
+        };
+        let negotiated = apply_answer(&mut pc, sender, &resp.body, &req.media.codecs);
+        let (map, api_codec) = match negotiated {
+            Ok(n) => n,
+            Err(e) => {
+                // The server created a session we cannot use: remove it again.
+                control_base.delete_logged().await;
+                return Err(e);
+            }
+        };
+        let info = SessionInfo {
+            room: req.room.clone(),
+            participant: ParticipantId(1),
+            media: SessionMedia {
+                codec: api_codec,
+                telephone_event: None,
+                ptime: req.media.ptime,
+            },
+        };
+        let id = control_base.id;
+        let tx = control_base.driver.clone();
+        let (session, side) = RoomSession::new(info, cfg.queues, Box::new(control_base));
+        let socket = Arc::new(socket);
+        let (connected_tx, connected_rx) = oneshot::channel();
+        let (stop_tx, stop_rx) = oneshot::channel();
+        let r = self.random();
+        let peer = Peer {
+            pc,
+            socket: socket.clone(),
+            local,
+            side: side.clone(),
+            sender,
+            ssrc,
+            sequence: r as u16,
+            last_timestamp: (r >> 32) as u32,
+            map,
+            data_channel,
+            data_channel_open: false,
+            connected: Some(connected_tx),
+            _stop_feeder: stop_tx,
+            dtmf_in: DtmfReceiver::new(),
+            dtmf_out: None,
+            phase: Phase::Connecting,
+            send_drops: 0,
+        };
+        tokio::spawn(driver::feed(id, socket, side, tx.clone(), stop_rx));
+        if tx.send(Input::Add(id, Box::new(peer))).await.is_err() {
+            return Err(Error::Closed);
+        }
+        let started = tokio::time::Instant::now();
+        let outcome = match tokio::time::timeout_at(deadline, connected_rx).await {
+            Ok(Ok(Ok(()))) => Ok(()),
+            Ok(Ok(Err(e))) => Err(e),
+            Ok(Err(_)) => Err(Error::Closed),
+            Err(_) => Err(Error::Timeout {
+                step: "connect",
+                after: deadline.saturating_duration_since(started),
+            }),
+        };
+        match outcome {
+            Ok(()) => Ok(session),
+            Err(e) => {
+                if let Err(d) = session.leave().await {
+                    tracing::warn!(error = %d, "webrtc room link: DELETE after a failed connect failed");
+                }
+                Err(e)
+            }
+        }
+    }
+}
+
+impl RoomLink for WebRtcRooms {
+    fn kind(&self) -> &'static str {
+        "webrtc"
+    }
+
+    fn join(
+        &self,
+        req: JoinRequest,
+        deadline: Instant,
+    ) -> BoxFuture<'_, Result<RoomSession, Error>> {
+        Box::pin(self.join_inner(req, deadline))
+    }
+}
+
+/// The gateway codecs the link offers to the room, in the gateway's order: Opus always
+/// (when the gateway has it), PCMU when allowed.
+fn offered_codecs(cfg: &WebRtcLinkConfig, gateway: &[Codec]) -> Result<Vec<CodecKind>, Error> {
+    let kinds: Vec<CodecKind> = gateway
+        .iter()
+        .map(|c| c.kind)
+        .filter(|k| *k == CodecKind::Opus || (*k == CodecKind::Pcmu && cfg.allow_pcmu))
+        .collect();
+    if kinds.is_empty() {
+        return Err(Error::InvalidRequest(
+            "the webrtc link needs Opus (or PCMU when allowed) among the gateway's codecs",
+        ));
+    }
+    Ok(kinds)
+}
+
+fn codec_parameters(kind: CodecKind) -> (RTCRtpCodecParameters, RTCRtpCodecParameters) {
+    let (mime, channels, fmtp, pt, te_pt) = match kind {
+        // RFC 7587 §7: opus/48000/2 whatever is sent; in-band FEC helps on lossy paths.
+        CodecKind::Opus => (
+            MIME_TYPE_OPUS,
+            2,
+            "minptime=10;useinbandfec=1",
+            111,
+            TE_48K_PT,
+        ),
+        _ => (MIME_TYPE_PCMU, 1, "", 0, TE_8K_PT),
+    };
+    let clock_rate = kind.clock_rate();
+    let codec = RTCRtpCodecParameters {
+        rtp_codec: RTCRtpCodec {
+            mime_type: mime.to_owned(),
+            clock_rate,
+            channels,
+            sdp_fmtp_line: fmtp.to_owned(),
+            rtcp_feedback: Vec::new(),
+        },
+        payload_type: pt,
+    };
+    // RFC 4733 §2.1: telephone-event uses the clock of the audio it accompanies.
+    let te = RTCRtpCodecParameters {
+        rtp_codec: RTCRtpCodec {
+            mime_type: MIME_TYPE_TELEPHONE_EVENT.to_owned(),
+            clock_rate,
+            channels: 1,
+            sdp_fmtp_line: "0-15".to_owned(),
+            rtcp_feedback: Vec::new(),
+        },
+        payload_type: te_pt,
+    };
+    (codec, te)
+}
+
+fn build_peer(
+    cfg: &WebRtcLinkConfig,
+    offered: &[CodecKind],
+    local: SocketAddr,
+    ssrc: u32,
+) -> Result<(RTCPeerConnection, rtc::rtp_transceiver::RTCRtpSenderId), Error> {
+    let bad = |_| Error::InvalidRequest("webrtc peer connection could not be configured");
+    let mut media = MediaEngine::default();
+    let mut first = None;
+    for kind in offered {
+        let (codec, te) = codec_parameters(*kind);
+        first.get_or_insert_with(|| codec.rtp_codec.clone());
+        media
+            .register_codec(codec, RtpCodecKind::Audio)
+            .map_err(bad)?;
+        media.register_codec(te, RtpCodecKind::Audio).map_err(bad)?;
+    }
+    let first = first.ok_or(Error::InvalidRequest("no codec to offer"))?;
+    // Audio only: sender and receiver reports, no NACK/TWCC (they buy nothing for audio
+    // and cost per packet; WEBRTC_NOTES.md).
+    let registry = configure_rtcp_reports(Registry::new());
+    let settings = SettingEngineBuilder::new()
+        .with_ice_connection_attempts(Some(cfg.ice_check_interval), None)
+        .with_ice_timeouts(
+            Some(cfg.ice_disconnected_timeout),
+            Some(cfg.ice_failed_timeout),
+            Some(cfg.ice_keepalive_interval),
+        )
+        .with_include_loopback_candidate(true)
+        .build();
+    let mut pc = RTCPeerConnectionBuilder::new()
+        .with_configuration(RTCConfigurationBuilder::new().build())
+        .with_setting_engine(settings)
+        .with_media_engine(media)
+        .with_interceptor_registry(registry)
+        .build(tokio::time::Instant::now().into_std())
+        .map_err(bad)?;
+    let track = MediaStreamTrack::new(
+        "sipbridge".to_owned(),
+        "sipbridge-audio".to_owned(),
+        "audio".to_owned(),
+        RtpCodecKind::Audio,
+        vec![RTCRtpEncodingParameters {
+            rtp_coding_parameters: RTCRtpCodingParameters {
+                ssrc: Some(ssrc),
+                ..Default::default()
+            },
+            codec: first,
+            ..Default::default()
+        }],
+    );
+    let sender = pc.add_track(track).map_err(bad)?;
+    let candidate = CandidateHostConfig {
+        base_config: CandidateConfig {
+            network: "udp".to_owned(),
+            address: local.ip().to_string(),
+            port: local.port(),
+            component: 1,
+            ..Default::default()
+        },
+        ..Default::default()
+    }
+    .new_candidate_host()
+    .map_err(bad)?;
+    let init = RTCIceCandidate::from(&candidate).to_json().map_err(bad)?;
+    pc.add_local_candidate(init).map_err(bad)?;
+    // The empty candidate ends gathering: the offer carries a=end-of-candidates.
+    pc.add_local_candidate(RTCIceCandidateInit::default())
+        .map_err(bad)?;
+    Ok((pc, sender))
+}
+
+/// Applies the room's answer; returns the payload mapping and the session API codec.
+fn apply_answer(
+    pc: &mut RTCPeerConnection,
+    sender: rtc::rtp_transceiver::RTCRtpSenderId,
+    body: &[u8],
+    gateway: &[Codec],
+) -> Result<(PayloadMap, Codec), Error> {
+    if body.is_empty() {
+        return Err(Error::BadResponse("201 without an SDP answer"));
+    }
+    let sdp = std::str::from_utf8(body).map_err(|_| Error::BadAnswer("answer is not UTF-8"))?;
+    let answer = RTCSessionDescription::answer(sdp.to_owned())
+        .map_err(|_| Error::BadAnswer("answer could not be parsed"))?;
+    pc.set_remote_description(tokio::time::Instant::now().into_std(), answer)
+        .map_err(|_| Error::BadAnswer("answer does not fit the offer"))?;
+    let codecs = pc
+        .rtp_sender(sender)
+        .ok_or(Error::BadAnswer("no audio sender after the answer"))?
+        .get_parameters()
+        .rtp_parameters
+        .codecs
+        .clone();
+    let kind_of = |c: &RTCRtpCodecParameters| {
+        let name = c.rtp_codec.mime_type.strip_prefix("audio/")?;
+        CodecKind::from_rtpmap(name, c.rtp_codec.clock_rate)
+    };
+    let (wire, api) = codecs
+        .iter()
+        .find_map(|c| {
+            let kind = kind_of(c)?;
+            let api = gateway.iter().copied().find(|g| g.kind == kind)?;
+            Some((c, api))
+        })
+        .ok_or(Error::NotAcceptable {
+            reason: "the room accepted no codec the gateway offered",
+        })?;
+    let clock_rate = wire.rtp_codec.clock_rate;
+    let wire_te = codecs
+        .iter()
+        .find(|c| {
+            c.rtp_codec
+                .mime_type
+                .eq_ignore_ascii_case(MIME_TYPE_TELEPHONE_EVENT)
+                && c.rtp_codec.clock_rate == clock_rate
+        })
+        .map(|c| c.payload_type);
+    Ok((
+        PayloadMap {
+            api_audio: api.payload_type,
+            wire_audio: wire.payload_type,
+            wire_te,
+            clock_rate,
+            ptime: Duration::from_millis(20),
+        },
+        api,
+    ))
+}
+
+struct WebRtcControl {
+    cfg: Arc<Inner>,
+    session_url: Uri,
+    bearer: Option<Arc<str>>,
+    driver: mpsc::Sender<Input>,
+    id: PeerId,
+}
+
+impl WebRtcControl {
+    async fn delete(&self) -> Result<(), Error> {
+        let deadline = tokio::time::Instant::now() + self.cfg.cfg.leave_timeout;
+        let resp = client::send(
+            Outgoing {
+                method: Method::DELETE,
+                url: &self.session_url,
+                bearer: self.bearer.as_deref(),
+                content_type: None,
+                extra: &[],
+                body: bytes::Bytes::new(),
+                max_body: 4096,
+            },
+            deadline,
+            "leave",
+        )
+        .await?;
+        match resp.status {
+            // 404: the session is already gone, which is what leaving wants.
+            200..=299 | 404 => Ok(()),
+            status => Err(Error::Rejected { status }),
+        }
+    }
+
+    async fn delete_logged(&self) {
+        if let Err(e) = self.delete().await {
+            tracing::warn!(error = %e, "webrtc room link: DELETE failed");
+        }
+    }
+}
+
+impl SessionControl for WebRtcControl {
+    fn leave(self: Box<Self>) -> BoxFuture<'static, Result<(), Error>> {
+        Box::pin(async move {
+            let (done_tx, done_rx) = oneshot::channel();
+            // Bounded by the leave timeout like the DELETE: the driver answers at once
+            // unless it is gone, in which case the send fails.
+            if self
+                .driver
+                .send(Input::Remove(self.id, Some(done_tx)))
+                .await
+                .is_ok()
+            {
+                let _ = tokio::time::timeout(self.cfg.cfg.leave_timeout, done_rx).await;
+            }
+            self.delete().await
+        })
+    }
+
+    fn abandon(self: Box<Self>) {
+        if let Ok(rt) = tokio::runtime::Handle::try_current() {
+            rt.spawn(async move {
+                let _ = self.driver.send(Input::Remove(self.id, None)).await;
+                // Best effort: the server's session would otherwise outlive the call.
+                self.delete_logged().await;
+            });
+        }
+    }
+}

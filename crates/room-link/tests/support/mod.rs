@@ -1,0 +1,3 @@
+//! Test support shared by the room-link integration tests.
+
+pub mod room_server;

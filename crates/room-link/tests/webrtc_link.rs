@@ -1,0 +1,415 @@
+//! The WebRTC room link against an in-repo room server (axum + webrtc-rs `rtc` on
+//! loopback, OS-chosen ports): audio both ways checked by frequency, DTMF both ways (RFC
+//! 4733 and data channel), hangup from either side, ICE failure, signaling errors, token.
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use room_link::webrtc::token::JoinClaims;
+use room_link::webrtc::{ApiCredentials, WebRtcLinkConfig, WebRtcRooms};
+use room_link::{
+    AudioFrame, CloseReason, Error, JoinRequest, MediaCapabilities, RoomEvent, RoomLink,
+    RoomSession,
+};
+use rtp_relay::analysis::tone_fraction;
+use rtp_relay::codec::{Codec, CodecKind, Decoder, Encoder, OpusConfig};
+use rtp_relay::tone::{Cadence, ToneGenerator, ToneSpec};
+use support::room_server::{Command, LOOPBACK, RoomOptions, RoomServer};
+
+/// Safety bound on every wait in these tests (not a speed assertion).
+const BOUND: Duration = Duration::from_secs(10);
+const SECRET: &str = "test-secret-test-secret-test-secret";
+
+fn config(server: &RoomServer) -> WebRtcLinkConfig {
+    let mut cfg = WebRtcLinkConfig::new(server.url_template(), LOOPBACK);
+    cfg.credentials = Some(ApiCredentials {
+        key: "APItest".into(),
+        secret: SECRET.into(),
+    });
+    // Long ICE timeouts: a hangup seen within BOUND was seen through DTLS, not ICE.
+    cfg.ice_disconnected_timeout = Duration::from_secs(30);
+    cfg.ice_failed_timeout = Duration::from_secs(30);
+    cfg
+}
+
+fn request(room: &str, codecs: Vec<Codec>) -> JoinRequest {
+    JoinRequest {
+        room: room.into(),
+        identity: "sip_+15550100".into(),
+        name: "Caller".into(),
+        attributes: vec![("sip.trunk".into(), "t1".into())],
+        media: MediaCapabilities {
+            codecs,
+            telephone_event: Some(101),
+            ptime: Duration::from_millis(20),
+        },
+    }
+}
+
+fn opus() -> Codec {
+    Codec::with_default_pt(CodecKind::Opus)
+}
+
+fn pcmu() -> Codec {
+    Codec::with_default_pt(CodecKind::Pcmu)
+}
+
+/// Polls `f` until it returns `Some`, up to BOUND.
+async fn eventually<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
+    let end = Instant::now() + BOUND;
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(Instant::now() < end, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// The phone: sends a `hz` tone in the session codec for `duration` in real time, and
+/// decodes whatever comes back; returns the decoded audio and the events other than audio.
+async fn talk(
+    session: &RoomSession,
+    hz: f64,
+    duration: Duration,
+) -> (Vec<i16>, u32, Vec<RoomEvent>) {
+    let codec = session.info().media.codec;
+    let mut enc =
+        Encoder::new(codec.kind, &OpusConfig::default()).unwrap_or_else(|e| panic!("{e}"));
+    let rate = enc.sample_rate();
+    let mut dec = Decoder::new(codec.kind, rate).unwrap_or_else(|e| panic!("{e}"));
+    let mut tone = ToneGenerator::new(ToneSpec::new(&[(hz, 0.3)], Cadence::continuous()), rate);
+    let frame = rate as usize / 50;
+    let mut pcm = vec![0i16; frame];
+    let mut out = vec![0u8; 1500];
+    let mut dec_buf = vec![0i16; 5760];
+    let mut heard = Vec::new();
+    let mut events = Vec::new();
+    let mut tick = tokio::time::interval(Duration::from_millis(20));
+    let (mut seq, mut ts) = (1u16, 0u32);
+    let end = Instant::now() + duration;
+    while Instant::now() < end {
+        tick.tick().await;
+        tone.fill(&mut pcm);
+        let n = enc.encode(&pcm, &mut out).unwrap_or_else(|e| panic!("{e}"));
+        session
+            .send_audio(AudioFrame {
+                payload_type: codec.payload_type,
+                sequence: seq,
+                timestamp: ts,
+                marker: false,
+                payload: Bytes::copy_from_slice(&out[..n]),
+            })
+            .unwrap_or_else(|e| panic!("{e}"));
+        seq = seq.wrapping_add(1);
+        ts = ts.wrapping_add(codec.kind.ticks_for_samples(frame as u64, rate) as u32);
+        while let Some(ev) = session.try_recv() {
+            match ev {
+                RoomEvent::Audio(f) => {
+                    assert_eq!(f.payload_type, codec.payload_type);
+                    if let Ok(k) = dec.decode(&f.payload, &mut dec_buf) {
+                        heard.extend_from_slice(&dec_buf[..k]);
+                    }
+                }
+                other => events.push(other),
+            }
+        }
+    }
+    (heard, rate, events)
+}
+
+fn last_half_second(pcm: &[i16], rate: u32) -> &[i16] {
+    &pcm[pcm.len().saturating_sub(rate as usize / 2)..]
+}
+
+async fn next_event(session: &RoomSession) -> Option<RoomEvent> {
+    loop {
+        match tokio::time::timeout(BOUND, session.recv()).await {
+            Ok(Some(RoomEvent::Audio(_))) => {}
+            Ok(other) => return other,
+            Err(_) => panic!("no event within {BOUND:?}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn opus_tone_and_dtmf_cross_both_ways_then_the_room_hangs_up() {
+    let server = RoomServer::start(RoomOptions::default()).await;
+    let link = WebRtcRooms::new(config(&server));
+    assert_eq!(link.kind(), "webrtc");
+    let session = link
+        .join(request("r1", vec![opus()]), Instant::now() + BOUND)
+        .await
+        .unwrap_or_else(|e| panic!("join: {e}"));
+    assert_eq!(session.info().media.codec, opus());
+    assert_eq!(session.info().media.telephone_event, None);
+    let id = server
+        .session_of("r1")
+        .unwrap_or_else(|| panic!("no session"));
+
+    // Tone both ways: 1 kHz from the phone, 440 Hz from the room.
+    let (heard, rate, _) = talk(&session, 1000.0, Duration::from_millis(1200)).await;
+    let phone_hears = tone_fraction(last_half_second(&heard, rate), rate, 440.0);
+    assert!(
+        phone_hears > 0.5,
+        "room tone at the phone: {phone_hears:.3} of {} samples",
+        heard.len()
+    );
+    let (room_pcm, room_rate) = server
+        .with(&id, |r| (r.pcm.clone(), r.pcm_rate))
+        .unwrap_or_default();
+    let room_hears = tone_fraction(last_half_second(&room_pcm, room_rate), room_rate, 1000.0);
+    assert!(
+        room_hears > 0.5,
+        "phone tone in the room: {room_hears:.3} of {} samples",
+        room_pcm.len()
+    );
+
+    // DTMF phone → room as RFC 4733 events.
+    session
+        .send_dtmf('5', Duration::from_millis(100))
+        .unwrap_or_else(|e| panic!("{e}"));
+    eventually("digit 5 in the room", || {
+        server
+            .with(&id, |r| r.dtmf_events.contains(&'5'))
+            .filter(|x| *x)
+    })
+    .await;
+    // DTMF room → phone.
+    server.command(&id, Command::Dtmf('7'));
+    match next_event(&session).await {
+        Some(RoomEvent::Dtmf { digit, .. }) => assert_eq!(digit, '7'),
+        other => panic!("expected DTMF 7, got {other:?}"),
+    }
+
+    // The room hangs up (close_notify, no DELETE): the session ends as room closed, long
+    // before ICE could notice (30 s timeouts above).
+    server.command(&id, Command::Hangup);
+    assert_eq!(
+        next_event(&session).await,
+        Some(RoomEvent::Closed(CloseReason::RoomClosed))
+    );
+    assert_eq!(next_event(&session).await, None);
+    // Leaving afterwards still DELETEs (and succeeds).
+    session
+        .leave()
+        .await
+        .unwrap_or_else(|e| panic!("leave: {e}"));
+    assert_eq!(server.with(&id, |r| r.deleted), Some(true));
+}
+
+#[tokio::test]
+async fn pcmu_passes_through_when_the_room_accepts_it() {
+    let server = RoomServer::start(RoomOptions {
+        accept_pcmu: true,
+        ..RoomOptions::default()
+    })
+    .await;
+    let link = WebRtcRooms::new(config(&server));
+    let session = link
+        .join(request("r2", vec![pcmu(), opus()]), Instant::now() + BOUND)
+        .await
+        .unwrap_or_else(|e| panic!("join: {e}"));
+    assert_eq!(session.info().media.codec, pcmu());
+    let id = server
+        .session_of("r2")
+        .unwrap_or_else(|| panic!("no session"));
+    let (heard, rate, _) = talk(&session, 1000.0, Duration::from_millis(1000)).await;
+    assert_eq!(rate, 8000);
+    let phone_hears = tone_fraction(last_half_second(&heard, rate), rate, 440.0);
+    assert!(
+        phone_hears > 0.5,
+        "room tone at the phone: {phone_hears:.3}"
+    );
+    let (room_pcm, kind) = server
+        .with(&id, |r| (r.pcm.clone(), r.codec))
+        .unwrap_or_default();
+    assert_eq!(kind, Some(CodecKind::Pcmu));
+    let room_hears = tone_fraction(last_half_second(&room_pcm, 8000), 8000, 1000.0);
+    assert!(room_hears > 0.5, "phone tone in the room: {room_hears:.3}");
+    session
+        .leave()
+        .await
+        .unwrap_or_else(|e| panic!("leave: {e}"));
+}
+
+#[tokio::test]
+async fn leaving_closes_dtls_and_deletes_the_session() {
+    let server = RoomServer::start(RoomOptions::default()).await;
+    let link = WebRtcRooms::new(config(&server));
+    let session = link
+        .join(request("r3", vec![opus()]), Instant::now() + BOUND)
+        .await
+        .unwrap_or_else(|e| panic!("join: {e}"));
+    let id = server
+        .session_of("r3")
+        .unwrap_or_else(|| panic!("no session"));
+    eventually("room connected", || {
+        server.with(&id, |r| r.connected).filter(|c| *c)
+    })
+    .await;
+    session
+        .leave()
+        .await
+        .unwrap_or_else(|e| panic!("leave: {e}"));
+    assert_eq!(server.with(&id, |r| r.deleted), Some(true));
+    // The room saw the link's close_notify (its own DELETE handling closes too, so this
+    // is either; what matters is that the room's connection ended).
+    eventually("room session ended", || {
+        let gone = !server.lock().commands.contains_key(&id);
+        gone.then_some(())
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn dtmf_uses_the_data_channel_when_the_room_has_no_telephone_event() {
+    let server = RoomServer::start(RoomOptions {
+        telephone_event: false,
+        ..RoomOptions::default()
+    })
+    .await;
+    let mut cfg = config(&server);
+    cfg.dtmf_data_channel = Some("dtmf".into());
+    let link = WebRtcRooms::new(cfg);
+    let session = link
+        .join(request("r4", vec![opus()]), Instant::now() + BOUND)
+        .await
+        .unwrap_or_else(|e| panic!("join: {e}"));
+    let id = server
+        .session_of("r4")
+        .unwrap_or_else(|| panic!("no session"));
+    // The channel opens after DTLS and SCTP: keep pressing until one arrives.
+    let msg = eventually("a DTMF message in the room", || {
+        let _ = session.send_dtmf('#', Duration::from_millis(80));
+        server
+            .with(&id, |r| r.dc_messages.first().cloned())
+            .flatten()
+    })
+    .await;
+    assert_eq!(msg, r##"{"type":"dtmf","digit":"#","duration_ms":80}"##);
+    assert_eq!(server.with(&id, |r| r.dtmf_events.len()), Some(0));
+    server.command(&id, Command::Dtmf('9'));
+    match next_event(&session).await {
+        Some(RoomEvent::Dtmf { digit, .. }) => assert_eq!(digit, '9'),
+        other => panic!("expected DTMF 9, got {other:?}"),
+    }
+    session
+        .leave()
+        .await
+        .unwrap_or_else(|e| panic!("leave: {e}"));
+}
+
+#[tokio::test]
+async fn ice_failure_ends_the_join_with_room_link_failed_within_the_deadline() {
+    let server = RoomServer::start(RoomOptions {
+        unreachable: true,
+        ..RoomOptions::default()
+    })
+    .await;
+    let mut cfg = config(&server);
+    cfg.ice_disconnected_timeout = Duration::from_millis(500);
+    cfg.ice_failed_timeout = Duration::from_millis(500);
+    let link = WebRtcRooms::new(cfg);
+    let deadline = Instant::now() + Duration::from_secs(8);
+    let err = link
+        .join(request("r5", vec![opus()]), deadline)
+        .await
+        .err()
+        .unwrap_or_else(|| panic!("join to an unreachable room succeeded"));
+    assert!(Instant::now() <= deadline + Duration::from_millis(500));
+    assert!(matches!(err, Error::MediaFailed(_)), "{err:?}");
+    assert_eq!(err.cause(), "room_link_failed");
+    assert_eq!(err.sip_status(), 503);
+    // The server's session was removed again.
+    let id = server
+        .session_of("r5")
+        .unwrap_or_else(|| panic!("no session"));
+    assert_eq!(server.with(&id, |r| r.deleted), Some(true));
+}
+
+#[tokio::test]
+async fn join_deadline_cuts_the_connect_wait() {
+    let server = RoomServer::start(RoomOptions {
+        unreachable: true,
+        ..RoomOptions::default()
+    })
+    .await;
+    let link = WebRtcRooms::new(config(&server)); // ICE would take 60 s to fail
+    let started = Instant::now();
+    let err = link
+        .join(
+            request("r6", vec![opus()]),
+            started + Duration::from_millis(700),
+        )
+        .await
+        .err()
+        .unwrap_or_else(|| panic!("join to an unreachable room succeeded"));
+    assert!(
+        matches!(
+            err,
+            Error::Timeout {
+                step: "connect",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    let id = server
+        .session_of("r6")
+        .unwrap_or_else(|| panic!("no session"));
+    assert_eq!(server.with(&id, |r| r.deleted), Some(true));
+}
+
+#[tokio::test]
+async fn room_server_errors_map_to_link_errors_and_the_token_carries_the_grant() {
+    let server = RoomServer::start(RoomOptions::default()).await;
+    let link = WebRtcRooms::new(config(&server));
+    let err = link
+        .join(request("full", vec![opus()]), Instant::now() + BOUND)
+        .await
+        .err()
+        .unwrap_or_else(|| panic!("joined a full room"));
+    assert_eq!(err, Error::Rejected { status: 503 });
+    assert_eq!(err.cause(), "room_link_failed");
+    let auth = server
+        .lock()
+        .posts
+        .iter()
+        .find(|(room, _)| room == "full")
+        .and_then(|(_, a)| a.clone())
+        .unwrap_or_else(|| panic!("no Authorization"));
+    let token = auth
+        .strip_prefix("Bearer ")
+        .unwrap_or_else(|| panic!("not a bearer token: {auth}"));
+    let key =
+        jsonwebtoken::DecodingKey::from_secret(SECRET.as_bytes()).unwrap_or_else(|e| panic!("{e}"));
+    let claims = jsonwebtoken::decode::<JoinClaims>(
+        token,
+        &key,
+        &jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::HS256),
+    )
+    .unwrap_or_else(|e| panic!("{e}"))
+    .claims;
+    assert_eq!(claims.iss, "APItest");
+    assert_eq!(claims.sub, "sip_+15550100");
+    assert_eq!(claims.video.room, "full");
+    assert!(claims.video.room_join);
+    assert_eq!(
+        claims.attributes.get("sip.trunk").map(String::as_str),
+        Some("t1")
+    );
+
+    // No codec the link can use.
+    let err = link
+        .join(
+            request("r7", vec![Codec::with_default_pt(CodecKind::G722)]),
+            Instant::now() + BOUND,
+        )
+        .await
+        .err()
+        .unwrap_or_else(|| panic!("joined without a usable codec"));
+    assert!(matches!(err, Error::InvalidRequest(_)), "{err:?}");
+}
