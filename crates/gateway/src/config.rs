@@ -40,12 +40,68 @@ pub struct Config {
     /// Where trunks and dispatch rules created through the API are stored.
     #[serde(default)]
     pub data: DataConfig,
+    /// Where calls' rooms live.
+    #[serde(default)]
+    pub rooms: RoomsConfig,
     /// Inbound trunks (`SIPInboundTrunkInfo` field names), read-only through the API.
     #[serde(default)]
     pub inbound_trunks: Vec<InboundTrunk>,
     /// Dispatch rules (`SIPDispatchRuleInfo` field names), read-only through the API.
     #[serde(default)]
     pub dispatch_rules: Vec<DispatchRule>,
+}
+
+/// `[rooms]`: the room link every call's room leg uses.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RoomsConfig {
+    /// `"embedded"` (rooms mixed in this process), `"rtp"` (a room server that takes an SDP
+    /// offer by HTTP POST and speaks plain RTP) or `"webrtc"` (WHIP, RFC 9725, with
+    /// ICE and DTLS-SRTP).
+    pub kind: RoomKind,
+    /// Join URL of the room server (`rtp`, `webrtc`), `http://…` with `{room}` replaced by
+    /// the room name.
+    pub url: String,
+    /// Longest a join may take; the call's own deadline still wins when earlier.
+    pub join_timeout_ms: u64,
+    /// Longest a leave may take.
+    pub leave_timeout_ms: u64,
+    /// `rtp`: bearer token sent with joins (empty: none).
+    pub bearer_token: String,
+    /// `rtp`: no RTP from the room server for this long ends the call (0: never).
+    pub media_timeout_s: u64,
+    /// `webrtc`: the API key join tokens are minted with (its secret is `api.keys[key]`);
+    /// empty sends no token.
+    pub token_key: String,
+    /// `webrtc`: lifetime of a minted join token.
+    pub token_ttl_s: u64,
+}
+
+impl Default for RoomsConfig {
+    fn default() -> Self {
+        RoomsConfig {
+            kind: RoomKind::Embedded,
+            url: String::new(),
+            join_timeout_ms: 5000,
+            leave_timeout_ms: 2000,
+            bearer_token: String::new(),
+            media_timeout_s: 0,
+            token_key: String::new(),
+            token_ttl_s: 600,
+        }
+    }
+}
+
+/// [`RoomsConfig::kind`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RoomKind {
+    /// Rooms mixed in this process.
+    Embedded,
+    /// A plain-RTP room server.
+    Rtp,
+    /// A WebRTC room server (WHIP).
+    Webrtc,
 }
 
 /// `[data]`.
@@ -473,6 +529,24 @@ impl Config {
             );
         }
 
+        let rooms = &self.rooms;
+        if rooms.kind != RoomKind::Embedded {
+            ensure!(
+                rooms.url.starts_with("http://") || rooms.url.starts_with("https://"),
+                "rooms.url must be an http:// or https:// URL for kind {:?}",
+                rooms.kind
+            );
+            ensure!(
+                rooms.join_timeout_ms > 0 && rooms.leave_timeout_ms > 0,
+                "rooms.join_timeout_ms and rooms.leave_timeout_ms must be positive"
+            );
+        }
+        ensure!(
+            rooms.token_key.is_empty() || self.api.keys.contains_key(&rooms.token_key),
+            "rooms.token_key {:?} is not one of api.keys",
+            rooms.token_key
+        );
+
         // Trunks and rules are checked by the catalog itself (fields, ids, conflicts), so
         // `check-config` reports exactly what `run` would refuse.
         control::Catalog::open(None, self.catalog_entries())?;
@@ -739,6 +813,30 @@ rule = {{ dispatch_rule_individual = {{ room_prefix = "support", pin = "1234" }}
         let typo = DEFAULT_CONFIG.replace("dir = \"sipbridge-data\"", "directory = \"x\"");
         let err = format!("{:#}", Config::from_toml(&typo, "test").unwrap_err());
         assert!(err.contains("directory"), "{err}");
+    }
+
+    #[test]
+    fn room_servers_need_a_url_and_a_known_token_key() {
+        let with = |kind: &str, url: &str, key: &str| {
+            DEFAULT_CONFIG
+                .replacen("kind = \"embedded\"", &format!("kind = \"{kind}\""), 1)
+                .replacen("url = \"\"", &format!("url = \"{url}\""), 1)
+                .replacen("token_key = \"\"", &format!("token_key = \"{key}\""), 1)
+        };
+        let cases = [
+            (with("rtp", "", ""), "rooms.url must be"),
+            (with("webrtc", "ftp://x/{room}", ""), "rooms.url must be"),
+            (with("sfu", "", ""), "unknown variant"),
+            (with("embedded", "", "nokey"), "not one of api.keys"),
+        ];
+        for (text, expected) in cases {
+            let err = format!("{:#}", Config::from_toml(&text, "test").unwrap_err());
+            assert!(err.contains(expected), "{expected}: {err}");
+        }
+        let ok = with("webrtc", "http://127.0.0.1:1/whip/{room}", "devkey");
+        let config = Config::from_toml(&ok, "test").expect("webrtc rooms");
+        assert_eq!(config.rooms.kind, RoomKind::Webrtc);
+        assert_eq!(config.rooms.token_key, "devkey");
     }
 
     #[test]

@@ -5,11 +5,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
+use room_link::RoomLink;
 use room_link::embedded::{EmbeddedConfig, EmbeddedRooms};
+use room_link::rtp::{RtpLinkConfig, RtpRooms};
+use room_link::webrtc::{ApiCredentials, WebRtcLinkConfig, WebRtcRooms};
 use tokio::sync::mpsc;
 
 use crate::call::Gateway;
-use crate::config::Config;
+use crate::config::{Config, RoomKind};
 use crate::health;
 use crate::sip::shell::{self, ShellConfig};
 
@@ -47,10 +50,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
     let (events_tx, events) = mpsc::channel(SIP_EVENT_QUEUE);
     let sip = shell::start(shell_config, endpoint_config, events_tx).await?;
 
-    let rooms = Arc::new(EmbeddedRooms::new(EmbeddedConfig {
-        seed: seed(),
-        ..EmbeddedConfig::default()
-    }));
+    let rooms = room_link(&config);
     let catalog = control::Catalog::open(config.data.dir.as_deref(), config.catalog_entries())
         .with_context(|| match &config.data.dir {
             Some(dir) => format!(
@@ -98,6 +98,45 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
         }
     }
     Ok(())
+}
+
+/// The room link `[rooms]` names.
+fn room_link(config: &Config) -> Arc<dyn RoomLink> {
+    let rooms = &config.rooms;
+    let join_timeout = Duration::from_millis(rooms.join_timeout_ms);
+    let leave_timeout = Duration::from_millis(rooms.leave_timeout_ms);
+    match rooms.kind {
+        RoomKind::Embedded => Arc::new(EmbeddedRooms::new(EmbeddedConfig {
+            seed: seed(),
+            ..EmbeddedConfig::default()
+        })),
+        RoomKind::Rtp => {
+            let mut cfg = RtpLinkConfig::new(rooms.url.clone(), config.rtp.address);
+            cfg.bearer_token = Some(rooms.bearer_token.clone()).filter(|t| !t.is_empty());
+            cfg.join_timeout = join_timeout;
+            cfg.leave_timeout = leave_timeout;
+            cfg.media_timeout =
+                Some(Duration::from_secs(rooms.media_timeout_s)).filter(|d| !d.is_zero());
+            cfg.seed = seed();
+            Arc::new(RtpRooms::new(cfg))
+        }
+        RoomKind::Webrtc => {
+            let mut cfg = WebRtcLinkConfig::new(rooms.url.clone(), config.rtp.address);
+            cfg.credentials = config
+                .api
+                .keys
+                .get(&rooms.token_key)
+                .map(|secret| ApiCredentials {
+                    key: rooms.token_key.clone(),
+                    secret: secret.clone(),
+                });
+            cfg.token_ttl = Duration::from_secs(rooms.token_ttl_s);
+            cfg.join_timeout = join_timeout;
+            cfg.leave_timeout = leave_timeout;
+            cfg.seed = seed();
+            Arc::new(WebRtcRooms::new(cfg))
+        }
+    }
 }
 
 /// A seed for the sans-IO cores' RNGs, from the OS (through std's randomly keyed hasher).
