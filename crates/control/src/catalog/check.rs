@@ -571,7 +571,10 @@ fn number_set(field: &str, numbers: &[String]) -> Result<BTreeSet<String>, ApiEr
     Ok(out)
 }
 
-/// `allowed_addresses`: IP addresses or CIDR blocks (host bits are ignored).
+/// `allowed_addresses`: IP addresses or CIDR blocks (host bits are ignored). IPv4-mapped
+/// IPv6 forms (`::ffff:192.0.2.1`, `::ffff:192.0.2.0/120`) are kept as IPv4: the source
+/// address is compared in canonical form (`select::match_inbound`), so a mapped entry would
+/// otherwise never match anything.
 fn networks(field: &str, addrs: &[String]) -> Result<Vec<IpNet>, ApiError> {
     if addrs.len() > MAX_LIST {
         return Err(ApiError::invalid(
@@ -587,11 +590,23 @@ fn networks(field: &str, addrs: &[String]) -> Result<Vec<IpNet>, ApiError> {
             a.parse::<IpNet>()
                 .map(|n| n.trunc())
                 .or_else(|_| a.parse::<std::net::IpAddr>().map(IpNet::from))
+                .map(canonical_net)
                 .map_err(|_| {
                     ApiError::invalid(format!("{field}[{i}]"), "not an IP address or CIDR block")
                 })
         })
         .collect()
+}
+
+/// An IPv4-mapped IPv6 network (prefix of at least 96 bits) as the IPv4 network it maps.
+fn canonical_net(n: IpNet) -> IpNet {
+    match n {
+        IpNet::V6(v6) if v6.prefix_len() >= 96 => match v6.addr().to_ipv4_mapped() {
+            Some(v4) => ipnet::Ipv4Net::new(v4, v6.prefix_len() - 96).map_or(n, IpNet::V4),
+            None => n,
+        },
+        other => other,
+    }
 }
 
 /// Digest credentials come in pairs; neither is echoed in errors.
