@@ -569,3 +569,116 @@ fn invite_flood_from_one_source_gets_503() {
     sipp_ok(first, "first caller");
     assert!(gw.metrics().contains(r#"reason="rate_limited""#));
 }
+
+/// A room server that accepts join requests and never answers them: the room leg of every
+/// call stays "joining", so the caller keeps hearing ringing.
+struct SilentRoomServer {
+    addr: SocketAddr,
+    joins: Arc<std::sync::atomic::AtomicUsize>,
+    stop: Arc<AtomicBool>,
+}
+
+impl SilentRoomServer {
+    fn start() -> Self {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind room server");
+        listener.set_nonblocking(true).expect("nonblocking");
+        let addr = listener.local_addr().expect("addr");
+        let joins = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (j, s) = (joins.clone(), stop.clone());
+        std::thread::spawn(move || {
+            // Held open (unanswered) until the server stops; bounded by the test's calls.
+            let mut held = Vec::new();
+            while !s.load(Ordering::Relaxed) && held.len() < 64 {
+                match listener.accept() {
+                    Ok((conn, _)) => {
+                        j.fetch_add(1, Ordering::Relaxed);
+                        held.push(conn);
+                    }
+                    Err(_) => std::thread::sleep(Duration::from_millis(10)),
+                }
+            }
+        });
+        Self { addr, joins, stop }
+    }
+
+    /// `[rooms]` pointing at this server with a long join timeout, so that only the call's
+    /// own deadlines (CANCEL, the trunk's ringing_timeout) end a join.
+    fn rooms_config(&self) -> String {
+        format!(
+            "\n[rooms]\nkind = \"rtp\"\nurl = \"http://{}/join/{{room}}\"\njoin_timeout_ms = 60000\n",
+            self.addr
+        )
+    }
+
+    fn joins(&self) -> usize {
+        self.joins.load(Ordering::Relaxed)
+    }
+}
+
+impl Drop for SilentRoomServer {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+/// The caller gives up while the room leg is still joining: 200 to the CANCEL, 487 to the
+/// INVITE (RFC 3261 §9.2), counted as a caller cancel.
+#[test]
+fn caller_cancel_while_the_room_joins_gets_487() {
+    let room = SilentRoomServer::start();
+    let cfg = open_trunk("slow", "ringing_timeout_s = 30", "") + &room.rooms_config();
+    let gw = Gateway::start("in-cancel", &cfg);
+    let phone = Phone::new();
+    let child = caller(
+        &gw,
+        "cancel",
+        "uac_cancel.xml",
+        ("+15550009999", "+15550000001"),
+        phone.port,
+        1000,
+        &[],
+    );
+    let out = child.wait_for(Duration::from_secs(60));
+    let log = sipp_log("cancel");
+    assert!(
+        out.status.success() && log.contains("final=487"),
+        "CANCEL answered with 487 ({:?})\nSIPp log:\n{log}\nstderr:\n{}\ngateway log:\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr),
+        gw.log()
+    );
+    assert_eq!(
+        room.joins(),
+        1,
+        "the room leg was joining when the caller cancelled"
+    );
+    let m = gw.metrics();
+    assert!(m.contains(r#"reason="caller_cancel""#), "{m}");
+    assert!(
+        m.contains(r#"sipbridge_ring_duration_seconds_count{outcome="remote_hangup""#),
+        "{m}"
+    );
+}
+
+/// A room that does not join rings the caller for exactly the trunk's ringing_timeout (4 s
+/// here: longer than any hidden 3 s default could allow), then 480 with the named cause
+/// ring_no_answer.
+#[test]
+fn a_room_that_never_joins_rings_for_the_trunks_ringing_timeout_then_480() {
+    let room = SilentRoomServer::start();
+    let cfg = open_trunk("slow", "ringing_timeout_s = 4", "") + &room.rooms_config();
+    let gw = Gateway::start("in-ringout", &cfg);
+    let start = Instant::now();
+    assert_eq!(refused_with(&gw, "ringout", "+15550009999", &[]), 480);
+    let rang = start.elapsed();
+    assert!(rang >= Duration::from_secs(4), "rang only {rang:?}");
+    // The room leg's own 60 s join timeout did not end it: the trunk's timer did.
+    assert!(rang < Duration::from_secs(30), "rang {rang:?}");
+    let m = gw.metrics();
+    assert!(m.contains(r#"reason="room_join_timeout""#), "{m}");
+    assert!(
+        m.contains(r#"timeout_cause="ring_no_answer""#) && m.contains(r#"sip_code="480""#),
+        "{m}"
+    );
+}

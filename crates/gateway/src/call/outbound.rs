@@ -14,6 +14,7 @@ use room_link::offer_answer::{LocalEndpoint, SdpSession, process_answer};
 use room_link::{JoinRequest, MediaCapabilities, RoomSession};
 use sip_core::{Body, EndReason, Event, InviteOptions};
 use tokio::sync::{mpsc, oneshot};
+use tracing::Instrument as _;
 
 use super::media::{self, PumpCommand, PumpEvent, PumpSetup};
 use super::metrics as m;
@@ -57,8 +58,15 @@ struct Resources {
 }
 
 impl OutboundCall {
-    /// Runs the call to its end.
+    /// Runs the call to its end, in the call's tracing span (instrumented, not entered: a
+    /// guard held across `.await` would leak the span into other tasks).
     pub async fn run(self) {
+        let call_id = self.updater.snapshot().call_id.clone();
+        let span = tracing::info_span!("call", call_id = %call_id, direction = "outbound");
+        self.run_in_span().instrument(span).await;
+    }
+
+    async fn run_in_span(self) {
         let OutboundCall {
             gw,
             updater,
@@ -68,9 +76,6 @@ impl OutboundCall {
             deadline,
             progress,
         } = self;
-        let call_id = updater.snapshot().call_id.clone();
-        let span = tracing::info_span!("call", call_id = %call_id, direction = "outbound");
-        let _enter = span.enter();
         let created = Instant::now();
         let mut res = Resources {
             socket_port: None,

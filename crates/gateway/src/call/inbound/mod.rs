@@ -37,6 +37,7 @@ use room_link::{JoinRequest, MediaCapabilities, RoomSession};
 use sip_core::{Algorithm, Body, CallHandle, DigestParams, DigestServer, EndReason, Event, Reply};
 use sip_message::{NameAddr, Uri};
 use tokio::sync::{mpsc, oneshot};
+use tracing::Instrument as _;
 
 use super::Gateway;
 use super::media::{self, PumpSetup};
@@ -168,7 +169,16 @@ impl Gateway {
                     gw.routes.remove(call);
                     let _ = gw.sip.with(move |ep, _now| ep.discard(call)).await;
                 }
-                Screened::Accept(accepted) => gw.run_inbound(call, *accepted, events).await,
+                Screened::Accept(accepted) => {
+                    let span = tracing::info_span!(
+                        "call",
+                        call_id = %accepted.call_id,
+                        direction = "inbound"
+                    );
+                    gw.run_inbound(call, *accepted, events)
+                        .instrument(span)
+                        .await;
+                }
             }
         });
     }
@@ -367,8 +377,6 @@ impl Gateway {
             socket,
             port,
         } = accepted;
-        let span = tracing::info_span!("call", call_id = %call_id, direction = "inbound");
-        let _enter = span.enter();
         let created = Instant::now();
         let cfg = self.config.inbound.clone();
         let ringing_timeout = duration_or(trunk.ringing_timeout.as_ref(), cfg.ringing_timeout());
@@ -405,6 +413,8 @@ impl Gateway {
         let mut pump: Option<tokio::task::JoinHandle<()>> = None;
         let (pump_tx, mut pump_events) = mpsc::channel(4);
         let mut ended: Option<EndReason> = None;
+        // A final non-2xx this side sent (a failed room join), for the call record.
+        let mut sent_status: Option<u16> = None;
 
         // 1. A PIN rule: answer, prompt, collect, and find the rule the PIN opens.
         if target.is_none() {
@@ -452,12 +462,14 @@ impl Gateway {
         // 2. The room leg, while ringing (or, after a PIN, on the answered call).
         let mut socket = Some(socket);
         if let (Some(t), None) = (&target, ended) {
-            if answered_at.is_none() {
+            let ringing = answered_at.is_none();
+            if ringing {
                 let _ = self
                     .sip
                     .with(move |ep, now| ep.respond(now, call, Reply::status(180)))
                     .await;
             }
+            let ring_start = Instant::now();
             let join = JoinRequest {
                 room: t.room_name.clone(),
                 identity: t.participant_identity.clone(),
@@ -477,7 +489,12 @@ impl Gateway {
             let join_deadline = Instant::now() + ringing_timeout;
             let (join_tx, join_rx) = oneshot::channel();
             tokio::spawn(async move {
-                let _ = join_tx.send(rooms.join(join, join_deadline).await);
+                let joined = rooms.join(join, join_deadline).await;
+                // The caller gave up (CANCEL, API hangup) while the room leg joined: leave
+                // again, or the room would keep a participant nobody hears.
+                if let Err(Ok(orphan)) = join_tx.send(joined) {
+                    let _ = orphan.leave().await;
+                }
             });
             let joined = tokio::select! {
                 j = join_rx => Some(j),
@@ -516,20 +533,46 @@ impl Gateway {
                     }
                     session = Some(s);
                 }
-                Some(_) => {
-                    tracing::warn!("room leg failed to join");
-                    local_end = Some((EndCause::Error, None));
-                    m::inbound_refused("room_join_failed");
+                Some(failed) => {
+                    let error = failed.unwrap_or(Err(room_link::Error::Closed)).err();
+                    // The room not joining within the trunk's ringing_timeout is the inbound
+                    // "no answer": 480 (RFC 3261 §21.4.18), cause ring_no_answer. Any other
+                    // room-link failure keeps its own status (503 for the room server).
+                    let (status, end, reason) = match &error {
+                        Some(room_link::Error::Timeout { .. }) => (
+                            480,
+                            (EndCause::Timeout, Some(TimeoutCause::RingNoAnswer)),
+                            "room_join_timeout",
+                        ),
+                        Some(e) => (e.sip_status(), (EndCause::Error, None), "room_join_failed"),
+                        None => (503, (EndCause::Error, None), "room_join_failed"),
+                    };
+                    tracing::warn!(error = ?error, status, "room leg failed to join");
+                    local_end = Some(end);
+                    m::inbound_refused(reason);
                     if answered_at.is_some() {
                         hangup(&self, call).await;
                     } else {
+                        sent_status = Some(status);
                         let _ = self
                             .sip
-                            .with(move |ep, now| ep.respond(now, call, Reply::status(480)))
+                            .with(move |ep, now| ep.respond(now, call, Reply::status(status)))
                             .await;
                     }
                 }
                 None => {}
+            }
+            // How long the caller heard ringing, by how it ended (the outbound calls'
+            // metric: a slow room shows here, not only in failures).
+            if ringing {
+                let outcome = match (&local_end, answered_at, ended) {
+                    (_, Some(_), _) => "answered",
+                    (Some((_, Some(timeout))), ..) => timeout.as_str(),
+                    (Some((cause, None)), ..) => cause.as_str(),
+                    (None, None, _) => EndCause::RemoteHangup.as_str(),
+                };
+                let timeout = local_end.and_then(|(_, t)| t);
+                m::ring_duration(outcome, timeout, ring_start.elapsed());
             }
         }
 
@@ -575,7 +618,7 @@ impl Gateway {
         drop(slot);
         let (cause, sip_status) = match (local_end, reason) {
             (Some((cause, timeout)), _) => {
-                finish(&updater, cause, None, timeout, created, answered_at);
+                finish(&updater, cause, sent_status, timeout, created, answered_at);
                 return;
             }
             (None, EndReason::RemoteBye) => (EndCause::RemoteHangup, None),
