@@ -9,6 +9,9 @@
 mod common;
 
 use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use control::proto::livekit as pb;
 use control::proto::livekit::sip_dispatch_rule::Rule;
@@ -35,6 +38,18 @@ fn trunk(
         numbers: strings(numbers),
         allowed_addresses: strings(addresses),
         allowed_numbers: strings(callers),
+        ..Default::default()
+    }
+}
+
+fn outbound(id: &str) -> pb::SipOutboundTrunkInfo {
+    pb::SipOutboundTrunkInfo {
+        sip_trunk_id: id.into(),
+        name: format!("outbound {id}"),
+        address: "127.0.0.1:5080".into(),
+        numbers: vec!["+15550009999".into()],
+        auth_username: "user".into(),
+        auth_password: "hunter2".into(),
         ..Default::default()
     }
 }
@@ -132,6 +147,33 @@ fn matched(m: TrunkMatch) -> Matched {
 
 fn to(id: &str) -> Matched {
     Matched::Trunk(id.to_owned())
+}
+
+/// A fresh directory under the system temp dir, removed on drop.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(name: &str) -> Self {
+        static N: AtomicUsize = AtomicUsize::new(0);
+        let path = std::env::temp_dir().join(format!(
+            "sipbridge-catalog-{}-{}-{name}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        ));
+        let _ = std::fs::remove_dir_all(&path);
+        std::fs::create_dir_all(&path).expect("create temp dir");
+        Self(path)
+    }
+
+    fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
 
 /// Asserts a conflict naming both ids (in either order).
@@ -717,6 +759,600 @@ fn rule_conflicts_table() {
                 "case {name:?}"
             );
             assert_eq!(cat.dispatch_rules().len(), 2, "case {name:?} (API)");
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// 3. Persistence, config entries beside stored ones
+// ---------------------------------------------------------------------------------------------
+
+type Listing = (
+    Vec<pb::SipInboundTrunkInfo>,
+    Vec<pb::SipOutboundTrunkInfo>,
+    Vec<pb::SipDispatchRuleInfo>,
+);
+
+fn listing(cat: &Catalog) -> Listing {
+    (
+        cat.inbound_trunks(),
+        cat.outbound_trunks(),
+        cat.dispatch_rules(),
+    )
+}
+
+fn ids<T>(items: &[T], id: impl Fn(&T) -> &str) -> Vec<String> {
+    let mut v: Vec<String> = items.iter().map(|t| id(t).to_owned()).collect();
+    v.sort();
+    v
+}
+
+/// The config file of the persistence tests: one of each kind.
+fn config_file() -> FileEntries {
+    FileEntries {
+        inbound: vec![trunk("ST_file", &["+9000"], &[], &[])],
+        outbound: vec![outbound("ST_fout")],
+        rules: vec![d("SDR_file", "", &["ST_file"], &[], &[])],
+    }
+}
+
+fn open_dir(what: &str, dir: &Path, file: FileEntries) -> Catalog {
+    Catalog::open(Some(dir), file).unwrap_or_else(|e| panic!("{what}: open refused: {e}"))
+}
+
+#[test]
+fn api_writes_survive_a_restart() {
+    let dir = TempDir::new("restart");
+    let cat = open_dir("first open", dir.path(), config_file());
+
+    // Trunks: create, update, and one created then deleted of each direction.
+    let mut t = trunk("", &["+1000"], &["192.0.2.0/24"], &[]);
+    t.auth_username = "carrier".into();
+    t.auth_password = "pw-1".into();
+    t.auth_realm = "sip.example.com".into();
+    t.ringing_timeout = Some(control::catalog::proto_seconds(20));
+    let a = cat.create_inbound(t.clone()).expect("create inbound");
+    t.name = "renamed".into();
+    t.numbers = vec!["+1001".into()];
+    let a2 = cat
+        .update_inbound(&a.sip_trunk_id, t)
+        .expect("update inbound");
+    assert_eq!(a2.sip_trunk_id, a.sip_trunk_id);
+    assert_eq!(a2.created_at, a.created_at, "update keeps created_at");
+    assert!(a2.updated_at.is_some());
+
+    let o = cat.create_outbound(outbound("")).expect("create outbound");
+    let mut o_new = outbound("");
+    o_new.address = "198.51.100.1:5061".into();
+    let o2 = cat
+        .update_outbound(&o.sip_trunk_id, o_new)
+        .expect("update outbound");
+    assert_eq!(o2.address, "198.51.100.1:5061");
+
+    let gone_in = cat
+        .create_inbound(trunk("", &["+3000"], &[], &[]))
+        .expect("create");
+    cat.delete_trunk(&gone_in.sip_trunk_id)
+        .expect("delete inbound");
+    let gone_out = cat.create_outbound(outbound("")).expect("create");
+    cat.delete_trunk(&gone_out.sip_trunk_id)
+        .expect("delete outbound");
+
+    // Rules: one on the API trunk (with a PIN), updated; one created then deleted.
+    let r = cat
+        .create_rule(d("", "1234", &[&a.sip_trunk_id], &[], &[]))
+        .expect("create rule");
+    let r_new = rule(
+        "",
+        individual("vip", "1234", true),
+        &[&a.sip_trunk_id],
+        &[],
+        &[],
+    );
+    let r2 = cat
+        .update_rule(&r.sip_dispatch_rule_id, r_new)
+        .expect("update rule");
+    assert_eq!(r2.created_at, r.created_at);
+    let gone_rule = cat
+        .create_rule(d("", "", &[], &["+5555"], &[]))
+        .expect("create");
+    let deleted = cat
+        .delete_rule(&gone_rule.sip_dispatch_rule_id)
+        .expect("delete rule");
+    assert_eq!(deleted.sip_dispatch_rule_id, gone_rule.sip_dispatch_rule_id);
+
+    let before = listing(&cat);
+    // Config entries are listed beside stored ones.
+    assert_eq!(
+        ids(&before.0, |t| &t.sip_trunk_id),
+        ids(&[a.clone(), trunk("ST_file", &[], &[], &[])], |t| &t
+            .sip_trunk_id)
+    );
+    assert_eq!(
+        ids(&before.1, |t| &t.sip_trunk_id),
+        ids(&[o.clone(), outbound("ST_fout")], |t| &t.sip_trunk_id)
+    );
+    assert_eq!(
+        ids(&before.2, |r| &r.sip_dispatch_rule_id),
+        ids(&[r.clone(), d("SDR_file", "", &[], &[], &[])], |r| &r
+            .sip_dispatch_rule_id)
+    );
+    drop(cat);
+
+    let cat = open_dir("reopen", dir.path(), config_file());
+    assert_eq!(listing(&cat), before, "the reopened catalog differs");
+    assert_eq!(cat.inbound_trunk(&gone_in.sip_trunk_id), None);
+    assert_eq!(cat.outbound_trunk(&gone_out.sip_trunk_id), None);
+    assert_eq!(
+        cat.inbound_trunk(&a.sip_trunk_id).map(|t| t.auth_password),
+        Some("pw-1".to_owned()),
+        "secrets are kept for the gateway"
+    );
+    // The reloaded entries are live: matching and dispatch use them.
+    let c = call("+1001", "+4441", "192.0.2.1");
+    let m = matched(cat.match_inbound(&c));
+    assert_eq!(m, Matched::Trunk(a.sip_trunk_id.clone()));
+    let at = cat.inbound_trunk(&a.sip_trunk_id);
+    assert_eq!(
+        routed(cat.dispatch(at.as_ref(), &c, None)),
+        Routed::NeedPin(4)
+    );
+    assert_eq!(
+        routed(cat.dispatch(at.as_ref(), &c, Some("1234"))),
+        Routed::Room(r.sip_dispatch_rule_id.clone(), "vip_+4441".into())
+    );
+
+    // Deleting a trunk keeps the rules naming it, and that state reloads too.
+    cat.delete_trunk(&a.sip_trunk_id)
+        .expect("delete the rule's trunk");
+    drop(cat);
+    let cat = open_dir(
+        "reopen after deleting a referenced trunk",
+        dir.path(),
+        config_file(),
+    );
+    assert_eq!(cat.inbound_trunk(&a.sip_trunk_id), None);
+    assert!(
+        cat.dispatch_rules()
+            .iter()
+            .any(|x| x.sip_dispatch_rule_id == r.sip_dispatch_rule_id),
+        "the rule naming the deleted trunk was dropped"
+    );
+    // ...but it can no longer be updated to name that trunk.
+    let again = cat.update_rule(
+        &r.sip_dispatch_rule_id,
+        d("", "1234", &[&a.sip_trunk_id], &[], &[]),
+    );
+    assert!(
+        matches!(&again, Err(CatalogError::Invalid { field, .. }) if field == "trunk_ids[0]"),
+        "{again:?}"
+    );
+}
+
+#[test]
+fn memory_only_catalog_keeps_nothing() {
+    let cat = catalog("memory", config_file());
+    cat.create_inbound(trunk("", &["+1000"], &[], &[]))
+        .expect("create");
+    assert_eq!(cat.inbound_trunks().len(), 2);
+    drop(cat);
+    let cat = catalog("memory again", config_file());
+    assert_eq!(
+        ids(&cat.inbound_trunks(), |t| &t.sip_trunk_id),
+        vec!["ST_file"]
+    );
+}
+
+/// The config file's entries cannot be changed through the API, and unknown ids are
+/// `NotFound`, whatever the operation.
+#[test]
+fn config_entries_are_read_only_table() {
+    #[derive(Debug, PartialEq)]
+    enum Want {
+        ReadOnly,
+        NotFound,
+        /// Invalid, naming this field.
+        Invalid(String),
+    }
+    type Op = Box<dyn Fn(&Catalog) -> Result<(), CatalogError>>;
+    let dir = TempDir::new("read-only");
+    let cat = open_dir("read-only", dir.path(), config_file());
+    let api_trunk = cat
+        .create_inbound(trunk("", &["+1000"], &[], &[]))
+        .expect("create");
+    let api_rule = cat
+        .create_rule(d("", "", &[], &["+1000"], &[]))
+        .expect("create");
+    let (at, ar) = (
+        api_trunk.sip_trunk_id.clone(),
+        api_rule.sip_dispatch_rule_id.clone(),
+    );
+    #[rustfmt::skip]
+    let cases: Vec<(&str, Op, Want)> = vec![
+        ("update config inbound trunk", Box::new(|c: &Catalog| c.update_inbound("ST_file", trunk("", &["+9001"], &[], &[])).map(drop)), Want::ReadOnly),
+        ("delete config inbound trunk", Box::new(|c: &Catalog| c.delete_trunk("ST_file")), Want::ReadOnly),
+        ("update config outbound trunk", Box::new(|c: &Catalog| c.update_outbound("ST_fout", outbound("")).map(drop)), Want::ReadOnly),
+        ("delete config outbound trunk", Box::new(|c: &Catalog| c.delete_trunk("ST_fout")), Want::ReadOnly),
+        ("update config rule", Box::new(|c: &Catalog| c.update_rule("SDR_file", d("", "1", &["ST_file"], &[], &[])).map(drop)), Want::ReadOnly),
+        ("delete config rule", Box::new(|c: &Catalog| c.delete_rule("SDR_file").map(drop)), Want::ReadOnly),
+        ("update unknown inbound trunk", Box::new(|c: &Catalog| c.update_inbound("ST_nope", trunk("", &[], &[], &[])).map(drop)), Want::NotFound),
+        ("update an outbound trunk as inbound", Box::new(|c: &Catalog| c.update_inbound("ST_fout", trunk("", &[], &[], &[])).map(drop)), Want::NotFound),
+        ("update unknown outbound trunk", Box::new(|c: &Catalog| c.update_outbound("ST_nope", outbound("")).map(drop)), Want::NotFound),
+        ("delete unknown trunk", Box::new(|c: &Catalog| c.delete_trunk("ST_nope")), Want::NotFound),
+        ("update unknown rule", Box::new(|c: &Catalog| c.update_rule("SDR_nope", d("", "", &[], &[], &[])).map(drop)), Want::NotFound),
+        ("delete unknown rule", Box::new(|c: &Catalog| c.delete_rule("SDR_nope").map(drop)), Want::NotFound),
+        ("delete a trunk id as a rule", Box::new(|c: &Catalog| c.delete_rule("ST_file").map(drop)), Want::NotFound),
+        ("update body naming another trunk", Box::new(move |c: &Catalog| c.update_inbound(&at, trunk("ST_file", &["+1000"], &[], &[])).map(drop)), Want::Invalid("replace.sip_trunk_id".into())),
+        ("update body naming another rule", Box::new(move |c: &Catalog| c.update_rule(&ar, d("SDR_file", "", &[], &["+1000"], &[])).map(drop)), Want::Invalid("replace.sip_dispatch_rule_id".into())),
+    ];
+    let before = listing(&cat);
+    for (name, op, want) in cases {
+        let got = match op(&cat) {
+            Err(CatalogError::ReadOnly { .. }) => Want::ReadOnly,
+            Err(CatalogError::NotFound { .. }) => Want::NotFound,
+            Err(CatalogError::Invalid { field, .. }) => Want::Invalid(field),
+            other => panic!("case {name:?}: expected {want:?}, got {other:?}"),
+        };
+        assert_eq!(got, want, "case {name:?}");
+        assert_eq!(
+            listing(&cat),
+            before,
+            "case {name:?}: the refused write changed the catalog"
+        );
+    }
+    drop(cat);
+    let cat = open_dir("reopen", dir.path(), config_file());
+    assert_eq!(
+        listing(&cat),
+        before,
+        "the refused writes reached the database"
+    );
+}
+
+/// A stored entry whose id a config entry also uses (the config file changed since the API
+/// wrote it) is refused at open, naming the id; the database is left intact.
+#[test]
+fn stored_ids_colliding_with_config_entries_table() {
+    let dir = TempDir::new("collide");
+    let cat = open_dir("seed", dir.path(), FileEntries::default());
+    let t = cat
+        .create_inbound(trunk("", &["+1000"], &[], &[]))
+        .expect("create")
+        .sip_trunk_id;
+    let o = cat
+        .create_outbound(outbound(""))
+        .expect("create")
+        .sip_trunk_id;
+    let r = cat
+        .create_rule(d("", "", &[], &[], &[]))
+        .expect("create")
+        .sip_dispatch_rule_id;
+    let before = listing(&cat);
+    drop(cat);
+
+    let only = |inbound: Vec<pb::SipInboundTrunkInfo>,
+                outbound: Vec<pb::SipOutboundTrunkInfo>,
+                rules| FileEntries {
+        inbound,
+        outbound,
+        rules,
+    };
+    #[rustfmt::skip]
+    let cases: Vec<(&str, FileEntries, &str, &str)> = vec![
+        // (name, config file, conflict kind, id)
+        ("inbound trunk id of a stored inbound trunk", only(vec![trunk(&t, &["+2000"], &[], &[])], vec![], vec![]), "trunks", &t),
+        ("outbound trunk id of a stored inbound trunk", only(vec![], vec![outbound(&t)], vec![]), "trunks", &t),
+        ("inbound trunk id of a stored outbound trunk", only(vec![trunk(&o, &["+2000"], &[], &[])], vec![], vec![]), "trunks", &o),
+        ("outbound trunk id of a stored outbound trunk", only(vec![], vec![outbound(&o)], vec![]), "trunks", &o),
+        ("rule id of a stored rule", only(vec![], vec![], vec![d(&r, "42", &[], &["+2000"], &[])]), "dispatch rules", &r),
+    ];
+    for (name, file, kind, id) in cases {
+        match Catalog::open(Some(dir.path()), file) {
+            Err(CatalogError::Conflict {
+                kind: k,
+                first,
+                second,
+                ..
+            }) => {
+                assert_eq!(k, kind, "case {name:?}");
+                assert_eq!((first.as_str(), second.as_str()), (id, id), "case {name:?}");
+            }
+            other => panic!("case {name:?}: expected a conflict on {id:?}, got {other:?}"),
+        }
+        // The refused open released the database and changed nothing in it.
+        let cat = open_dir(name, dir.path(), FileEntries::default());
+        assert_eq!(listing(&cat), before, "case {name:?}");
+    }
+}
+
+#[test]
+fn a_second_open_of_the_same_data_dir_is_refused() {
+    let dir = TempDir::new("locked");
+    let first = open_dir("first", dir.path(), FileEntries::default());
+    let second = Catalog::open(Some(dir.path()), FileEntries::default());
+    assert!(
+        matches!(second, Err(CatalogError::Storage(_))),
+        "{second:?}"
+    );
+    drop(first);
+    open_dir("after the first closed", dir.path(), FileEntries::default());
+}
+
+/// The Twirp round trip: entries created through `livekit.SIP` are listed (secrets blanked)
+/// by a new process on the same data directory.
+#[tokio::test]
+async fn twirp_writes_survive_a_restart() {
+    use serde_json::json;
+    let dir = TempDir::new("twirp");
+    let admin = [common::bearer(&common::token(false, true))];
+    let post = |app: axum::Router, method: &'static str, body: serde_json::Value| {
+        let headers = admin.clone();
+        async move {
+            common::post(
+                &app,
+                &format!("/twirp/livekit.SIP/{method}"),
+                "application/json",
+                body.to_string().into_bytes(),
+                &headers,
+            )
+            .await
+        }
+    };
+    let app = control::router(
+        Arc::new(common::Fake::default()),
+        open_dir("api", dir.path(), FileEntries::default()),
+        common::config(),
+    );
+    let trunk_body = json!({"trunk": {
+        "name": "carrier", "numbers": ["+15550100"], "allowedAddresses": ["192.0.2.0/24"],
+        "authUsername": "carrier", "authPassword": "pw-secret"
+    }});
+    let created = post(app.clone(), "CreateSIPInboundTrunk", trunk_body.clone()).await;
+    assert_eq!(
+        created.status,
+        200,
+        "{:?}",
+        String::from_utf8_lossy(&created.body)
+    );
+    let trunk_id = created.json()["sipTrunkId"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    assert!(
+        created.json().get("authPassword").is_none(),
+        "{}",
+        created.json()
+    );
+
+    // The same trunk again is a conflict: invalid_argument.
+    let twice = post(app.clone(), "CreateSIPInboundTrunk", trunk_body).await;
+    let err = twice.twirp_error(400, "invalid_argument");
+    assert!(
+        err["msg"].as_str().is_some_and(|m| m.contains(&trunk_id)),
+        "{err}"
+    );
+
+    let rule_body = json!({"dispatchRule": {
+        "rule": {"dispatchRuleIndividual": {"roomPrefix": "call", "pin": "2468"}},
+        "trunkIds": [trunk_id], "hidePhoneNumber": true, "attributes": {"team": "support"}
+    }});
+    let created = post(app.clone(), "CreateSIPDispatchRule", rule_body).await;
+    assert_eq!(
+        created.status,
+        200,
+        "{:?}",
+        String::from_utf8_lossy(&created.body)
+    );
+    let rule_id = created.json()["sipDispatchRuleId"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+
+    let unknown = json!({"dispatchRule": {
+        "rule": {"dispatchRuleDirect": {"roomName": "r"}}, "trunkIds": ["ST_unknown"]
+    }});
+    let refused = post(app.clone(), "CreateSIPDispatchRule", unknown).await;
+    refused.twirp_error(400, "invalid_argument");
+    drop(app);
+
+    // "Restart": a new catalog and router on the same directory.
+    let app = control::router(
+        Arc::new(common::Fake::default()),
+        open_dir("api reopen", dir.path(), FileEntries::default()),
+        common::config(),
+    );
+    let trunks = post(app.clone(), "ListSIPInboundTrunk", json!({})).await;
+    assert_eq!(trunks.status, 200);
+    let v = trunks.json();
+    let items = v["items"].as_array().expect("items");
+    assert_eq!(items.len(), 1, "{v}");
+    assert_eq!(items[0]["sipTrunkId"], trunk_id.as_str());
+    assert_eq!(items[0]["numbers"], json!(["+15550100"]));
+    assert_eq!(items[0]["authUsername"], "carrier");
+    assert!(
+        items[0].get("authPassword").is_none(),
+        "password listed: {v}"
+    );
+
+    let rules = post(app.clone(), "ListSIPDispatchRule", json!({})).await;
+    assert_eq!(rules.status, 200);
+    let v = rules.json();
+    let items = v["items"].as_array().expect("items");
+    assert_eq!(items.len(), 1, "{v}");
+    assert_eq!(items[0]["sipDispatchRuleId"], rule_id.as_str());
+    assert_eq!(items[0]["trunkIds"], json!([trunk_id]));
+    assert_eq!(items[0]["hidePhoneNumber"], true);
+    assert_eq!(
+        items[0]["rule"]["dispatchRuleIndividual"]["roomPrefix"],
+        "call"
+    );
+    assert!(!v.to_string().contains("2468"), "PIN listed: {v}");
+
+    let deleted = post(
+        app.clone(),
+        "DeleteSIPDispatchRule",
+        json!({"sipDispatchRuleId": rule_id}),
+    )
+    .await;
+    assert_eq!(deleted.status, 200);
+    let deleted = post(
+        app.clone(),
+        "DeleteSIPTrunk",
+        json!({"sipTrunkId": trunk_id}),
+    )
+    .await;
+    assert_eq!(deleted.status, 200);
+    drop(app);
+    let cat = open_dir("api third open", dir.path(), FileEntries::default());
+    assert_eq!(
+        listing(&cat),
+        (vec![], vec![], vec![]),
+        "deletes did not persist"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// 4. Validation refusals
+// ---------------------------------------------------------------------------------------------
+
+/// One entry of any kind.
+#[derive(Debug, Clone)]
+enum Entry {
+    In(pb::SipInboundTrunkInfo),
+    Out(pb::SipOutboundTrunkInfo),
+    Rule(pb::SipDispatchRuleInfo),
+}
+
+/// (name, entry, field, refusal, secret that must not appear, also through the API?)
+type ValidationCase = (
+    &'static str,
+    Entry,
+    &'static str,
+    Refused,
+    Option<&'static str>,
+    bool,
+);
+
+/// How a refusal must look.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Refused {
+    Invalid,
+    Unsupported,
+}
+
+/// Every refused entry names the offending field, in the config file and through the API
+/// alike; a refused API write changes nothing; no refusal echoes a secret.
+#[test]
+fn validation_refusals_table() {
+    let with = |f: &dyn Fn(&mut pb::SipInboundTrunkInfo)| {
+        let mut t = trunk("ST_v", &["+7000"], &[], &[]);
+        f(&mut t);
+        Entry::In(t)
+    };
+    let out_with = |f: &dyn Fn(&mut pb::SipOutboundTrunkInfo)| {
+        let mut t = outbound("ST_vo");
+        f(&mut t);
+        Entry::Out(t)
+    };
+    let rule_with = |room: Rule, f: &dyn Fn(&mut pb::SipDispatchRuleInfo)| {
+        let mut r = rule("SDR_v", room, &["ST_1"], &["+7000"], &[]);
+        f(&mut r);
+        Entry::Rule(r)
+    };
+    let lobby = || direct("lobby", "");
+    use Refused::{Invalid, Unsupported};
+    #[rustfmt::skip]
+    let cases: Vec<ValidationCase> = vec![
+        ("empty trunk id", with(&|t| t.sip_trunk_id.clear()), "sip_trunk_id", Invalid, None, false),
+        ("trunk id with a space", with(&|t| t.sip_trunk_id = "ST v".into()), "sip_trunk_id", Invalid, None, false),
+        ("trunk id too long", with(&|t| t.sip_trunk_id = "S".repeat(129)), "sip_trunk_id", Invalid, None, false),
+        ("IPv4 prefix over 32", with(&|t| t.allowed_addresses = vec!["10.0.0.0/33".into()]), "allowed_addresses[0]", Invalid, None, true),
+        ("IPv6 prefix over 128", with(&|t| t.allowed_addresses = vec!["2001:db8::/129".into()]), "allowed_addresses[0]", Invalid, None, true),
+        ("host name instead of an address", with(&|t| t.allowed_addresses = vec!["192.0.2.1".into(), "sip.example.com".into()]), "allowed_addresses[1]", Invalid, None, true),
+        ("address with a port", with(&|t| t.allowed_addresses = vec!["192.0.2.1:5060".into()]), "allowed_addresses[0]", Invalid, None, true),
+        ("address octet over 255", with(&|t| t.allowed_addresses = vec!["300.1.1.1".into()]), "allowed_addresses[0]", Invalid, None, true),
+        ("empty allowed address", with(&|t| t.allowed_addresses = vec![String::new()]), "allowed_addresses[0]", Invalid, None, true),
+        ("number that is only +", with(&|t| t.numbers = vec!["+".into()]), "numbers[0]", Invalid, None, true),
+        ("number listed twice, with and without +", with(&|t| t.numbers = vec!["+7000".into(), "7000".into()]), "numbers[1]", Invalid, None, true),
+        ("number with a space", with(&|t| t.numbers = vec!["+1 555".into()]), "numbers[0]", Invalid, None, true),
+        ("empty allowed number", with(&|t| t.allowed_numbers = vec![String::new()]), "allowed_numbers[0]", Invalid, None, true),
+        ("password without username", with(&|t| t.auth_password = "pw-s3cret".into()), "auth_password", Invalid, Some("pw-s3cret"), true),
+        ("username without password", with(&|t| t.auth_username = "carrier".into()), "auth_username", Invalid, None, true),
+        ("realm without username", with(&|t| t.auth_realm = "example.com".into()), "auth_realm", Invalid, None, true),
+        ("ringing timeout over the maximum", with(&|t| t.ringing_timeout = Some(control::catalog::proto_seconds(3600))), "ringing_timeout", Invalid, None, true),
+        ("noise cancellation", with(&|t| t.krisp_enabled = true), "krisp_enabled", Unsupported, None, true),
+        ("SIP headers into attributes", with(&|t| t.include_headers = pb::SipHeaderOptions::SipAllHeaders as i32), "include_headers", Unsupported, None, true),
+        ("outbound trunk without address", out_with(&|t| t.address.clear()), "address", Invalid, None, true),
+        ("outbound trunk over TLS", out_with(&|t| t.transport = pb::SipTransport::Tls as i32), "transport", Unsupported, None, true),
+        ("outbound trunk with a region", out_with(&|t| t.destination_country = "US".into()), "destination_country", Unsupported, None, true),
+        ("empty rule id", rule_with(lobby(), &|r| r.sip_dispatch_rule_id.clear()), "sip_dispatch_rule_id", Invalid, None, false),
+        ("rule without a room rule", rule_with(lobby(), &|r| r.rule = None), "rule", Invalid, None, true),
+        ("rule with an empty oneof", rule_with(lobby(), &|r| r.rule = Some(pb::SipDispatchRule { rule: None })), "rule", Invalid, None, true),
+        ("direct rule without a room", rule_with(direct("", ""), &|_| ()), "rule.dispatch_rule_direct.room_name", Invalid, None, true),
+        ("PIN with a letter", rule_with(direct("lobby", "12a4"), &|_| ()), "rule.dispatch_rule_direct.pin", Invalid, Some("12a4"), true),
+        ("PIN with #", rule_with(individual("call", "12#", true), &|_| ()), "rule.dispatch_rule_individual.pin", Invalid, Some("12#"), true),
+        ("PIN of 17 digits", rule_with(callee("desk", "12345678901234567", false), &|_| ()), "rule.dispatch_rule_callee.pin", Invalid, Some("12345678901234567"), true),
+        ("unknown trunk id", rule_with(lobby(), &|r| r.trunk_ids = vec!["ST_nope".into()]), "trunk_ids[0]", Invalid, None, true),
+        ("outbound trunk id in trunk_ids", rule_with(lobby(), &|r| r.trunk_ids = vec!["ST_1".into(), "ST_out".into()]), "trunk_ids[1]", Invalid, None, true),
+        ("trunk listed twice", rule_with(lobby(), &|r| r.trunk_ids = vec!["ST_1".into(), "ST_1".into()]), "trunk_ids[1]", Invalid, None, true),
+        ("empty trunk id in trunk_ids", rule_with(lobby(), &|r| r.trunk_ids = vec![String::new()]), "trunk_ids[0]", Invalid, None, true),
+        ("rule number listed twice", rule_with(lobby(), &|r| r.numbers = vec!["7000".into(), "+7000".into()]), "numbers[1]", Invalid, None, true),
+        ("rule caller that is only +", rule_with(lobby(), &|r| r.inbound_numbers = vec!["+".into()]), "inbound_numbers[0]", Invalid, None, true),
+        ("reserved sip.* attribute", rule_with(lobby(), &|r| r.attributes = [("sip.phoneNumber".to_owned(), "x".to_owned())].into()), "attributes", Invalid, None, true),
+        ("room preset", rule_with(lobby(), &|r| r.room_preset = "preset".into()), "room_preset", Unsupported, None, true),
+        ("noise cancellation on a rule", rule_with(lobby(), &|r| r.krisp_enabled = true), "krisp_enabled", Unsupported, None, true),
+    ];
+    let base = || FileEntries {
+        inbound: dispatch_trunks(),
+        outbound: vec![outbound("ST_out")],
+        rules: Vec::new(),
+    };
+    for (name, entry, field, refused, secret, via_api) in cases {
+        let check = |how: &str, r: Result<(), CatalogError>| {
+            let e = match r {
+                Err(e) => e,
+                Ok(()) => panic!("case {name:?} ({how}): accepted"),
+            };
+            let (kind, f) = match &e {
+                CatalogError::Invalid { field, .. } => (Invalid, field),
+                CatalogError::Unsupported { field, .. } => (Unsupported, field),
+                other => panic!("case {name:?} ({how}): expected a field error, got {other:?}"),
+            };
+            assert_eq!(
+                (kind, f.as_str()),
+                (refused, field),
+                "case {name:?} ({how}): {e}"
+            );
+            if let Some(secret) = secret {
+                assert!(
+                    !e.to_string().contains(secret),
+                    "case {name:?} ({how}): {e} shows the secret"
+                );
+            }
+        };
+
+        let mut file = base();
+        match entry.clone() {
+            Entry::In(t) => file.inbound.push(t),
+            Entry::Out(t) => file.outbound.push(t),
+            Entry::Rule(r) => file.rules.push(r),
+        }
+        check("config", Catalog::open_seeded(None, file, 1).map(drop));
+
+        if via_api {
+            let cat = catalog(name, base());
+            let before = listing(&cat);
+            let created = match entry {
+                Entry::In(t) => cat.create_inbound(t).map(drop),
+                Entry::Out(t) => cat.create_outbound(t).map(drop),
+                Entry::Rule(r) => cat.create_rule(r).map(drop),
+            };
+            check("API", created);
+            assert_eq!(
+                listing(&cat),
+                before,
+                "case {name:?} (API): the refused write changed the catalog"
+            );
         }
     }
 }

@@ -140,6 +140,29 @@ impl Snapshot {
         Ok(())
     }
 
+    /// A rule's `trunk_ids` must name inbound trunks known here: an unknown id is almost
+    /// always a typo, and the rule would silently take no call. Checked where a rule is
+    /// written (config file, create, update), not when stored rules are reloaded, since
+    /// deleting a trunk leaves the rules naming it in place.
+    pub fn check_trunk_refs(&self, r: &RuleEntry) -> Result<(), CatalogError> {
+        for (i, id) in r.info.trunk_ids.iter().enumerate() {
+            if self.inbound.contains_key(id) {
+                continue;
+            }
+            let reason = if self.outbound.contains_key(id) {
+                "names an outbound trunk; dispatch rules apply to inbound calls"
+            } else {
+                "no such inbound trunk"
+            };
+            return Err(CatalogError::Invalid {
+                entry: format!("dispatch rule {:?}", r.info.sip_dispatch_rule_id),
+                field: format!("trunk_ids[{i}]"),
+                reason: reason.into(),
+            });
+        }
+        Ok(())
+    }
+
     fn trunk_id_free(&self, id: &str) -> Result<(), CatalogError> {
         if self.inbound.contains_key(id) || self.outbound.contains_key(id) {
             return Err(CatalogError::Conflict {

@@ -22,6 +22,10 @@
 //! own trunk may still be taken by an open default trunk, as in the anchor; when no trunk
 //! admits the call but one exists for the number, the answer is [`TrunkMatch::NotAllowed`].
 //!
+//! A dispatch rule's `trunk_ids` must name existing inbound trunks when the rule is written
+//! (a config-file rule: trunks of the config file). Deleting a trunk keeps the rules naming
+//! it; they then apply to no call through that trunk.
+//!
 //! Dispatch-rule priority: among the rules that apply (`trunk_ids` holding the call's trunk
 //! or empty, `numbers` holding the called number or empty, `inbound_numbers` holding the
 //! caller or empty) the most specific win, ranked by (names the trunk, names the called
@@ -274,8 +278,12 @@ impl Catalog {
         for t in file.outbound {
             snapshot.insert_outbound(check::outbound(t, Origin::File)?)?;
         }
+        // Only the file's own trunks exist yet: a file rule may not depend on a trunk that
+        // the API could delete.
         for r in file.rules {
-            snapshot.insert_rule(check::rule(r, Origin::File)?)?;
+            let entry = check::rule(r, Origin::File)?;
+            snapshot.check_trunk_refs(&entry)?;
+            snapshot.insert_rule(entry)?;
         }
         let store = match data_dir {
             Some(dir) => {
@@ -475,6 +483,7 @@ impl Catalog {
         self.write(|snap, id| {
             r.sip_dispatch_rule_id = id(RULE_ID_PREFIX);
             let entry = check::rule(r, Origin::Api)?;
+            snap.check_trunk_refs(&entry)?;
             let info = (*entry.info).clone();
             snap.insert_rule(entry)?;
             Ok((Change::PutRule(info.clone()), info))
@@ -505,6 +514,7 @@ impl Catalog {
             r.created_at = old.info.created_at;
             r.updated_at = Some(timestamp(SystemTime::now()));
             let entry = check::rule(r, Origin::Api)?;
+            snap.check_trunk_refs(&entry)?;
             let info = (*entry.info).clone();
             snap.rules.remove(id);
             snap.insert_rule(entry)?;
