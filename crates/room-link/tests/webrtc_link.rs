@@ -167,7 +167,8 @@ async fn opus_tone_and_dtmf_cross_both_ways_then_the_room_hangs_up() {
         room_pcm.len()
     );
 
-    // DTMF phone → room as RFC 4733 events.
+    // DTMF phone → room as RFC 4733 events. Regression: the offer used to carry Opus
+    // only (no telephone-event), so the digit was dropped.
     session
         .send_dtmf('5', Duration::from_millis(100))
         .unwrap_or_else(|e| panic!("{e}"));
@@ -229,6 +230,33 @@ async fn pcmu_passes_through_when_the_room_accepts_it() {
     assert_eq!(kind, Some(CodecKind::Pcmu));
     let room_hears = tone_fraction(last_half_second(&room_pcm, 8000), 8000, 1000.0);
     assert!(room_hears > 0.5, "phone tone in the room: {room_hears:.3}");
+    session
+        .leave()
+        .await
+        .unwrap_or_else(|e| panic!("leave: {e}"));
+}
+
+/// Regression: `rtc`'s `add_track` narrowed the offer to the track's first codec, so a
+/// gateway offering PCMU first could not fall back to Opus (nor offer telephone-event).
+#[tokio::test]
+async fn opus_is_the_fallback_when_the_room_refuses_pcmu() {
+    let server = RoomServer::start(RoomOptions::default()).await;
+    let link = WebRtcRooms::new(config(&server));
+    let session = link
+        .join(request("r8", vec![pcmu(), opus()]), Instant::now() + BOUND)
+        .await
+        .unwrap_or_else(|e| panic!("join: {e}"));
+    assert_eq!(session.info().media.codec, opus());
+    let id = server
+        .session_of("r8")
+        .unwrap_or_else(|| panic!("no session"));
+    let (heard, rate, _) = talk(&session, 1000.0, Duration::from_millis(800)).await;
+    let phone_hears = tone_fraction(last_half_second(&heard, rate), rate, 440.0);
+    assert!(
+        phone_hears > 0.5,
+        "room tone at the phone: {phone_hears:.3}"
+    );
+    assert_eq!(server.with(&id, |r| r.codec), Some(Some(CodecKind::Opus)));
     session
         .leave()
         .await

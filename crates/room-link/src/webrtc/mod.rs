@@ -436,16 +436,26 @@ fn build_peer(
 ) -> Result<(RTCPeerConnection, rtc::rtp_transceiver::RTCRtpSenderId), Error> {
     let bad = |_| Error::InvalidRequest("webrtc peer connection could not be configured");
     let mut media = MediaEngine::default();
-    let mut first = None;
+    // The m-line's formats: the audio codecs in the gateway's order, then their
+    // telephone-events (RFC 4733 §2.1, one per audio clock).
+    let mut preferences = Vec::with_capacity(offered.len() * 2);
+    let mut events = Vec::with_capacity(offered.len());
     for kind in offered {
         let (codec, te) = codec_parameters(*kind);
-        first.get_or_insert_with(|| codec.rtp_codec.clone());
         media
-            .register_codec(codec, RtpCodecKind::Audio)
+            .register_codec(codec.clone(), RtpCodecKind::Audio)
             .map_err(bad)?;
-        media.register_codec(te, RtpCodecKind::Audio).map_err(bad)?;
+        media
+            .register_codec(te.clone(), RtpCodecKind::Audio)
+            .map_err(bad)?;
+        preferences.push(codec);
+        events.push(te);
     }
-    let first = first.ok_or(Error::InvalidRequest("no codec to offer"))?;
+    let first = preferences
+        .first()
+        .map(|c| c.rtp_codec.clone())
+        .ok_or(Error::InvalidRequest("no codec to offer"))?;
+    preferences.extend(events);
     // Audio only: sender and receiver reports, no NACK/TWCC (they buy nothing for audio
     // and cost per packet; WEBRTC_NOTES.md).
     let registry = configure_rtcp_reports(Registry::new());
@@ -480,6 +490,18 @@ fn build_peer(
         }],
     );
     let sender = pc.add_track(track).map_err(bad)?;
+    // `add_track` narrows the transceiver's formats to the track's one codec, which would
+    // leave telephone-event and the other codecs out of the offer: the room could then
+    // neither get RFC 4733 DTMF nor fall back to Opus when it refuses PCMU. Offer them all.
+    let transceiver = pc.get_transceivers().next().ok_or(Error::InvalidRequest(
+        "no audio transceiver after add_track",
+    ))?;
+    pc.rtp_transceiver(transceiver)
+        .ok_or(Error::InvalidRequest(
+            "no audio transceiver after add_track",
+        ))?
+        .set_codec_preferences(preferences)
+        .map_err(bad)?;
     let candidate = CandidateHostConfig {
         base_config: CandidateConfig {
             network: "udp".to_owned(),
