@@ -704,3 +704,224 @@ fn pin_field(field: &str, pin: &str) -> Result<String, ApiError> {
     }
     Ok(pin.to_owned())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// (name, input list, the parsed list or the field of the error)
+    type ListCase = (
+        &'static str,
+        &'static [&'static str],
+        Result<&'static [&'static str], &'static str>,
+    );
+
+    fn net(s: &str) -> IpNet {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn normalize_strips_one_leading_plus() {
+        let cases = [
+            ("E.164", "+15550100", "15550100"),
+            ("bare", "15550100", "15550100"),
+            ("only one plus", "++1", "+1"),
+            ("plus inside", "1+2", "1+2"),
+            ("empty", "", ""),
+        ];
+        for (name, input, want) in cases {
+            assert_eq!(normalize(input), want, "case {name:?}");
+        }
+    }
+
+    #[test]
+    fn networks_table() {
+        let cases: [ListCase; 9] = [
+            ("single IPv4", &["192.0.2.1"], Ok(&["192.0.2.1/32"])),
+            ("single IPv6", &["2001:db8::1"], Ok(&["2001:db8::1/128"])),
+            (
+                "host bits dropped",
+                &["10.1.2.3/16", "2001:db8::5/32"],
+                Ok(&["10.1.0.0/16", "2001:db8::/32"]),
+            ),
+            ("spaces trimmed", &[" 192.0.2.0/24 "], Ok(&["192.0.2.0/24"])),
+            (
+                "mapped address",
+                &["::ffff:192.0.2.1"],
+                Ok(&["192.0.2.1/32"]),
+            ),
+            (
+                "mapped network",
+                &["::ffff:192.0.2.0/120"],
+                Ok(&["192.0.2.0/24"]),
+            ),
+            // Shorter than the mapped prefix: not only mapped addresses, stays IPv6.
+            (
+                "short IPv6 prefix stays IPv6",
+                &["::ffff:0:0/95"],
+                Ok(&["::fffe:0:0/95"]),
+            ),
+            (
+                "bad second entry",
+                &["192.0.2.1", "192.0.2.0/40"],
+                Err("allowed_addresses[1]"),
+            ),
+            ("name", &["localhost"], Err("allowed_addresses[0]")),
+        ];
+        for (name, input, want) in cases {
+            let input: Vec<String> = input.iter().map(|s| (*s).to_owned()).collect();
+            match (networks("allowed_addresses", &input), want) {
+                (Ok(got), Ok(want)) => {
+                    let want: Vec<IpNet> = want.iter().map(|s| net(s)).collect();
+                    assert_eq!(got, want, "case {name:?}");
+                }
+                (Err(ApiError::InvalidArgument { field, .. }), Err(want)) => {
+                    assert_eq!(field, want, "case {name:?}");
+                }
+                (got, want) => panic!("case {name:?}: got {got:?}, want {want:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn networks_bounds_the_list() {
+        let many = vec!["192.0.2.1".to_owned(); MAX_LIST + 1];
+        assert!(networks("allowed_addresses", &many).is_err());
+        assert!(networks("allowed_addresses", &many[..MAX_LIST]).is_ok());
+    }
+
+    #[test]
+    fn nets_overlap_table() {
+        let cases: [(&str, &[&str], &[&str], bool); 8] = [
+            ("empty is any", &[], &["10.0.0.0/8"], true),
+            ("both empty", &[], &[], true),
+            ("nested", &["10.0.0.0/8"], &["10.1.0.0/16"], true),
+            (
+                "nested, other order",
+                &["10.1.0.0/16"],
+                &["10.0.0.0/8"],
+                true,
+            ),
+            (
+                "address in network",
+                &["10.0.0.0/8"],
+                &["10.9.9.9/32"],
+                true,
+            ),
+            ("disjoint", &["10.0.0.0/8"], &["192.0.2.0/24"], false),
+            ("adjacent", &["10.0.0.0/9"], &["10.128.0.0/9"], false),
+            ("IPv4 and IPv6", &["0.0.0.0/0"], &["::/0"], false),
+        ];
+        for (name, a, b, want) in cases {
+            let a: Vec<IpNet> = a.iter().map(|s| net(s)).collect();
+            let b: Vec<IpNet> = b.iter().map(|s| net(s)).collect();
+            assert_eq!(nets_overlap(&a, &b), want, "case {name:?}");
+            assert_eq!(nets_overlap(&b, &a), want, "case {name:?} (swapped)");
+        }
+    }
+
+    #[test]
+    fn sets_overlap_table() {
+        let set = |s: &[&str]| s.iter().map(|s| (*s).to_owned()).collect::<BTreeSet<_>>();
+        let cases: [(&str, &[&str], &[&str], bool); 4] = [
+            ("empty is any", &[], &["1"], true),
+            ("both empty", &[], &[], true),
+            ("shared", &["1", "2"], &["2", "3"], true),
+            ("disjoint", &["1"], &["2"], false),
+        ];
+        for (name, a, b, want) in cases {
+            assert_eq!(sets_overlap(&set(a), &set(b)), want, "case {name:?}");
+        }
+    }
+
+    #[test]
+    fn number_set_table() {
+        let cases: [ListCase; 6] = [
+            ("normalised", &["+1000", "2000"], Ok(&["1000", "2000"])),
+            (
+                "# is not a user-part character",
+                &["*67", "100#"],
+                Err("numbers[1]"),
+            ),
+            ("only plus", &["+"], Err("numbers[0]")),
+            ("empty", &["1", ""], Err("numbers[1]")),
+            ("twice via plus", &["1000", "+1000"], Err("numbers[1]")),
+            ("space", &["1 000"], Err("numbers[0]")),
+        ];
+        for (name, input, want) in cases {
+            let input: Vec<String> = input.iter().map(|s| (*s).to_owned()).collect();
+            match (number_set("numbers", &input), want) {
+                (Ok(got), Ok(want)) => {
+                    let want: BTreeSet<String> = want.iter().map(|s| (*s).to_owned()).collect();
+                    assert_eq!(got, want, "case {name:?}");
+                }
+                (Err(ApiError::InvalidArgument { field, .. }), Err(want)) => {
+                    assert_eq!(field, want, "case {name:?}");
+                }
+                (got, want) => panic!("case {name:?}: got {got:?}, want {want:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn pin_field_table() {
+        let cases = [
+            ("empty: no PIN", "", true),
+            ("digits", "0123456789", true),
+            ("longest", "1234567890123456", true),
+            ("too long", "12345678901234567", false),
+            ("letter", "12a", false),
+            ("star", "12*", false),
+            ("hash ends the entry", "12#", false),
+            ("non-ASCII digit", "١٢", false),
+        ];
+        for (name, pin, ok) in cases {
+            let got = pin_field("pin", pin);
+            assert_eq!(got.is_ok(), ok, "case {name:?}: {got:?}");
+            if let Err(e) = got {
+                assert!(
+                    !pin.is_empty() && !e.to_string().contains(pin),
+                    "case {name:?}: {e}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn entry_id_table() {
+        let cases = [
+            ("generated", "ST_abc123", true),
+            ("punctuation", "my-trunk.1", true),
+            ("empty", "", false),
+            ("space", "a b", false),
+            ("control", "a\nb", false),
+            ("non-ASCII", "trunké", false),
+            ("128 bytes", &"x".repeat(128), true),
+            ("129 bytes", &"x".repeat(129), false),
+        ];
+        for (name, id, ok) in cases {
+            assert_eq!(entry_id("id", id).is_ok(), ok, "case {name:?}");
+        }
+    }
+
+    #[test]
+    fn credentials_table() {
+        let cases = [
+            ("none", "", "", true),
+            ("both", "user", "pw", true),
+            ("password only", "", "pw", false),
+            ("username only", "user", "", false),
+            ("control in password", "user", "p\rw", false),
+        ];
+        for (name, user, pw, ok) in cases {
+            let got = credentials(user, pw);
+            assert_eq!(got.is_ok(), ok, "case {name:?}: {got:?}");
+            if let (Err(e), false) = (&got, pw.is_empty()) {
+                assert!(
+                    !e.to_string().contains(pw),
+                    "case {name:?}: {e} shows the password"
+                );
+            }
+        }
+    }
+}

@@ -669,3 +669,122 @@ fn read_only(kind: &'static str, id: &str) -> CatalogError {
         id: id.to_owned(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn random_tokens_are_12_unambiguous_characters() {
+        let cat = Catalog::open_seeded(None, FileEntries::default(), 3).unwrap();
+        let mut seen = std::collections::BTreeSet::new();
+        for _ in 0..1000 {
+            let t = random_token(cat.next_random());
+            assert_eq!(t.len(), 12, "{t}");
+            assert!(
+                t.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() && !b"0O1lI".contains(&b)),
+                "{t}"
+            );
+            assert!(seen.insert(t.clone()), "{t} repeated");
+        }
+    }
+
+    #[test]
+    fn seeded_catalogs_repeat_their_ids() {
+        let ids = |seed| {
+            let cat = Catalog::open_seeded(None, FileEntries::default(), seed).unwrap();
+            let t = cat
+                .create_inbound(SipInboundTrunkInfo::default())
+                .unwrap()
+                .sip_trunk_id;
+            let r = cat
+                .create_rule(SipDispatchRuleInfo {
+                    rule: Some(crate::proto::livekit::SipDispatchRule {
+                        rule: Some(
+                            crate::proto::livekit::sip_dispatch_rule::Rule::DispatchRuleDirect(
+                                crate::proto::livekit::SipDispatchRuleDirect {
+                                    room_name: "r".into(),
+                                    pin: String::new(),
+                                },
+                            ),
+                        ),
+                    }),
+                    ..Default::default()
+                })
+                .unwrap()
+                .sip_dispatch_rule_id;
+            (t, r)
+        };
+        let (t, r) = ids(11);
+        assert!(
+            t.starts_with(TRUNK_ID_PREFIX) && t.len() == TRUNK_ID_PREFIX.len() + 12,
+            "{t}"
+        );
+        assert!(
+            r.starts_with(RULE_ID_PREFIX) && r.len() == RULE_ID_PREFIX.len() + 12,
+            "{r}"
+        );
+        assert_eq!(ids(11), (t.clone(), r), "same seed, same ids");
+        assert_ne!(ids(12).0, t, "another seed, other ids");
+    }
+
+    #[test]
+    fn error_codes_table() {
+        let text = String::from;
+        let cases = [
+            (
+                "invalid",
+                CatalogError::Invalid {
+                    entry: text("e"),
+                    field: text("f"),
+                    reason: text("r"),
+                },
+                TwirpCode::InvalidArgument,
+            ),
+            (
+                "unsupported",
+                CatalogError::Unsupported {
+                    entry: text("e"),
+                    field: text("f"),
+                    reason: text("r"),
+                },
+                TwirpCode::Unimplemented,
+            ),
+            (
+                "conflict",
+                CatalogError::Conflict {
+                    kind: "trunks",
+                    first: text("a"),
+                    second: text("b"),
+                    reason: text("r"),
+                },
+                TwirpCode::InvalidArgument,
+            ),
+            ("not found", not_found("trunk", "ST_x"), TwirpCode::NotFound),
+            (
+                "read-only",
+                read_only("trunk", "ST_x"),
+                TwirpCode::FailedPrecondition,
+            ),
+            (
+                "storage",
+                CatalogError::Storage(text("disk")),
+                TwirpCode::Internal,
+            ),
+        ];
+        for (name, e, code) in cases {
+            assert_eq!(e.code(), code, "case {name:?}");
+            let api = ApiError::from(e.clone());
+            assert_eq!(api.code(), code, "case {name:?}: {api:?}");
+        }
+    }
+
+    #[test]
+    fn not_found_bounds_the_echoed_id() {
+        let CatalogError::NotFound { id, .. } = not_found("trunk", &"x".repeat(10_000)) else {
+            panic!("not NotFound");
+        };
+        assert_eq!(id.len(), 128);
+    }
+}

@@ -170,3 +170,42 @@ fn name_part(s: &str) -> String {
         .take(MAX_NAME_PART)
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pin_eq_table() {
+        let cases = [
+            ("equal", "1234", "1234", true),
+            ("last digit differs", "1234", "1235", false),
+            ("first digit differs", "1234", "0234", false),
+            ("prefix", "1234", "123", false),
+            ("longer", "1234", "12345", false),
+            ("both empty", "", "", true),
+        ];
+        for (name, expected, given, want) in cases {
+            assert_eq!(pin_eq(expected, given), want, "case {name:?}");
+        }
+    }
+
+    #[test]
+    fn name_part_table() {
+        let long = "1".repeat(MAX_NAME_PART + 10);
+        let bounded = "1".repeat(MAX_NAME_PART);
+        let cases = [
+            ("E.164", "+15550100", "+15550100"),
+            ("extension characters", "*67#", "*67#"),
+            ("SIP user characters kept", "alice.b-c_d", "alice.b-c_d"),
+            ("markup dropped", "<b>\"x\";%20", "bx20"),
+            ("spaces and slashes dropped", "a b/c", "abc"),
+            ("non-ASCII dropped", "anonymé", "anonym"),
+            ("bounded", long.as_str(), bounded.as_str()),
+            ("empty", "", ""),
+        ];
+        for (name, input, want) in cases {
+            assert_eq!(name_part(input), want, "case {name:?}");
+        }
+    }
+}

@@ -119,3 +119,86 @@ fn read_all<M: Message + Default>(
 fn storage(e: impl Into<redb::Error>) -> CatalogError {
     CatalogError::Storage(e.into().to_string())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A fresh directory, removed on drop.
+    struct Dir(std::path::PathBuf);
+
+    impl Dir {
+        fn new(name: &str) -> Self {
+            let p =
+                std::env::temp_dir().join(format!("sipbridge-store-{}-{name}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&p);
+            Self(p)
+        }
+    }
+
+    impl Drop for Dir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    #[test]
+    fn changes_round_trip_and_deletes_cover_both_directions() {
+        let dir = Dir::new("round-trip");
+        // The directory does not exist yet: open creates it.
+        let store = Store::open(&dir.0.join("nested")).unwrap();
+        let inbound = SipInboundTrunkInfo {
+            sip_trunk_id: "ST_in".into(),
+            numbers: vec!["+1000".into()],
+            ..Default::default()
+        };
+        let outbound = SipOutboundTrunkInfo {
+            sip_trunk_id: "ST_out".into(),
+            address: "192.0.2.1".into(),
+            ..Default::default()
+        };
+        let rule = SipDispatchRuleInfo {
+            sip_dispatch_rule_id: "SDR_r".into(),
+            ..Default::default()
+        };
+        store.apply(&Change::PutInbound(inbound.clone())).unwrap();
+        store.apply(&Change::PutOutbound(outbound.clone())).unwrap();
+        store.apply(&Change::PutRule(rule.clone())).unwrap();
+        let got = store.load().unwrap();
+        assert_eq!(got.inbound, vec![inbound]);
+        assert_eq!(got.outbound, vec![outbound]);
+        assert_eq!(got.rules, vec![rule]);
+
+        store.apply(&Change::DeleteTrunk("ST_in".into())).unwrap();
+        store.apply(&Change::DeleteTrunk("ST_out".into())).unwrap();
+        store.apply(&Change::DeleteRule("SDR_r".into())).unwrap();
+        // Deleting what is not there is no error (the catalog checks existence first).
+        store.apply(&Change::DeleteRule("SDR_r".into())).unwrap();
+        let got = store.load().unwrap();
+        assert!(got.inbound.is_empty() && got.outbound.is_empty() && got.rules.is_empty());
+    }
+
+    #[test]
+    fn an_entry_that_does_not_decode_is_a_storage_error_naming_it() {
+        let dir = Dir::new("corrupt");
+        let store = Store::open(&dir.0).unwrap();
+        let txn = store.db.begin_write().unwrap();
+        {
+            let mut table = txn.open_table(RULES).unwrap();
+            // Field 1 as a length-delimited string whose length runs past the end.
+            table
+                .insert("SDR_bad", [0x0a_u8, 0x7f, b'x'].as_slice())
+                .unwrap();
+        }
+        txn.commit().unwrap();
+        match store.load() {
+            Err(CatalogError::Storage(msg)) => {
+                assert!(
+                    msg.contains("SDR_bad") && msg.contains("dispatch_rules"),
+                    "{msg}"
+                );
+            }
+            other => panic!("expected a storage error, got {other:?}"),
+        }
+    }
+}
