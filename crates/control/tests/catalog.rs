@@ -1356,3 +1356,36 @@ fn validation_refusals_table() {
         }
     }
 }
+
+/// The room leg's media settings: the rule's when it has them, else the trunk's.
+#[test]
+fn media_comes_from_the_rule_else_the_trunk() {
+    let media = |codec: &str| pb::SipMediaConfig {
+        only_listed_codecs: true,
+        codecs: vec![pb::SipCodec {
+            name: codec.into(),
+            rate: 0,
+        }],
+        ..Default::default()
+    };
+    let mut t1 = trunk("ST_1", &["+1000"], &[], &[]);
+    t1.media = Some(media("PCMA"));
+    let t2 = trunk("ST_2", &["+2000"], &[], &[]);
+    let mut with_media = d("SDR_media", "", &["ST_1"], &["+1001"], &[]);
+    with_media.media = Some(media("PCMU"));
+    let plain = d("SDR_plain", "", &[], &[], &[]);
+    let cat = catalog("media", file(vec![t1, t2], vec![with_media, plain]));
+    #[rustfmt::skip]
+    let cases = vec![
+        ("rule media wins over the trunk's", "ST_1", "+1001", Some(media("PCMU"))),
+        ("trunk media when the rule has none", "ST_1", "+1000", Some(media("PCMA"))),
+        ("neither has media", "ST_2", "+2000", None),
+    ];
+    for (name, trunk_id, called, want) in cases {
+        let t = cat.inbound_trunk(trunk_id);
+        match cat.dispatch(t.as_ref(), &call(called, "+4441", "192.0.2.1"), None) {
+            Dispatch::Room(target) => assert_eq!(target.media, want, "case {name:?}"),
+            other => panic!("case {name:?}: not routed: {other:?}"),
+        }
+    }
+}
