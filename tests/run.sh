@@ -24,6 +24,14 @@ if command -v python3 >/dev/null 2>&1; then
   if python3 -c "import livekit.api" >/dev/null 2>&1; then
     export SIPBRIDGE_REQUIRE_SDK=1
   fi
+  # aiortc (PyPI) acts as an independent WebRTC room server in the WebRTC link tests.
+  if ! python3 -c "import aiortc, aiohttp" >/dev/null 2>&1; then
+    echo "run.sh: installing aiortc and aiohttp (PyPI)"
+    python3 -m pip install --quiet aiortc aiohttp || echo "run.sh: aiortc not installed; the aiortc tests will skip"
+  fi
+  if python3 -c "import aiortc, aiohttp" >/dev/null 2>&1; then
+    export SIPBRIDGE_REQUIRE_AIORTC=1
+  fi
 fi
 
 echo "run.sh: cargo fmt --all --check"

@@ -6,20 +6,14 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
 use room_link::webrtc::token::JoinClaims;
 use room_link::webrtc::{ApiCredentials, WebRtcLinkConfig, WebRtcRooms};
-use room_link::{
-    AudioFrame, CloseReason, Error, JoinRequest, MediaCapabilities, RoomEvent, RoomLink,
-    RoomSession,
-};
+use room_link::{CloseReason, Error, JoinRequest, MediaCapabilities, RoomEvent, RoomLink};
 use rtp_relay::analysis::tone_fraction;
-use rtp_relay::codec::{Codec, CodecKind, Decoder, Encoder, OpusConfig};
-use rtp_relay::tone::{Cadence, ToneGenerator, ToneSpec};
+use rtp_relay::codec::{Codec, CodecKind};
+use support::phone::{BOUND, last_half_second, next_event, talk};
 use support::room_server::{Command, LOOPBACK, RoomOptions, RoomServer};
 
-/// Safety bound on every wait in these tests (not a speed assertion).
-const BOUND: Duration = Duration::from_secs(10);
 const SECRET: &str = "test-secret-test-secret-test-secret";
 
 fn config(server: &RoomServer) -> WebRtcLinkConfig {
@@ -65,72 +59,6 @@ async fn eventually<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
         }
         assert!(Instant::now() < end, "timed out waiting for {what}");
         tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
-/// The phone: sends a `hz` tone in the session codec for `duration` in real time, and
-/// decodes whatever comes back; returns the decoded audio and the events other than audio.
-async fn talk(
-    session: &RoomSession,
-    hz: f64,
-    duration: Duration,
-) -> (Vec<i16>, u32, Vec<RoomEvent>) {
-    let codec = session.info().media.codec;
-    let mut enc =
-        Encoder::new(codec.kind, &OpusConfig::default()).unwrap_or_else(|e| panic!("{e}"));
-    let rate = enc.sample_rate();
-    let mut dec = Decoder::new(codec.kind, rate).unwrap_or_else(|e| panic!("{e}"));
-    let mut tone = ToneGenerator::new(ToneSpec::new(&[(hz, 0.3)], Cadence::continuous()), rate);
-    let frame = rate as usize / 50;
-    let mut pcm = vec![0i16; frame];
-    let mut out = vec![0u8; 1500];
-    let mut dec_buf = vec![0i16; 5760];
-    let mut heard = Vec::new();
-    let mut events = Vec::new();
-    let mut tick = tokio::time::interval(Duration::from_millis(20));
-    let (mut seq, mut ts) = (1u16, 0u32);
-    let end = Instant::now() + duration;
-    while Instant::now() < end {
-        tick.tick().await;
-        tone.fill(&mut pcm);
-        let n = enc.encode(&pcm, &mut out).unwrap_or_else(|e| panic!("{e}"));
-        session
-            .send_audio(AudioFrame {
-                payload_type: codec.payload_type,
-                sequence: seq,
-                timestamp: ts,
-                marker: false,
-                payload: Bytes::copy_from_slice(&out[..n]),
-            })
-            .unwrap_or_else(|e| panic!("{e}"));
-        seq = seq.wrapping_add(1);
-        ts = ts.wrapping_add(codec.kind.ticks_for_samples(frame as u64, rate) as u32);
-        while let Some(ev) = session.try_recv() {
-            match ev {
-                RoomEvent::Audio(f) => {
-                    assert_eq!(f.payload_type, codec.payload_type);
-                    if let Ok(k) = dec.decode(&f.payload, &mut dec_buf) {
-                        heard.extend_from_slice(&dec_buf[..k]);
-                    }
-                }
-                other => events.push(other),
-            }
-        }
-    }
-    (heard, rate, events)
-}
-
-fn last_half_second(pcm: &[i16], rate: u32) -> &[i16] {
-    &pcm[pcm.len().saturating_sub(rate as usize / 2)..]
-}
-
-async fn next_event(session: &RoomSession) -> Option<RoomEvent> {
-    loop {
-        match tokio::time::timeout(BOUND, session.recv()).await {
-            Ok(Some(RoomEvent::Audio(_))) => {}
-            Ok(other) => return other,
-            Err(_) => panic!("no event within {BOUND:?}"),
-        }
     }
 }
 
