@@ -358,14 +358,45 @@ async fn room_server_errors_map_to_link_errors_and_the_token_carries_the_grant()
         Some("t1")
     );
 
-    // No codec the link can use.
-    let err = link
+    // A gateway without Opus or PCMU (G.722 here) still joins: the link offers Opus and the
+    // gateway transcodes to it.
+    let session = link
         .join(
             request("r7", vec![Codec::with_default_pt(CodecKind::G722)]),
             Instant::now() + BOUND,
         )
         .await
-        .err()
-        .unwrap_or_else(|| panic!("joined without a usable codec"));
-    assert!(matches!(err, Error::InvalidRequest(_)), "{err:?}");
+        .unwrap_or_else(|e| panic!("join with G.722 only: {e}"));
+    assert_eq!(session.info().media.codec, opus());
+    session
+        .leave()
+        .await
+        .unwrap_or_else(|e| panic!("leave: {e}"));
+}
+
+/// A PCMU-only gateway (an inbound call answered in PCMU) joins a room without PCMU with
+/// Opus, the gateway transcoding.
+#[tokio::test]
+async fn a_pcmu_only_gateway_gets_opus_from_a_room_without_pcmu() {
+    let server = RoomServer::start(RoomOptions::default()).await;
+    let link = WebRtcRooms::new(config(&server));
+    let session = link
+        .join(request("r9", vec![pcmu()]), Instant::now() + BOUND)
+        .await
+        .unwrap_or_else(|e| panic!("join: {e}"));
+    assert_eq!(session.info().media.codec, opus());
+    let id = server
+        .session_of("r9")
+        .unwrap_or_else(|| panic!("no session"));
+    let (heard, rate, _) = talk(&session, 1000.0, Duration::from_millis(800)).await;
+    let phone_hears = tone_fraction(last_half_second(&heard, rate), rate, 440.0);
+    assert!(
+        phone_hears > 0.5,
+        "room tone at the phone: {phone_hears:.3}"
+    );
+    assert_eq!(server.with(&id, |r| r.codec), Some(Some(CodecKind::Opus)));
+    session
+        .leave()
+        .await
+        .unwrap_or_else(|e| panic!("leave: {e}"));
 }

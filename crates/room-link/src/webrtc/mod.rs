@@ -17,10 +17,12 @@
 //!    way the server's session is DELETEd again.
 //!
 //! # Media
-//! Opus/48000/2 is always offered; PCMU/8000 too when [`WebRtcLinkConfig::allow_pcmu`] and
-//! the gateway offers it, in the gateway's order, so a room that accepts PCMU gets the
-//! SIP leg's payloads untouched. The session API carries the negotiated codec's payloads
-//! with the gateway's payload type; the link never decodes. DTMF from the gateway
+//! Opus/48000/2 is always offered, whatever the gateway offers: the session's codec is then
+//! Opus and the gateway transcodes the SIP leg's PCMU, PCMA or G.722 to and from it.
+//! PCMU/8000 is offered too when [`WebRtcLinkConfig::allow_pcmu`] and the gateway offers
+//! it, in the gateway's order, so a room that accepts PCMU gets the SIP leg's payloads
+//! untouched. The session API carries the negotiated codec's payloads with the gateway's
+//! payload type (Opus's usual 111 when the gateway had no Opus); the link never decodes. DTMF from the gateway
 //! ([`crate::RoomSession::send_dtmf`]) goes out as RFC 4733 telephone-events when the room
 //! accepted `telephone-event` at the audio clock, else as a JSON message on the data channel
 //! named [`WebRtcLinkConfig::dtmf_data_channel`] ([`dtmf_message`] has the format), else it
@@ -213,7 +215,7 @@ impl WebRtcRooms {
         let cfg = &self.inner.cfg;
         let now = tokio::time::Instant::now();
         let deadline = tokio::time::Instant::from_std(deadline).min(now + cfg.join_timeout);
-        let offered = offered_codecs(cfg, &req.media.codecs)?;
+        let offered = offered_codecs(cfg, &req.media.codecs);
         let url = client::expand(&cfg.url_template, &req.room)?;
         let host = cfg.advertise.unwrap_or(cfg.bind);
         if host.is_unspecified() {
@@ -375,20 +377,23 @@ impl RoomLink for WebRtcRooms {
     }
 }
 
-/// The gateway codecs the link offers to the room, in the gateway's order: Opus always
-/// (when the gateway has it), PCMU when allowed.
-fn offered_codecs(cfg: &WebRtcLinkConfig, gateway: &[Codec]) -> Result<Vec<CodecKind>, Error> {
-    let kinds: Vec<CodecKind> = gateway
-        .iter()
-        .map(|c| c.kind)
-        .filter(|k| *k == CodecKind::Opus || (*k == CodecKind::Pcmu && cfg.allow_pcmu))
-        .collect();
-    if kinds.is_empty() {
-        return Err(Error::InvalidRequest(
-            "the webrtc link needs Opus (or PCMU when allowed) among the gateway's codecs",
-        ));
+/// The codecs the link offers to the room: PCMU when the gateway has it (and it is
+/// allowed), where the gateway lists it, so a room that takes it gets the SIP leg's payloads
+/// untouched; Opus always (RFC 7874 §3: WebRTC endpoints MUST implement Opus), in the
+/// gateway's order when the gateway has it, else last, and the gateway transcodes to it from
+/// whatever the phone speaks (PCMA, G.722, …).
+fn offered_codecs(cfg: &WebRtcLinkConfig, gateway: &[Codec]) -> Vec<CodecKind> {
+    let mut kinds: Vec<CodecKind> = Vec::with_capacity(2);
+    for kind in gateway.iter().map(|c| c.kind) {
+        let usable = kind == CodecKind::Opus || (kind == CodecKind::Pcmu && cfg.allow_pcmu);
+        if usable && !kinds.contains(&kind) {
+            kinds.push(kind);
+        }
     }
-    Ok(kinds)
+    if !kinds.contains(&CodecKind::Opus) {
+        kinds.push(CodecKind::Opus);
+    }
+    kinds
 }
 
 fn codec_parameters(kind: CodecKind) -> (RTCRtpCodecParameters, RTCRtpCodecParameters) {
@@ -552,11 +557,17 @@ fn apply_answer(
         .iter()
         .find_map(|c| {
             let kind = kind_of(c)?;
-            let api = gateway.iter().copied().find(|g| g.kind == kind)?;
+            // The gateway's own payload type when it has the codec; else (Opus the gateway
+            // transcodes to) the codec's usual number on the session API.
+            let api = gateway
+                .iter()
+                .copied()
+                .find(|g| g.kind == kind)
+                .unwrap_or(Codec::with_default_pt(kind));
             Some((c, api))
         })
         .ok_or(Error::NotAcceptable {
-            reason: "the room accepted no codec the gateway offered",
+            reason: "the room accepted none of the offered codecs",
         })?;
     let clock_rate = wire.rtp_codec.clock_rate;
     let wire_te = codecs
