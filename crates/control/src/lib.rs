@@ -39,6 +39,7 @@ pub mod idempotency;
 pub mod proto;
 pub mod router;
 pub mod service;
+pub mod updates;
 pub mod validate;
 
 pub use auth::Authenticator;

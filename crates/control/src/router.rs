@@ -25,6 +25,7 @@ use crate::idempotency::{Claim, IdempotencyError, IdempotencyMap};
 use crate::proto::livekit as pb;
 use crate::proto::sipbridge as cb;
 use crate::service::{CallDirection, CallFilter, CallId, CallInfo, CallService, CallState};
+use crate::updates;
 use crate::validate::{CreateCall, TransferCall};
 
 /// Counter of API requests, labels `method`, `code` (`ok` or the Twirp code) and
@@ -428,6 +429,9 @@ impl<S: CallService> Shared<S> {
                     .outbound_trunks()
                     .into_iter()
                     .filter(|t| req.trunk_ids.is_empty() || req.trunk_ids.contains(&t.sip_trunk_id))
+                    .filter(|t| {
+                        req.numbers.is_empty() || t.numbers.iter().any(|n| req.numbers.contains(n))
+                    })
                     .map(redact_outbound)
                     .collect();
                 Ok(enc.respond(&pb::ListSipOutboundTrunkResponse { items }))
@@ -449,6 +453,9 @@ impl<S: CallService> Shared<S> {
                     .inbound_trunks()
                     .into_iter()
                     .filter(|t| req.trunk_ids.is_empty() || req.trunk_ids.contains(&t.sip_trunk_id))
+                    .filter(|t| {
+                        req.numbers.is_empty() || t.numbers.iter().any(|n| req.numbers.contains(n))
+                    })
                     .map(redact_inbound)
                     .collect();
                 Ok(enc.respond(&pb::ListSipInboundTrunkResponse { items }))
@@ -473,6 +480,12 @@ impl<S: CallService> Shared<S> {
                         req.dispatch_rule_ids.is_empty()
                             || req.dispatch_rule_ids.contains(&r.sip_dispatch_rule_id)
                     })
+                    // A rule without trunk_ids applies to every trunk.
+                    .filter(|r| {
+                        req.trunk_ids.is_empty()
+                            || r.trunk_ids.is_empty()
+                            || r.trunk_ids.iter().any(|t| req.trunk_ids.contains(t))
+                    })
                     .map(redact_rule)
                     .collect();
                 Ok(enc.respond(&pb::ListSipDispatchRuleResponse { items }))
@@ -487,12 +500,25 @@ impl<S: CallService> Shared<S> {
                 Ok(enc.respond(&redact_inbound(info)))
             }
             Method::UpdateSipInboundTrunk => {
+                use pb::update_sip_inbound_trunk_request::Action;
                 let req: pb::UpdateSipInboundTrunkRequest = enc.decode(&body)?;
                 let id = required_id("sip_trunk_id", req.sip_trunk_id)?;
-                let trunk = req
-                    .replace
-                    .ok_or_else(|| ApiError::invalid("replace", "required"))?;
-                let info = self.write(move |c| c.update_inbound(&id, trunk)).await?;
+                let action = req
+                    .action
+                    .ok_or_else(|| ApiError::invalid("replace", "replace or update required"))?;
+                let info = self
+                    .write(move |c| {
+                        let trunk = match action {
+                            Action::Replace(trunk) => trunk,
+                            Action::Update(u) => updates::inbound_trunk(
+                                c.inbound_trunk(&id)
+                                    .ok_or_else(|| not_found_in_catalog("inbound trunk", &id))?,
+                                u,
+                            ),
+                        };
+                        c.update_inbound(&id, trunk)
+                    })
+                    .await?;
                 tracing::info!(trunk_id = %info.sip_trunk_id, "inbound trunk updated");
                 Ok(enc.respond(&redact_inbound(info)))
             }
@@ -506,12 +532,25 @@ impl<S: CallService> Shared<S> {
                 Ok(enc.respond(&redact_outbound(info)))
             }
             Method::UpdateSipOutboundTrunk => {
+                use pb::update_sip_outbound_trunk_request::Action;
                 let req: pb::UpdateSipOutboundTrunkRequest = enc.decode(&body)?;
                 let id = required_id("sip_trunk_id", req.sip_trunk_id)?;
-                let trunk = req
-                    .replace
-                    .ok_or_else(|| ApiError::invalid("replace", "required"))?;
-                let info = self.write(move |c| c.update_outbound(&id, trunk)).await?;
+                let action = req
+                    .action
+                    .ok_or_else(|| ApiError::invalid("replace", "replace or update required"))?;
+                let info = self
+                    .write(move |c| {
+                        let trunk = match action {
+                            Action::Replace(trunk) => trunk,
+                            Action::Update(u) => updates::outbound_trunk(
+                                c.outbound_trunk(&id)
+                                    .ok_or_else(|| not_found_in_catalog("outbound trunk", &id))?,
+                                u,
+                            ),
+                        };
+                        c.update_outbound(&id, trunk)
+                    })
+                    .await?;
                 tracing::info!(trunk_id = %info.sip_trunk_id, "outbound trunk updated");
                 Ok(enc.respond(&redact_outbound(info)))
             }
@@ -525,20 +564,35 @@ impl<S: CallService> Shared<S> {
             }
             Method::CreateSipDispatchRule => {
                 let req: pb::CreateSipDispatchRuleRequest = enc.decode(&body)?;
-                let rule = req
-                    .dispatch_rule
+                let rule = updates::created_rule(req)
                     .ok_or_else(|| ApiError::invalid("dispatch_rule", "required"))?;
                 let info = self.write(move |c| c.create_rule(rule)).await?;
                 tracing::info!(rule_id = %info.sip_dispatch_rule_id, "dispatch rule created");
                 Ok(enc.respond(&redact_rule(info)))
             }
             Method::UpdateSipDispatchRule => {
+                use pb::update_sip_dispatch_rule_request::Action;
                 let req: pb::UpdateSipDispatchRuleRequest = enc.decode(&body)?;
                 let id = required_id("sip_dispatch_rule_id", req.sip_dispatch_rule_id)?;
-                let rule = req
-                    .replace
-                    .ok_or_else(|| ApiError::invalid("replace", "required"))?;
-                let info = self.write(move |c| c.update_rule(&id, rule)).await?;
+                let action = req
+                    .action
+                    .ok_or_else(|| ApiError::invalid("replace", "replace or update required"))?;
+                let info = self
+                    .write(move |c| {
+                        let rule = match action {
+                            Action::Replace(rule) => rule,
+                            Action::Update(u) => {
+                                let current = c
+                                    .dispatch_rules()
+                                    .into_iter()
+                                    .find(|r| r.sip_dispatch_rule_id == id)
+                                    .ok_or_else(|| not_found_in_catalog("dispatch rule", &id))?;
+                                updates::dispatch_rule(current, u)
+                            }
+                        };
+                        c.update_rule(&id, rule)
+                    })
+                    .await?;
                 tracing::info!(rule_id = %info.sip_dispatch_rule_id, "dispatch rule updated");
                 Ok(enc.respond(&redact_rule(info)))
             }
@@ -846,5 +900,13 @@ pub fn call_info_proto(c: CallInfo) -> cb::CallInfo {
             .and_then(|e| e.timeout_cause)
             .map(|c| c.as_str().to_owned())
             .unwrap_or_default(),
+    }
+}
+
+/// A partial update's target is missing (the id is bounded like the catalog's own errors).
+fn not_found_in_catalog(kind: &'static str, id: &str) -> CatalogError {
+    CatalogError::NotFound {
+        kind,
+        id: id.chars().take(128).collect(),
     }
 }
