@@ -282,12 +282,40 @@ listen = "127.0.0.1:{http}"
 "#,
             end = base + (rtp_ports - 1)
         );
-        let path = dir.join("sipbridge.toml");
-        std::fs::write(&path, config).expect("write config");
-        let log = std::fs::File::create(dir.join("sipbridge.log")).expect("log file");
+        std::fs::write(dir.join("sipbridge.toml"), config).expect("write config");
+        let mut gw = Self {
+            child: Child(
+                Command::new("true")
+                    .spawn()
+                    .expect("spawn placeholder true"),
+            ),
+            sip: std::net::SocketAddr::from(([127, 0, 0, 1], sip)),
+            api: std::net::SocketAddr::from(([127, 0, 0, 1], api)),
+            http: std::net::SocketAddr::from(([127, 0, 0, 1], http)),
+            dir,
+        };
+        gw.spawn();
+        gw
+    }
+
+    /// Stops the process (SIGKILL: nothing is flushed on the way out) and starts it again
+    /// with the same config and ports; the log continues in the same file.
+    pub fn restart(&mut self) {
+        let _ = self.child.0.kill();
+        let _ = self.child.0.wait();
+        self.spawn();
+    }
+
+    fn spawn(&mut self) {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.join("sipbridge.log"))
+            .expect("log file");
         let child = sipbridge()
+            .current_dir(&self.dir)
             .args(["run", "--config"])
-            .arg(&path)
+            .arg(self.dir.join("sipbridge.toml"))
             .env(
                 "SIPBRIDGE_LOG",
                 std::env::var("SIPBRIDGE_E2E_LOG").unwrap_or_else(|_| "info".to_owned()),
@@ -296,21 +324,15 @@ listen = "127.0.0.1:{http}"
             .stderr(log)
             .spawn()
             .expect("start sipbridge");
-        let gw = Self {
-            child: Child(child),
-            sip: std::net::SocketAddr::from(([127, 0, 0, 1], sip)),
-            api: std::net::SocketAddr::from(([127, 0, 0, 1], api)),
-            http: std::net::SocketAddr::from(([127, 0, 0, 1], http)),
-            dir,
-        };
+        self.child = Child(child);
         for _ in 0..300 {
-            let ok = http_get(gw.http, "/healthz").is_ok_and(|r| r.status == 200);
+            let ok = http_get(self.http, "/healthz").is_ok_and(|r| r.status == 200);
             if ok {
-                return gw;
+                return;
             }
             std::thread::sleep(std::time::Duration::from_millis(20));
         }
-        panic!("sipbridge did not become healthy; log:\n{}", gw.log());
+        panic!("sipbridge did not become healthy; log:\n{}", self.log());
     }
 
     /// The process's log so far.

@@ -682,3 +682,86 @@ fn a_room_that_never_joins_rings_for_the_trunks_ringing_timeout_then_480() {
         "{m}"
     );
 }
+
+/// The management API end to end: a trunk and a rule created through `livekit.SIP` survive
+/// a restart (SIGKILL, so nothing but the database's own commits can save them), take a call
+/// into their room, and once deleted take no more calls.
+#[test]
+fn trunks_and_rules_made_through_the_api_survive_a_restart_and_take_calls() {
+    let mut gw = Gateway::start("in-manage", "\n[data]\ndir = \"data\"\n");
+    let json = |r: sipbridge_e2e::HttpResponse| -> serde_json::Value {
+        assert_eq!(r.status, 200, "{}", r.body);
+        serde_json::from_str(&r.body).expect("JSON response")
+    };
+    let trunk = json(gw.twirp(
+        "livekit.SIP/CreateSIPInboundTrunk",
+        r#"{"trunk":{"name":"api trunk","numbers":["+15557770000"],"allowedAddresses":["127.0.0.0/8"]}}"#,
+        &[],
+    ));
+    let trunk_id = trunk["sipTrunkId"].as_str().expect("trunk id").to_owned();
+    let rule = json(gw.twirp(
+        "livekit.SIP/CreateSIPDispatchRule",
+        &format!(
+            r#"{{"dispatchRule":{{"name":"api rule","trunkIds":["{trunk_id}"],"rule":{{"dispatchRuleDirect":{{"roomName":"api-room"}}}}}}}}"#
+        ),
+        &[],
+    ));
+    let rule_id = rule["sipDispatchRuleId"]
+        .as_str()
+        .expect("rule id")
+        .to_owned();
+
+    gw.restart();
+
+    let trunks = json(gw.twirp("livekit.SIP/ListSIPInboundTrunk", "{}", &[]));
+    assert_eq!(
+        trunks["items"][0]["sipTrunkId"],
+        trunk_id.as_str(),
+        "{trunks}"
+    );
+    assert_eq!(trunks["items"][0]["numbers"][0], "+15557770000", "{trunks}");
+    let rules = json(gw.twirp("livekit.SIP/ListSIPDispatchRule", "{}", &[]));
+    assert_eq!(
+        rules["items"][0]["sipDispatchRuleId"],
+        rule_id.as_str(),
+        "{rules}"
+    );
+
+    // A call to the trunk's number joins the rule's room.
+    let phone = Phone::new();
+    let c = caller(
+        &gw,
+        "manage",
+        "uac_inbound.xml",
+        ("+15557770000", "+15550000001"),
+        phone.port,
+        3000,
+        &[],
+    );
+    let _ = gateway_rtp_port("manage", Duration::from_secs(10));
+    let calls = gw.twirp("sipbridge.Calls/ListCalls", "{}", &[]).body;
+    assert!(
+        calls.contains("\"api-room\""),
+        "call joined the API rule's room: {calls}"
+    );
+    sipp_ok(c, "caller into the API trunk");
+
+    // Deleted, and still deleted after another restart: the number is unknown again.
+    json(gw.twirp(
+        "livekit.SIP/DeleteSIPDispatchRule",
+        &format!(r#"{{"sipDispatchRuleId":"{rule_id}"}}"#),
+        &[],
+    ));
+    json(gw.twirp(
+        "livekit.SIP/DeleteSIPTrunk",
+        &format!(r#"{{"sipTrunkId":"{trunk_id}"}}"#),
+        &[],
+    ));
+    gw.restart();
+    let trunks = json(gw.twirp("livekit.SIP/ListSIPInboundTrunk", "{}", &[]));
+    assert!(
+        trunks["items"].as_array().is_none_or(Vec::is_empty),
+        "{trunks}"
+    );
+    assert_eq!(refused_with(&gw, "manage-gone", "+15557770000", &[]), 404);
+}
