@@ -25,13 +25,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail, ensure};
+use bytes::Bytes;
 use clap::{Parser, Subcommand, ValueEnum};
 use gateway::media::{
     BridgeConfig, Codec, CodecKind, EngineConfig, LegSpec, MediaEngine, MediaTag, MediaTimeouts,
     OpusConfig, RtcpPort,
 };
 use mio::{Events, Interest, Poll, Token};
-use rtp_relay::codec::Encoder;
+use rtp_relay::codec::{Encoder, InputPacket, Transcoder, TranscoderConfig};
 use rtp_relay::rtp::{RtpHeader, RtpPacket};
 use rtp_relay::tone::{Cadence, ToneGenerator, ToneSpec};
 
@@ -67,6 +68,31 @@ enum Cmd {
     Relay(RelayArgs),
     /// Measures this machine's cost of the system calls a relayed packet needs.
     Calibrate,
+    /// CPU per packet of each transcoding direction, in this process (no sockets).
+    Codec(CodecArgs),
+}
+
+#[derive(Parser, Clone)]
+struct CodecArgs {
+    /// Packets per direction.
+    #[arg(long, default_value_t = 20_000)]
+    packets: usize,
+    /// Opus encoder complexity toward the Opus leg (0..=10).
+    #[arg(long, default_value_t = 5)]
+    opus_complexity: u8,
+    /// Opus internal sample rate toward the Opus leg (capped at the PCMU leg's 8 kHz).
+    #[arg(long, default_value_t = 48000)]
+    opus_rate: u32,
+    /// Opus bitrate toward the Opus leg in bit/s (default: libopus's automatic choice).
+    #[arg(long)]
+    opus_bitrate: Option<i32>,
+    /// Turn the relay's Opus in-band FEC off (on by default, RFC 7587 §3.3).
+    #[arg(long)]
+    no_fec: bool,
+    /// Rate the Opus leg's own encoder runs at (48000: a WebRTC room's default; 8000: a
+    /// room that honours `maxplaybackrate=8000`).
+    #[arg(long, default_value_t = 48000)]
+    room_rate: u32,
 }
 
 #[derive(Parser, Clone)]
@@ -122,6 +148,7 @@ fn main() -> Result<()> {
         Cmd::Run(args) => run(&args),
         Cmd::Relay(args) => relay(&args),
         Cmd::Calibrate => calibrate(),
+        Cmd::Codec(args) => codec(&args),
     }
 }
 
@@ -155,6 +182,84 @@ fn calibrate() -> Result<()> {
         per(c2 - c1)
     );
     Ok(())
+}
+
+/// Thread CPU per packet of the two transcoders of a PCMU ↔ Opus bridge, fed the same
+/// frames as the load generator sends.
+fn codec(args: &CodecArgs) -> Result<()> {
+    ensure!(args.packets > 0, "--packets must be positive");
+    let opus = OpusConfig {
+        complexity: args.opus_complexity,
+        sample_rate: args.opus_rate,
+        fec: !args.no_fec,
+        bitrate: args.opus_bitrate,
+        ..OpusConfig::default()
+    };
+    let pcmu = Codec::with_default_pt(CodecKind::Pcmu);
+    let opus_codec = Codec {
+        kind: CodecKind::Opus,
+        payload_type: OPUS_PT,
+    };
+    let mut to_opus = TranscoderConfig::new(pcmu, opus_codec);
+    to_opus.opus = opus;
+    let mut to_pcmu = TranscoderConfig::new(opus_codec, pcmu);
+    to_pcmu.opus = opus;
+    let pcmu_frames = pcmu_tone_frames();
+    let room_frames = opus_tone_frames_at(args.room_rate)?;
+    let run = |cfg: TranscoderConfig, frames: &[Vec<u8>], ticks: u32| -> Result<(f64, u64)> {
+        let mut t = Transcoder::new(cfg)?;
+        let inputs: Vec<Bytes> = frames.iter().map(|f| Bytes::copy_from_slice(f)).collect();
+        let mut out = 0u64;
+        let c0 = thread_cpu()?;
+        for i in 0..args.packets {
+            t.push(InputPacket {
+                sequence: i as u16,
+                timestamp: (i as u32).wrapping_mul(ticks),
+                marker: i == 0,
+                payload: inputs[i % inputs.len()].clone(),
+            })?;
+            while let Some(f) = t.poll_frame() {
+                out += f.payload.len() as u64;
+            }
+        }
+        let c1 = thread_cpu()?;
+        Ok(((c1 - c0) * 1e6 / args.packets as f64, out))
+    };
+    let (ab, ab_bytes) = run(to_opus, &pcmu_frames, 160)?;
+    let (ba, ba_bytes) = run(to_pcmu, &room_frames, 960)?;
+    let n = args.packets as f64;
+    println!(
+        "PCMU → Opus (complexity {} asked, {} at 8 kHz; bitrate {:?} at 8 kHz): {ab:.2} µs/packet ({:.0} bytes out per packet)",
+        args.opus_complexity,
+        OpusConfig {
+            sample_rate: 8000,
+            ..opus
+        }
+        .effective_complexity(),
+        OpusConfig {
+            sample_rate: 8000,
+            ..opus
+        }
+        .effective_bitrate(),
+        ab_bytes as f64 / n
+    );
+    println!(
+        "Opus ({} Hz room encoder) → PCMU: {ba:.2} µs/packet ({:.0} bytes out per packet)",
+        args.room_rate,
+        ba_bytes as f64 / n
+    );
+    println!(
+        "mean over both directions: {:.2} µs per relayed packet",
+        (ab + ba) / 2.0
+    );
+    Ok(())
+}
+
+/// CPU seconds of the calling thread (`/proc/thread-self/schedstat`, first field in ns).
+fn thread_cpu() -> Result<f64> {
+    let s = std::fs::read_to_string("/proc/thread-self/schedstat")?;
+    let ns: u64 = s.split_whitespace().next().context("schedstat")?.parse()?;
+    Ok(ns as f64 / 1e9)
 }
 
 // ---------------------------------------------------------------------------------------
@@ -617,12 +722,18 @@ fn pcmu_tone_frames() -> Vec<Vec<u8>> {
 
 /// 50 frames of the same tone as 48 kHz Opus (what a WebRTC room would send).
 fn opus_tone_frames() -> Result<Vec<Vec<u8>>> {
-    let mut tone = ToneGenerator::new(
-        ToneSpec::new(&[(1000.0, 0.3)], Cadence::continuous()),
-        48000,
-    );
-    let mut enc = Encoder::new(CodecKind::Opus, &OpusConfig::default())?;
-    let mut pcm = vec![0i16; 960];
+    opus_tone_frames_at(48000)
+}
+
+/// 50 frames of the tone as Opus from an encoder running at `rate`.
+fn opus_tone_frames_at(rate: u32) -> Result<Vec<Vec<u8>>> {
+    let mut tone = ToneGenerator::new(ToneSpec::new(&[(1000.0, 0.3)], Cadence::continuous()), rate);
+    let cfg = OpusConfig {
+        sample_rate: rate,
+        ..OpusConfig::default()
+    };
+    let mut enc = Encoder::new(CodecKind::Opus, &cfg)?;
+    let mut pcm = vec![0i16; rate as usize / 50];
     let mut out = [0u8; 1500];
     (0..RATE)
         .map(|_| {

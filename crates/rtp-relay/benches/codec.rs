@@ -167,6 +167,8 @@ fn codecs(c: &mut Criterion<ThreadCpu>) {
         let opus = OpusConfig {
             sample_rate: 8000,
             complexity,
+            // The named complexity, not the default narrowband cap.
+            narrowband_max_complexity: 10,
             fec,
             ..OpusConfig::default()
         };

@@ -43,7 +43,7 @@ impl OpusEnc {
             libopus::Application::Voip,
         )
         .map_err(|e| opus_err(&e))?;
-        if let Some(bps) = cfg.bitrate {
+        if let Some(bps) = cfg.effective_bitrate() {
             enc.set_bitrate(libopus::Bitrate::Bits(bps))
                 .map_err(|e| opus_err(&e))?;
         }
@@ -51,7 +51,7 @@ impl OpusEnc {
         enc.set_packet_loss_perc(i32::from(cfg.expected_loss_percent.min(100)))
             .map_err(|e| opus_err(&e))?;
         enc.set_dtx(cfg.dtx).map_err(|e| opus_err(&e))?;
-        enc.set_complexity(i32::from(cfg.complexity.min(10)))
+        enc.set_complexity(i32::from(cfg.effective_complexity()))
             .map_err(|e| opus_err(&e))?;
         Ok(Self {
             enc,
@@ -149,5 +149,71 @@ impl OpusDec {
     pub(crate) fn conceal(&mut self, out: &mut [i16]) -> Result<usize, Error> {
         self.check_plc_len(out.len())?;
         self.dec.decode(&[], out, false).map_err(|e| opus_err(&e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::codec::NARROWBAND_BITRATE;
+
+    fn complexity_of(cfg: &OpusConfig) -> i32 {
+        let mut enc = OpusEnc::new(cfg).expect("encoder");
+        enc.enc.get_complexity().expect("complexity")
+    }
+
+    #[test]
+    fn narrowband_encoder_gets_a_bitrate_unless_one_is_configured() {
+        let bitrate = |cfg: &OpusConfig| {
+            let mut enc = OpusEnc::new(cfg).expect("encoder");
+            enc.enc.get_bitrate().expect("bitrate")
+        };
+        let nb = OpusConfig {
+            sample_rate: 8000,
+            ..OpusConfig::default()
+        };
+        assert_eq!(bitrate(&nb), libopus::Bitrate::Bits(NARROWBAND_BITRATE));
+        let chosen = OpusConfig {
+            bitrate: Some(9000),
+            ..nb
+        };
+        assert_eq!(bitrate(&chosen), libopus::Bitrate::Bits(9000));
+        // libopus reports its automatic choice as a number too; it is not ours.
+        let wide = OpusConfig::default();
+        assert_ne!(bitrate(&wide), libopus::Bitrate::Bits(NARROWBAND_BITRATE));
+    }
+
+    #[test]
+    fn narrowband_encoder_is_capped_and_wider_rates_are_not() {
+        let nb = OpusConfig {
+            sample_rate: 8000,
+            ..OpusConfig::default()
+        };
+        assert_eq!(complexity_of(&nb), 1, "default cap at 8 kHz");
+        let wb = OpusConfig {
+            sample_rate: 16000,
+            ..OpusConfig::default()
+        };
+        assert_eq!(
+            complexity_of(&wb),
+            5,
+            "the configured complexity above 8 kHz"
+        );
+        let uncapped = OpusConfig {
+            narrowband_max_complexity: 10,
+            ..nb
+        };
+        assert_eq!(complexity_of(&uncapped), 5);
+        let lower = OpusConfig {
+            complexity: 0,
+            ..nb
+        };
+        assert_eq!(complexity_of(&lower), 0, "a lower request is kept");
+        let too_high = OpusConfig {
+            complexity: 42,
+            sample_rate: 48000,
+            ..OpusConfig::default()
+        };
+        assert_eq!(complexity_of(&too_high), 10);
     }
 }
