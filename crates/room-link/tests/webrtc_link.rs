@@ -158,6 +158,16 @@ async fn pcmu_passes_through_when_the_room_accepts_it() {
     assert_eq!(kind, Some(CodecKind::Pcmu));
     let room_hears = tone_fraction(last_half_second(&room_pcm, 8000), 8000, 1000.0);
     assert!(room_hears > 0.5, "phone tone in the room: {room_hears:.3}");
+    // RFC 4733 at PCMU's 8 kHz clock.
+    session
+        .send_dtmf('2', Duration::from_millis(100))
+        .unwrap_or_else(|e| panic!("{e}"));
+    eventually("digit 2 in the room", || {
+        server
+            .with(&id, |r| r.dtmf_events.contains(&'2'))
+            .filter(|x| *x)
+    })
+    .await;
     session
         .leave()
         .await
@@ -395,6 +405,23 @@ async fn a_pcmu_only_gateway_gets_opus_from_a_room_without_pcmu() {
         "room tone at the phone: {phone_hears:.3}"
     );
     assert_eq!(server.with(&id, |r| r.codec), Some(Some(CodecKind::Opus)));
+    // The one telephone-event offered is PCMU's 8 kHz one; the room took it along Opus.
+    // Regression: `rtc` collapsed two offered telephone-events into one payload type and
+    // the link looked only for one at 48 kHz, so digits were dropped.
+    session
+        .send_dtmf('3', Duration::from_millis(100))
+        .unwrap_or_else(|e| panic!("{e}"));
+    eventually("digit 3 in the room", || {
+        server
+            .with(&id, |r| r.dtmf_events.contains(&'3'))
+            .filter(|x| *x)
+    })
+    .await;
+    server.command(&id, Command::Dtmf('6'));
+    match next_event(&session).await {
+        Some(RoomEvent::Dtmf { digit, .. }) => assert_eq!(digit, '6'),
+        other => panic!("expected DTMF 6, got {other:?}"),
+    }
     session
         .leave()
         .await

@@ -22,11 +22,13 @@
 //! PCMU/8000 is offered too when [`WebRtcLinkConfig::allow_pcmu`] and the gateway offers
 //! it, in the gateway's order, so a room that accepts PCMU gets the SIP leg's payloads
 //! untouched. The session API carries the negotiated codec's payloads with the gateway's
-//! payload type (Opus's usual 111 when the gateway had no Opus); the link never decodes. DTMF from the gateway
-//! ([`crate::RoomSession::send_dtmf`]) goes out as RFC 4733 telephone-events when the room
-//! accepted `telephone-event` at the audio clock, else as a JSON message on the data channel
-//! named [`WebRtcLinkConfig::dtmf_data_channel`] ([`dtmf_message`] has the format), else it
-//! is dropped with a log line. Telephone-events and DTMF messages from the room become
+//! payload type (Opus's usual 111 when the gateway had no Opus); the link never decodes.
+//!
+//! One telephone-event is offered, at the first codec's clock (`build_peer` says why).
+//! DTMF from the gateway ([`crate::RoomSession::send_dtmf`]) goes out as RFC 4733 events
+//! when the room accepted it, else as a JSON message on the data channel named
+//! [`WebRtcLinkConfig::dtmf_data_channel`] ([`dtmf_message`] has the format), else it is
+//! dropped with a log line. Telephone-events and DTMF messages from the room become
 //! [`RoomEvent::Dtmf`] (from [`crate::rtp::ROOM_SERVER`]); the session API never carries
 //! telephone-event payloads ([`crate::SessionMedia::telephone_event`] is `None`).
 //!
@@ -441,26 +443,33 @@ fn build_peer(
 ) -> Result<(RTCPeerConnection, rtc::rtp_transceiver::RTCRtpSenderId), Error> {
     let bad = |_| Error::InvalidRequest("webrtc peer connection could not be configured");
     let mut media = MediaEngine::default();
-    // The m-line's formats: the audio codecs in the gateway's order, then their
-    // telephone-events (RFC 4733 §2.1, one per audio clock).
-    let mut preferences = Vec::with_capacity(offered.len() * 2);
-    let mut events = Vec::with_capacity(offered.len());
+    // The m-line's formats: the audio codecs in the gateway's order, then ONE
+    // telephone-event, at the clock of the first (preferred) codec. `rtc` matches formats
+    // by MIME type and fmtp but not by clock rate, so a second telephone-event (8 kHz and
+    // 48 kHz) would collapse into the first one's payload type, in our offer and in an
+    // `rtc`/pion-style answerer alike. A room answering another codec with it gets events
+    // at the telephone-event's own clock (RFC 4733 §2.1 lets the clock be redefined;
+    // RFC 7160 covers several clock rates in one RTP session).
+    let mut preferences = Vec::with_capacity(offered.len() + 1);
+    let mut event = None;
     for kind in offered {
         let (codec, te) = codec_parameters(*kind);
         media
             .register_codec(codec.clone(), RtpCodecKind::Audio)
             .map_err(bad)?;
-        media
-            .register_codec(te.clone(), RtpCodecKind::Audio)
-            .map_err(bad)?;
         preferences.push(codec);
-        events.push(te);
+        event.get_or_insert(te);
     }
     let first = preferences
         .first()
         .map(|c| c.rtp_codec.clone())
         .ok_or(Error::InvalidRequest("no codec to offer"))?;
-    preferences.extend(events);
+    if let Some(te) = event {
+        media
+            .register_codec(te.clone(), RtpCodecKind::Audio)
+            .map_err(bad)?;
+        preferences.push(te);
+    }
     // Audio only: sender and receiver reports, no NACK/TWCC (they buy nothing for audio
     // and cost per packet; WEBRTC_NOTES.md).
     let registry = configure_rtcp_reports(Registry::new());
@@ -570,20 +579,25 @@ fn apply_answer(
             reason: "the room accepted none of the offered codecs",
         })?;
     let clock_rate = wire.rtp_codec.clock_rate;
-    let wire_te = codecs
-        .iter()
-        .find(|c| {
+    // The answer's telephone-event, at the audio's clock when there is one, else at
+    // whichever clock the room accepted (see `build_peer`).
+    let events = || {
+        codecs.iter().filter(|c| {
             c.rtp_codec
                 .mime_type
                 .eq_ignore_ascii_case(MIME_TYPE_TELEPHONE_EVENT)
-                && c.rtp_codec.clock_rate == clock_rate
         })
-        .map(|c| c.payload_type);
+    };
+    let wire_te = events()
+        .find(|c| c.rtp_codec.clock_rate == clock_rate)
+        .or_else(|| events().next())
+        .map(|c| (c.payload_type, c.rtp_codec.clock_rate));
     Ok((
         PayloadMap {
             api_audio: api.payload_type,
             wire_audio: wire.payload_type,
-            wire_te,
+            wire_te: wire_te.map(|(pt, _)| pt),
+            te_clock_rate: wire_te.map_or(clock_rate, |(_, rate)| rate),
             clock_rate,
             ptime: Duration::from_millis(20),
         },

@@ -37,8 +37,11 @@ pub(super) struct PayloadMap {
     pub(super) api_audio: u8,
     /// Audio on the wire (the answer's number; `rtc` only sends negotiated ones).
     pub(super) wire_audio: u8,
-    /// RFC 4733 telephone-event on the wire, when negotiated at the audio clock.
+    /// RFC 4733 telephone-event on the wire, when negotiated.
     pub(super) wire_te: Option<u8>,
+    /// Clock of the telephone-event: the audio's, unless the room accepted the one we
+    /// offered for another codec.
+    pub(super) te_clock_rate: u32,
     /// RTP clock of the audio codec.
     pub(super) clock_rate: u32,
     /// Frame duration (also the telephone-event update interval).
@@ -313,7 +316,7 @@ impl Peer {
         }
     }
 
-    /// RFC 4733 events when the room negotiated telephone-event at the audio clock; else a
+    /// RFC 4733 events when the room negotiated telephone-event; else a
     /// data-channel message when one is configured and open; else the digit is dropped (and
     /// logged).
     fn send_dtmf(&mut self, now: Instant, digit: char, duration: Duration) {
@@ -321,15 +324,16 @@ impl Peer {
             if self.dtmf_out.is_none() {
                 let cfg = DtmfSenderConfig {
                     payload_type: pt,
-                    clock_rate: self.map.clock_rate,
+                    clock_rate: self.map.te_clock_rate,
                     packet_interval: self.map.ptime,
                     ..DtmfSenderConfig::default()
                 };
-                self.dtmf_out = DtmfSender::new(cfg, now, self.last_timestamp).ok();
+                self.dtmf_out = DtmfSender::new(cfg, now, self.event_timestamp()).ok();
             }
+            let timestamp = self.event_timestamp();
             if let Some(s) = self.dtmf_out.as_mut() {
                 if !s.is_sending() {
-                    s.set_clock(now, self.last_timestamp);
+                    s.set_clock(now, timestamp);
                 }
                 let _ = s.send_event(event, duration);
             }
@@ -346,6 +350,15 @@ impl Peer {
             return;
         }
         tracing::info!(%digit, "webrtc room link: no telephone-event and no data channel; DTMF dropped");
+    }
+
+    /// The audio's last timestamp on the telephone-event's clock.
+    fn event_timestamp(&self) -> u32 {
+        if self.map.te_clock_rate == self.map.clock_rate || self.map.clock_rate == 0 {
+            return self.last_timestamp;
+        }
+        (u64::from(self.last_timestamp) * u64::from(self.map.te_clock_rate)
+            / u64::from(self.map.clock_rate)) as u32
     }
 
     fn pump_dtmf(&mut self, now: Instant) {

@@ -383,7 +383,8 @@ struct Media {
 struct Negotiated {
     kind: CodecKind,
     pt: u8,
-    te: Option<u8>,
+    /// Telephone-event payload type and clock.
+    te: Option<(u8, u32)>,
     encoder: Encoder,
     decoder: Decoder,
     tone: ToneGenerator,
@@ -410,15 +411,19 @@ impl Media {
             let kind = CodecKind::from_rtpmap(name, c.rtp_codec.clock_rate)?;
             Some((kind, c.payload_type, c.rtp_codec.clock_rate))
         })?;
-        let te = codecs
-            .iter()
-            .find(|c| {
+        // The telephone-event at the audio's clock, else the one negotiated at another
+        // clock (the link offers one only; `rtc` matches it whatever its clock).
+        let events = || {
+            codecs.iter().filter(|c| {
                 c.rtp_codec
                     .mime_type
                     .eq_ignore_ascii_case(MIME_TYPE_TELEPHONE_EVENT)
-                    && c.rtp_codec.clock_rate == rate
             })
-            .map(|c| c.payload_type);
+        };
+        let te = events()
+            .find(|c| c.rtp_codec.clock_rate == rate)
+            .or_else(|| events().next())
+            .map(|c| (c.payload_type, c.rtp_codec.clock_rate));
         let pcm_rate = kind.sample_rate();
         let encoder = Encoder::new(kind, &OpusConfig::default()).ok()?;
         let decoder = Decoder::new(kind, pcm_rate).ok()?;
@@ -480,7 +485,7 @@ impl Media {
                 match message {
                     RTCMessage::RtpPacket(_, p) => {
                         let Some(n) = neg.as_mut() else { continue };
-                        if Some(p.header.payload_type) == n.te {
+                        if Some(p.header.payload_type) == n.te.map(|(pt, _)| pt) {
                             if dtmf_in
                                 .handle_payload(p.header.marker, p.header.timestamp, &p.payload)
                                 .is_ok()
@@ -546,15 +551,16 @@ impl Media {
                     Some(Command::Dtmf(digit)) => {
                         let Some(n) = neg.as_ref() else { continue };
                         match (n.te, event_for_digit(digit)) {
-                            (Some(pt), Some(event)) => {
+                            (Some((pt, te_rate)), Some(event)) => {
                                 let cfg = DtmfSenderConfig {
                                     payload_type: pt,
-                                    clock_rate: n.kind.clock_rate(),
+                                    clock_rate: te_rate,
                                     ..DtmfSenderConfig::default()
                                 };
-                                let mut s = dtmf_out.take().or_else(|| DtmfSender::new(cfg, Instant::now(), ts).ok());
+                                let te_ts = (u64::from(ts) * u64::from(te_rate) / u64::from(n.kind.clock_rate())) as u32;
+                                let mut s = dtmf_out.take().or_else(|| DtmfSender::new(cfg, Instant::now(), te_ts).ok());
                                 if let Some(s) = s.as_mut() {
-                                    s.set_clock(Instant::now(), ts);
+                                    s.set_clock(Instant::now(), te_ts);
                                     let _ = s.send_event(event, Duration::from_millis(100));
                                 }
                                 dtmf_out = s;
