@@ -68,6 +68,7 @@
 //! per packet. Install the metrics recorder before
 //! [`MediaEngine::start`]: workers take their counter handles when they start.
 
+mod batch;
 mod endpoint;
 mod engine;
 pub mod port_pool;

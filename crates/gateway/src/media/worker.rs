@@ -2,13 +2,16 @@
 //!
 //! The loop: wait in `epoll_wait` until a socket is readable, a command arrived (waker) or
 //! the relay's next media timer is due; read the clock once; drain every readable socket
-//! (receive → `Relay::handle_datagram` → send the rewritten bytes, or transcode, or hand to
-//! an endpoint's queue); run commands; fire due timers; forward relay events. Nothing on
-//! the per-packet path of a pass-through bridge allocates or locks.
+//! (one `recvmmsg` per batch of datagrams → `Relay::handle_datagram` on each → the
+//! rewritten datagrams queued and sent with one `sendmmsg` per batch, or transcoded, or
+//! handed to an endpoint's queue; see [`super::batch`]); run commands; fire due timers;
+//! forward relay events. Nothing on the per-packet path of a pass-through bridge allocates
+//! or locks.
 
 use std::collections::{HashMap, VecDeque};
 use std::io;
 use std::net::{SocketAddr, UdpSocket};
+use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, mpsc};
 use std::thread::JoinHandle;
@@ -26,6 +29,7 @@ use rtp_relay::relay::{
 use rtp_relay::rtp::{RtpHeader, RtpPacket};
 use tokio::sync::{mpsc as tokio_mpsc, oneshot};
 
+use super::batch::{BATCH, DATAGRAM, RecvBatch, TxQueue};
 use super::endpoint::{RxShared, TxShared};
 use super::port_pool::PortPool;
 use super::{MediaError, MediaEvent, MediaEventKind, MediaId, MediaTag, SessionStats};
@@ -38,10 +42,6 @@ pub(crate) const APP_DESTINATION: SocketAddr =
     SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 9);
 
 const WAKER: Token = Token(usize::MAX);
-
-/// Largest datagram accepted; a full buffer means the datagram was truncated (RTP over
-/// UDP stays below the path MTU, RFC 3550 §11 / RFC 8085 §3.2).
-const RECV_BUFFER: usize = 4096;
 
 /// Datagrams read from one socket per wake-up before moving on to the others, so one
 /// flooded port cannot starve the rest; the port is revisited right after.
@@ -170,8 +170,7 @@ pub(crate) fn spawn(setup: WorkerSetup) -> io::Result<(Spawned, JoinHandle<()>)>
         slots: Vec::new(),
         sessions: HashMap::new(),
         by_call: HashMap::new(),
-        buf: vec![0; RECV_BUFFER].into_boxed_slice(),
-        out: vec![0; RECV_BUFFER].into_boxed_slice(),
+        out: vec![0; DATAGRAM].into_boxed_slice(),
         backlog: Vec::new(),
         counters: Counters::default(),
         metrics: Metrics::new(setup.index),
@@ -209,7 +208,16 @@ enum Path {
 
 struct Slot {
     socket: mio::net::UdpSocket,
+    /// The socket's family: a receive batch keeps one set of address buffers per family.
+    ipv6: bool,
     path: Path,
+}
+
+/// The worker's batch buffers. They hold raw pointers (not `Send`), so they are made on
+/// the worker's own thread and passed to the methods that do I/O.
+struct Io {
+    rx: RecvBatch,
+    tx: TxQueue,
 }
 
 struct Session {
@@ -234,7 +242,7 @@ struct Worker {
     slots: Vec<Option<Slot>>,
     sessions: HashMap<MediaId, Session>,
     by_call: HashMap<CallHandle, MediaId>,
-    buf: Box<[u8]>,
+    /// Where a transcoded frame is built before it is sent.
     out: Box<[u8]>,
     /// Ports whose drain budget ran out; read again before the next wait.
     backlog: Vec<u16>,
@@ -247,6 +255,10 @@ impl Worker {
     fn run(mut self) {
         let mut events = Events::with_capacity(1024);
         let mut backlog = Vec::new();
+        let mut io = Io {
+            rx: RecvBatch::new(),
+            tx: TxQueue::new(),
+        };
         loop {
             let timeout = self.timeout(Instant::now());
             if let Err(e) = self.poll.poll(&mut events, timeout) {
@@ -261,19 +273,19 @@ impl Worker {
             let mut commands = false;
             std::mem::swap(&mut backlog, &mut self.backlog);
             for port in backlog.drain(..) {
-                self.drain(port, now);
+                self.drain(&mut io, port, now);
             }
             for event in events.iter() {
                 match event.token() {
                     WAKER => commands = true,
                     Token(port) => {
                         if let Ok(port) = u16::try_from(port) {
-                            self.drain(port, now);
+                            self.drain(&mut io, port, now);
                         }
                     }
                 }
             }
-            if commands && !self.run_commands(now) {
+            if commands && !self.run_commands(&mut io, now) {
                 break;
             }
             if self.relay.poll_timeout().is_some_and(|t| t <= now) {
@@ -304,53 +316,74 @@ impl Worker {
         Some(at.saturating_duration_since(now))
     }
 
-    /// Reads a readable socket until `WouldBlock` (edge-triggered: a socket left with data
-    /// would not be reported again) or until its budget is spent.
-    fn drain(&mut self, port: u16, now: Instant) {
+    /// Reads a readable socket until it is empty (edge-triggered: a socket left with data
+    /// would not be reported again) or until its budget is spent. A `recvmmsg` that returns
+    /// fewer than [`BATCH`] datagrams stopped at `EAGAIN` (the sockets are unconnected, so
+    /// no ICMP error can cut a batch short), so an empty socket costs no extra call.
+    fn drain(&mut self, io: &mut Io, port: u16, now: Instant) {
         let Self {
             relay,
             slots,
-            buf,
             out,
             counters,
             backlog,
             ..
         } = self;
-        for _ in 0..DRAIN_BUDGET {
+        let Io { rx, tx } = io;
+        let mut budget = DRAIN_BUDGET;
+        while budget > 0 {
             let Some(Some(slot)) = slots.get(usize::from(port)) else {
                 return;
             };
-            let (len, from) = match slot.socket.recv_from(buf) {
-                Ok(r) => r,
+            let n = match rx.recv(slot.socket.as_raw_fd(), slot.ipv6) {
+                Ok(n) => n,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {
+                    budget -= 1;
+                    continue;
+                }
                 Err(_) => {
                     counters.drop(Discard::RecvError);
                     return;
                 }
             };
-            counters.packets += 1;
-            counters.bytes += len as u64;
-            if len == buf.len() {
-                counters.drop(Discard::TooLarge);
-                continue;
+            budget = budget.saturating_sub(n.max(1));
+            for i in 0..n {
+                let (r, packet) = rx.datagram_mut(i);
+                counters.packets += 1;
+                counters.bytes += r.len as u64;
+                if r.truncated {
+                    counters.drop(Discard::TooLarge);
+                    continue;
+                }
+                let Some(from) = r.from else {
+                    counters.drop(Discard::RecvError);
+                    continue;
+                };
+                match relay.handle_datagram(now, SocketId(u32::from(port)), from, packet) {
+                    Action::Send(t) => forward(slots, port, t, i, packet, tx, out, counters),
+                    Action::Drop(reason) => counters.drop(Discard::from_relay(&reason)),
+                }
             }
-            let packet = &mut buf[..len];
-            match relay.handle_datagram(now, SocketId(u32::from(port)), from, packet) {
-                Action::Send(t) => forward(slots, port, t, packet, out, counters),
-                Action::Drop(reason) => counters.drop(Discard::from_relay(&reason)),
+            // The queue refers to the receive buffers: send before the next receive.
+            let done = tx.flush(rx);
+            counters.sent += done.sent;
+            counters.sent_bytes += done.bytes;
+            counters.drops[Discard::SendError as usize] += done.failed;
+            if n < BATCH {
+                return;
             }
         }
         backlog.push(port);
     }
 
     /// Runs every queued command; `false` on shutdown.
-    fn run_commands(&mut self, now: Instant) -> bool {
+    fn run_commands(&mut self, io: &mut Io, now: Instant) -> bool {
         while let Ok(cmd) = self.commands.try_recv() {
             match cmd {
                 Command::Shutdown => return false,
                 Command::Add { id, session, reply } => {
-                    let r = self.add(now, id, *session);
+                    let r = self.add(io, now, id, *session);
                     if r.is_err() {
                         self.load.fetch_sub(1, Ordering::Relaxed);
                     }
@@ -390,7 +423,13 @@ impl Worker {
         true
     }
 
-    fn add(&mut self, now: Instant, id: MediaId, s: NewSession) -> Result<(), MediaError> {
+    fn add(
+        &mut self,
+        io: &mut Io,
+        now: Instant,
+        id: MediaId,
+        s: NewSession,
+    ) -> Result<(), MediaError> {
         let NewSession {
             tag,
             call,
@@ -498,12 +537,13 @@ impl Worker {
             .map(|s| s.ports.clone())
             .unwrap_or_default();
         for port in ports {
-            self.drain(port, now);
+            self.drain(io, port, now);
         }
         Ok(())
     }
 
     fn register(&mut self, port: u16, socket: UdpSocket, path: Path) -> io::Result<()> {
+        let ipv6 = socket.local_addr()?.is_ipv6();
         let mut socket = mio::net::UdpSocket::from_std(socket);
         self.poll
             .registry()
@@ -512,7 +552,7 @@ impl Worker {
         if self.slots.len() <= i {
             self.slots.resize_with(i + 1, || None);
         }
-        self.slots[i] = Some(Slot { socket, path });
+        self.slots[i] = Some(Slot { socket, ipv6, path });
         Ok(())
     }
 
@@ -698,12 +738,16 @@ impl Worker {
     }
 }
 
-/// Sends (or transcodes, or delivers) a datagram the relay decided to forward.
+/// Queues (or transcodes, or delivers) datagram `i` of the receive batch, which the relay
+/// decided to forward.
+#[allow(clippy::too_many_arguments)]
 fn forward(
     slots: &mut [Option<Slot>],
     from_port: u16,
     t: Transmit,
+    i: usize,
     packet: &[u8],
+    tx: &mut TxQueue,
     out: &mut [u8],
     counters: &mut Counters,
 ) {
@@ -711,7 +755,7 @@ fn forward(
         return;
     };
     match &mut slot.path {
-        Path::Relay => send(slots, t, packet, counters),
+        Path::Relay => queue(slots, t, i, tx, counters),
         Path::Endpoint(rx) => {
             if t.socket.0 >= APP_SOCKET_BASE && classify(packet) == PacketClass::Rtp {
                 counters.delivered += 1;
@@ -785,6 +829,21 @@ fn transcode(
     }
 }
 
+/// Queues datagram `i` of the receive batch, relayed in place, for the next flush.
+fn queue(slots: &[Option<Slot>], t: Transmit, i: usize, tx: &mut TxQueue, counters: &mut Counters) {
+    let Some(Some(slot)) = slots.get(t.socket.0 as usize) else {
+        counters.drop(Discard::UnknownSocket);
+        return;
+    };
+    // One queued datagram per received one, and the queue holds a whole receive batch.
+    if !tx.has_room() {
+        counters.drop(Discard::SendError);
+        return;
+    }
+    tx.push_received(slot.socket.as_raw_fd(), t.destination, i);
+}
+
+/// Sends a datagram built by the worker (a transcoded frame) right away.
 fn send(slots: &[Option<Slot>], t: Transmit, data: &[u8], counters: &mut Counters) {
     let Some(Some(slot)) = slots.get(t.socket.0 as usize) else {
         counters.drop(Discard::UnknownSocket);
