@@ -15,7 +15,7 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, post};
+use axum::routing::{delete, get, post};
 use bytes::BytesMut;
 use rtc::data_channel::RTCDataChannelId;
 use rtc::interceptor::Registry;
@@ -61,7 +61,13 @@ pub struct RoomOptions {
     pub unreachable: bool,
     /// Frequency of the tone the room plays, Hz.
     pub tone_hz: f64,
+    /// Keep (and decode) the audio heard, the last [`KEEP_AUDIO`]; off for load runs,
+    /// which only count packets.
+    pub keep_audio: bool,
 }
+
+/// How much decoded audio a session keeps.
+pub const KEEP_AUDIO: Duration = Duration::from_secs(2);
 
 impl Default for RoomOptions {
     fn default() -> Self {
@@ -70,6 +76,7 @@ impl Default for RoomOptions {
             telephone_event: true,
             unreachable: false,
             tone_hz: 440.0,
+            keep_audio: true,
         }
     }
 }
@@ -78,7 +85,8 @@ impl Default for RoomOptions {
 #[derive(Debug, Default)]
 pub struct SessionRecord {
     pub room: String,
-    /// Decoded audio from the link, at 48 kHz (Opus) or 8 kHz (PCMU).
+    /// Decoded audio from the link, at 48 kHz (Opus) or 8 kHz (PCMU): the last
+    /// [`KEEP_AUDIO`].
     pub pcm: Vec<i16>,
     pub pcm_rate: u32,
     pub codec: Option<CodecKind>,
@@ -101,8 +109,22 @@ pub enum Command {
     Hangup,
 }
 
+/// Packet counts over every session.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Totals {
+    /// Sessions answered.
+    pub sessions: u64,
+    /// Sessions whose media task is running.
+    pub active: u64,
+    /// Audio packets received from the link.
+    pub audio_in: u64,
+    /// Audio packets sent to the link.
+    pub audio_out: u64,
+}
+
 #[derive(Default)]
 pub struct Shared {
+    pub totals: Totals,
     pub sessions: HashMap<String, SessionRecord>,
     pub commands: HashMap<String, mpsc::UnboundedSender<Command>>,
     /// (room, Authorization header) of every POST.
@@ -130,6 +152,7 @@ impl RoomServer {
         let app = Router::new()
             .route("/rooms/{room}/whip", post(whip_post))
             .route("/rooms/{room}/session/{id}", delete(whip_delete))
+            .route("/stats", get(stats))
             .with_state(server.clone());
         tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
@@ -218,6 +241,7 @@ async fn whip_post(
             },
         );
         s.commands.insert(id.clone(), tx);
+        s.totals.sessions += 1;
     }
     if !server.opts.unreachable {
         let media = Media {
@@ -229,6 +253,7 @@ async fn whip_post(
             id: id.clone(),
             shared: server.shared.clone(),
             tone_hz: server.opts.tone_hz,
+            keep_audio: server.opts.keep_audio,
         };
         tokio::spawn(media.run(rx));
     }
@@ -241,6 +266,15 @@ async fn whip_post(
         resp.headers_mut().insert(header::LOCATION, v);
     }
     resp
+}
+
+/// `GET /stats`: [`Totals`] as `name value` lines (for load runs in another process).
+async fn stats(State(server): State<RoomServer>) -> String {
+    let t = server.lock().totals;
+    format!(
+        "sessions {}\nactive {}\naudio_in {}\naudio_out {}\n",
+        t.sessions, t.active, t.audio_in, t.audio_out
+    )
 }
 
 async fn whip_delete(
@@ -378,6 +412,7 @@ struct Media {
     id: String,
     shared: Arc<Mutex<Shared>>,
     tone_hz: f64,
+    keep_audio: bool,
 }
 
 struct Negotiated {
@@ -387,6 +422,7 @@ struct Negotiated {
     te: Option<(u8, u32)>,
     encoder: Encoder,
     decoder: Decoder,
+    decoder_rate: u32,
     tone: ToneGenerator,
 }
 
@@ -441,11 +477,17 @@ impl Media {
             te,
             encoder,
             decoder,
+            decoder_rate: pcm_rate,
             tone,
         })
     }
 
     async fn run(mut self, mut commands: mpsc::UnboundedReceiver<Command>) {
+        self.shared
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .totals
+            .active += 1;
         let mut buf = vec![0u8; 2048];
         let mut neg: Option<Negotiated> = None;
         let mut dc: Option<RTCDataChannelId> = None;
@@ -497,9 +539,24 @@ impl Media {
                                 }
                             }
                         } else if p.header.payload_type == n.pt {
+                            self.shared
+                                .lock()
+                                .unwrap_or_else(|e| e.into_inner())
+                                .totals
+                                .audio_in += 1;
+                            if !self.keep_audio {
+                                continue;
+                            }
                             if let Ok(k) = n.decoder.decode(&p.payload, &mut dec) {
-                                let got = dec[..k].to_vec();
-                                self.record(|r| r.pcm.extend_from_slice(&got));
+                                let got = &dec[..k];
+                                let keep = (KEEP_AUDIO.as_millis() as usize)
+                                    * (n.decoder_rate as usize)
+                                    / 1000;
+                                self.record(|r| {
+                                    r.pcm.extend_from_slice(got);
+                                    let excess = r.pcm.len().saturating_sub(keep);
+                                    r.pcm.drain(..excess);
+                                });
                             }
                         }
                     }
@@ -591,7 +648,9 @@ impl Media {
                     if !sending_dtmf {
                         if let Ok(len) = n.encoder.encode(&pcm[..frame], &mut out) {
                             let payload = bytes::Bytes::copy_from_slice(&out[..len]);
-                            write(&mut self.pc, self.sender, self.ssrc, &mut seq, false, n.pt, ts, payload);
+                            if write(&mut self.pc, self.sender, self.ssrc, &mut seq, false, n.pt, ts, payload) {
+                                self.shared.lock().unwrap_or_else(|e| e.into_inner()).totals.audio_out += 1;
+                            }
                         }
                     }
                     ts = ts.wrapping_add(n.kind.ticks_for_samples(frame as u64, n.encoder.sample_rate()) as u32);
@@ -600,6 +659,7 @@ impl Media {
         }
         let mut s = self.shared.lock().unwrap_or_else(|e| e.into_inner());
         s.commands.remove(&self.id);
+        s.totals.active -= 1;
     }
 }
 
@@ -613,7 +673,7 @@ fn write(
     pt: u8,
     ts: u32,
     payload: bytes::Bytes,
-) {
+) -> bool {
     let packet = rtc::rtp::Packet {
         header: rtc::rtp::header::Header {
             version: 2,
@@ -627,7 +687,8 @@ fn write(
         payload,
     };
     *seq = seq.wrapping_add(1);
-    if let Some(mut s) = pc.rtp_sender(sender) {
-        let _ = s.write_rtp(Instant::now(), packet);
+    match pc.rtp_sender(sender) {
+        Some(mut s) => s.write_rtp(Instant::now(), packet).is_ok(),
+        None => false,
     }
 }
