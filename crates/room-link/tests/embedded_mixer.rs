@@ -727,3 +727,53 @@ fn two_phones_on_one_codec_pass_through_and_mixing_resumes_seamlessly() {
     let mixed: Vec<i16> = phones[1].heard[160 * 20..160 * 75].to_vec();
     assert!(tone_power(&mixed[160 * 15..], 8000, 1500.0) > 0.02);
 }
+
+/// A caller alone in a room hears silence at its own packet rate (nothing is decoded: nobody
+/// listens); when a second caller joins, both hear each other.
+#[test]
+fn a_lone_participant_hears_silence_then_mixing_starts_when_someone_joins() {
+    let start = Instant::now();
+    let mut mixer = Mixer::new(MixerConfig {
+        two_party_passthrough: false,
+        ..MixerConfig::default()
+    });
+    let mut phones = vec![Phone::new(
+        &mut mixer,
+        start,
+        "alone",
+        Codec::with_default_pt(CodecKind::G722),
+        700.0,
+        0.3,
+    )];
+    let now = run(&mut mixer, &mut phones, start, 50);
+    let lone = &phones[0];
+    assert!(
+        (48..=51).contains(&lone.received.len()),
+        "one frame per 20 ms: {}",
+        lone.received.len()
+    );
+    assert!(power(&lone.heard) < 1e-6, "silence, not its own voice");
+    assert_eq!(mixer.stats().packets_in, 50);
+    assert_eq!(
+        mixer.stats().decode_errors + mixer.stats().concealed_frames,
+        0
+    );
+
+    phones.push(Phone::new(
+        &mut mixer,
+        now,
+        "joiner",
+        Codec::with_default_pt(CodecKind::Pcmu),
+        1200.0,
+        0.3,
+    ));
+    phones[0].heard.clear();
+    run(&mut mixer, &mut phones, now, 60);
+    let first = powers(&phones[0], &[700.0, 1200.0]);
+    let second = powers(&phones[1], &[700.0, 1200.0]);
+    assert!(first[1] > 0.02 && first[0] * 1000.0 < first[1], "{first:?}");
+    assert!(
+        second[0] > 0.02 && second[1] * 1000.0 < second[0],
+        "{second:?}"
+    );
+}

@@ -3,7 +3,7 @@
 //! The call task is the only writer of its record; API waiters only observe it through a
 //! `watch` channel, so a waiter that goes away never affects the call (DESIGN.md §3).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -23,8 +23,6 @@ pub enum CallCommand {
 pub struct CallRecord {
     info: watch::Sender<CallInfo>,
     commands: mpsc::Sender<CallCommand>,
-    /// Set once the call has ended, to expire the record after the retention period.
-    ended_at: Mutex<Option<Instant>>,
 }
 
 impl CallRecord {
@@ -48,6 +46,7 @@ impl CallRecord {
 #[derive(Debug)]
 pub struct CallUpdater {
     record: Arc<CallRecord>,
+    calls: Arc<Mutex<Calls>>,
 }
 
 impl CallUpdater {
@@ -68,20 +67,22 @@ impl CallUpdater {
         });
     }
 
-    /// Marks the call ended with `end` (only the first end counts).
+    /// Marks the call ended with `end` (only the first end counts); the record stays
+    /// visible for the registry's retention period from `now`.
     pub fn end(&self, end: CallEnd, now: Instant) {
+        let mut first = false;
         self.update(|info| {
             if info.end.is_none() {
                 info.state = CallState::Ended;
                 info.ended_at = Some(SystemTime::now());
                 info.end = Some(end);
+                first = true;
             }
         });
-        *self
-            .record
-            .ended_at
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner) = Some(now);
+        if first {
+            let id = self.record.info.borrow().call_id.clone();
+            lock(&self.calls).ended(id, now);
+        }
     }
 
     /// The current snapshot.
@@ -90,10 +91,45 @@ impl CallUpdater {
     }
 }
 
+/// The map and its bookkeeping, behind one lock.
+#[derive(Debug, Default)]
+struct Calls {
+    by_id: HashMap<CallId, Arc<CallRecord>>,
+    /// Ended calls in the order they ended (so by end time): expiry pops from the front
+    /// and never scans the live calls.
+    ended: VecDeque<(Instant, CallId)>,
+    /// Calls inserted and not yet ended: `max_calls` checks read it on every INVITE.
+    active: usize,
+}
+
+impl Calls {
+    fn ended(&mut self, id: CallId, now: Instant) {
+        self.active = self.active.saturating_sub(1);
+        self.ended.push_back((now, id));
+    }
+
+    /// Drops records that ended at least `retention` before `now`.
+    fn expire(&mut self, now: Instant, retention: Duration) {
+        while let Some((at, _)) = self.ended.front() {
+            if now.saturating_duration_since(*at) < retention {
+                break;
+            }
+            if let Some((_, id)) = self.ended.pop_front() {
+                self.by_id.remove(&id);
+            }
+        }
+    }
+}
+
+fn lock(calls: &Mutex<Calls>) -> std::sync::MutexGuard<'_, Calls> {
+    // Every critical section is a map operation: a poisoned map is still consistent.
+    calls.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
 /// All calls of this node, by sipbridge call id.
 #[derive(Debug)]
 pub struct Registry {
-    calls: Mutex<HashMap<CallId, Arc<CallRecord>>>,
+    calls: Arc<Mutex<Calls>>,
     /// Ended calls stay visible (GetCall, ListCalls with include_ended) this long.
     retention: Duration,
 }
@@ -102,7 +138,7 @@ impl Registry {
     /// An empty registry keeping ended calls for `retention`.
     pub fn new(retention: Duration) -> Self {
         Self {
-            calls: Mutex::new(HashMap::new()),
+            calls: Arc::default(),
             retention,
         }
     }
@@ -115,27 +151,34 @@ impl Registry {
     ) -> (CallUpdater, mpsc::Receiver<CallCommand>) {
         // A handful of commands at most are ever pending (hangup); 8 is ample.
         let (commands, rx) = mpsc::channel(8);
+        let id = info.call_id.clone();
         let record = Arc::new(CallRecord {
-            info: watch::Sender::new(info.clone()),
+            info: watch::Sender::new(info),
             commands,
-            ended_at: Mutex::new(None),
         });
-        let mut calls = self.lock();
-        self.expire(&mut calls, now);
-        calls.insert(info.call_id.clone(), record.clone());
-        (CallUpdater { record }, rx)
+        let mut calls = lock(&self.calls);
+        calls.expire(now, self.retention);
+        calls.active += 1;
+        calls.by_id.insert(id, record.clone());
+        drop(calls);
+        let updater = CallUpdater {
+            record,
+            calls: self.calls.clone(),
+        };
+        (updater, rx)
     }
 
     /// A call by id.
     pub fn get(&self, id: &CallId) -> Option<Arc<CallRecord>> {
-        self.lock().get(id).cloned()
+        lock(&self.calls).by_id.get(id).cloned()
     }
 
     /// Snapshots of the calls that match `filter`, oldest first.
     pub fn list(&self, filter: &CallFilter, now: Instant) -> Vec<CallInfo> {
-        let mut calls = self.lock();
-        self.expire(&mut calls, now);
+        let mut calls = lock(&self.calls);
+        calls.expire(now, self.retention);
         let mut out: Vec<CallInfo> = calls
+            .by_id
             .values()
             .map(|r| r.snapshot())
             .filter(|info| filter.include_ended || info.state != CallState::Ended)
@@ -150,25 +193,72 @@ impl Registry {
         out
     }
 
-    /// Calls not yet ended.
+    /// Calls not yet ended (O(1): read on every INVITE).
     pub fn active(&self) -> usize {
-        self.lock()
-            .values()
-            .filter(|r| r.info.borrow().state != CallState::Ended)
-            .count()
+        lock(&self.calls).active
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use control::service::{CallDirection, EndCause};
+
+    use super::*;
+
+    fn info(id: &str) -> CallInfo {
+        CallInfo {
+            call_id: CallId(id.to_owned()),
+            participant_id: String::new(),
+            participant_identity: String::new(),
+            room_name: "r".into(),
+            state: CallState::Ringing,
+            direction: CallDirection::Inbound,
+            trunk_id: String::new(),
+            from_number: String::new(),
+            to_number: String::new(),
+            created_at: SystemTime::now(),
+            answered_at: None,
+            ended_at: None,
+            end: None,
+        }
     }
 
-    fn expire(&self, calls: &mut HashMap<CallId, Arc<CallRecord>>, now: Instant) {
-        calls.retain(|_, r| {
-            r.ended_at
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .is_none_or(|at| now.duration_since(at) < self.retention)
-        });
+    fn end() -> CallEnd {
+        CallEnd {
+            cause: EndCause::RemoteHangup,
+            sip_status: None,
+            timeout_cause: None,
+        }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<CallId, Arc<CallRecord>>> {
-        // Every critical section is a map operation: a poisoned map is still consistent.
-        self.calls.lock().unwrap_or_else(PoisonError::into_inner)
+    #[test]
+    fn active_counts_and_retention_expire_in_end_order() {
+        let reg = Registry::new(Duration::from_secs(10));
+        let t0 = Instant::now();
+        let (a, _ra) = reg.insert(info("a"), t0);
+        let (b, _rb) = reg.insert(info("b"), t0);
+        let (_c, _rc) = reg.insert(info("c"), t0);
+        assert_eq!(reg.active(), 3);
+        b.end(end(), t0 + Duration::from_secs(1));
+        b.end(end(), t0 + Duration::from_secs(2)); // a second end changes nothing
+        a.end(end(), t0 + Duration::from_secs(5));
+        assert_eq!(reg.active(), 1);
+        let all = CallFilter {
+            include_ended: true,
+            room_name: None,
+        };
+        // Both ended calls are still visible within their retention ...
+        assert_eq!(reg.list(&all, t0 + Duration::from_secs(10)).len(), 3);
+        // ... b expires 10 s after its end, a 10 s after its own.
+        assert_eq!(reg.list(&all, t0 + Duration::from_secs(11)).len(), 2);
+        assert!(reg.get(&CallId("b".into())).is_none());
+        assert!(reg.get(&CallId("a".into())).is_some());
+        assert_eq!(reg.list(&all, t0 + Duration::from_secs(15)).len(), 1);
+        let live = CallFilter {
+            include_ended: false,
+            room_name: None,
+        };
+        assert_eq!(reg.list(&live, t0 + Duration::from_secs(15)).len(), 1);
+        assert_eq!(reg.active(), 1);
     }
 }

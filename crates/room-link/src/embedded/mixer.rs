@@ -340,6 +340,12 @@ impl Mixer {
             self.forward(i, frame);
             return;
         }
+        if self.participants.len() == 1 {
+            // Alone in the room: nobody hears this audio, so it is not decoded (a caller
+            // waiting for the other side costs no codec work). Mixing starts clean when
+            // someone joins.
+            return;
+        }
         let p = &mut self.participants[i];
         p.playout.push(BufferedPacket {
             sequence: frame.sequence,
@@ -491,6 +497,13 @@ impl Mixer {
             // Media moves packet by packet in `forward`; nothing to mix.
             return Ok(());
         }
+        if let [p] = self.participants.as_mut_slice() {
+            // Alone: the mix-minus is silence by definition; skip mixing and resampling
+            // and encode 20 ms of silence at the participant's own rate.
+            let n = TICK_SAMPLES * p.encoder.sample_rate() as usize / MIX_RATE as usize;
+            p.out_pcm.resize(p.out_pcm.len() + n, 0);
+            return self.encode_ready(0);
+        }
         self.sum.iter_mut().for_each(|s| *s = 0);
         for p in &mut self.participants {
             p.take_frame();
@@ -509,37 +522,46 @@ impl Mixer {
                     .map(|(&s, &own)| limit(if p.active { s - i32::from(own) } else { s })),
             );
             p.down.process(&self.scratch, &mut p.out_pcm);
-            while p.out_pcm.len() >= p.frame_len {
-                if self.arena.capacity() - self.arena.len() < MAX_PAYLOAD_BYTES {
-                    // One allocation serves many frames: `split` hands out the written
-                    // part and keeps the rest of the capacity.
-                    self.arena = BytesMut::with_capacity(MAX_PAYLOAD_BYTES * 32);
-                }
-                self.arena.resize(MAX_PAYLOAD_BYTES, 0);
-                let n = p
-                    .encoder
-                    .encode(&p.out_pcm[..p.frame_len], &mut self.arena)?;
-                self.arena.truncate(n);
-                let payload = self.arena.split().freeze();
-                p.out_pcm.drain(..p.frame_len);
-                let frame = AudioFrame {
-                    payload_type: p.media.codec.payload_type,
-                    sequence: p.sequence,
-                    timestamp: p.timestamp,
-                    marker: p.first_out,
-                    payload,
-                };
-                p.first_out = false;
-                p.sequence = p.sequence.wrapping_add(1);
-                p.timestamp = p.timestamp.wrapping_add(p.ticks_per_frame);
-                self.stats.frames_out += 1;
-                push_bounded(
-                    &mut self.transmit,
-                    self.cfg.max_queued_frames,
-                    &mut self.stats.frames_dropped,
-                    (p.info.id, frame),
-                );
+        }
+        for i in 0..self.participants.len() {
+            self.encode_ready(i)?;
+        }
+        Ok(())
+    }
+
+    /// Encodes and queues every whole frame waiting in participant `i`'s output PCM.
+    fn encode_ready(&mut self, i: usize) -> Result<(), Error> {
+        let p = &mut self.participants[i];
+        while p.out_pcm.len() >= p.frame_len {
+            if self.arena.capacity() - self.arena.len() < MAX_PAYLOAD_BYTES {
+                // One allocation serves many frames: `split` hands out the written
+                // part and keeps the rest of the capacity.
+                self.arena = BytesMut::with_capacity(MAX_PAYLOAD_BYTES * 32);
             }
+            self.arena.resize(MAX_PAYLOAD_BYTES, 0);
+            let n = p
+                .encoder
+                .encode(&p.out_pcm[..p.frame_len], &mut self.arena)?;
+            self.arena.truncate(n);
+            let payload = self.arena.split().freeze();
+            p.out_pcm.drain(..p.frame_len);
+            let frame = AudioFrame {
+                payload_type: p.media.codec.payload_type,
+                sequence: p.sequence,
+                timestamp: p.timestamp,
+                marker: p.first_out,
+                payload,
+            };
+            p.first_out = false;
+            p.sequence = p.sequence.wrapping_add(1);
+            p.timestamp = p.timestamp.wrapping_add(p.ticks_per_frame);
+            self.stats.frames_out += 1;
+            push_bounded(
+                &mut self.transmit,
+                self.cfg.max_queued_frames,
+                &mut self.stats.frames_dropped,
+                (p.info.id, frame),
+            );
         }
         Ok(())
     }
