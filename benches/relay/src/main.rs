@@ -83,6 +83,9 @@ struct CodecArgs {
     /// Opus internal sample rate toward the Opus leg (capped at the PCMU leg's 8 kHz).
     #[arg(long, default_value_t = 48000)]
     opus_rate: u32,
+    /// Cap on the complexity at 8 kHz (`OpusConfig::narrowband_max_complexity`; 10 = none).
+    #[arg(long, default_value_t = OpusConfig::default().narrowband_max_complexity)]
+    opus_nb_max_complexity: u8,
     /// Opus bitrate toward the Opus leg in bit/s (default: libopus's automatic choice).
     #[arg(long)]
     opus_bitrate: Option<i32>,
@@ -127,6 +130,9 @@ struct RunArgs {
     /// Opus internal sample rate in the relay.
     #[arg(long, default_value_t = 48000)]
     opus_rate: u32,
+    /// Cap on the relay's Opus complexity at 8 kHz (10 = none).
+    #[arg(long, default_value_t = OpusConfig::default().narrowband_max_complexity)]
+    opus_nb_max_complexity: u8,
 }
 
 #[derive(Parser, Clone)]
@@ -141,6 +147,8 @@ struct RelayArgs {
     opus_complexity: u8,
     #[arg(long)]
     opus_rate: u32,
+    #[arg(long)]
+    opus_nb_max_complexity: u8,
 }
 
 fn main() -> Result<()> {
@@ -191,6 +199,7 @@ fn codec(args: &CodecArgs) -> Result<()> {
     let opus = OpusConfig {
         complexity: args.opus_complexity,
         sample_rate: args.opus_rate,
+        narrowband_max_complexity: args.opus_nb_max_complexity,
         fec: !args.no_fec,
         bitrate: args.opus_bitrate,
         ..OpusConfig::default()
@@ -206,6 +215,17 @@ fn codec(args: &CodecArgs) -> Result<()> {
     to_pcmu.opus = opus;
     let pcmu_frames = pcmu_tone_frames();
     let room_frames = opus_tone_frames_at(args.room_rate)?;
+    // What the room's encoder chose (RFC 6716 §3.1: TOC configuration 0–11 SILK-only,
+    // 12–15 hybrid, 16–31 CELT-only), since decoding cost depends on it.
+    let (mut silk, mut hybrid, mut celt) = (0, 0, 0);
+    for f in &room_frames {
+        match f.first().map(|toc| toc >> 3) {
+            Some(0..=11) => silk += 1,
+            Some(12..=15) => hybrid += 1,
+            Some(_) => celt += 1,
+            None => {}
+        }
+    }
     let run = |cfg: TranscoderConfig, frames: &[Vec<u8>], ticks: u32| -> Result<(f64, u64)> {
         let mut t = Transcoder::new(cfg)?;
         let inputs: Vec<Bytes> = frames.iter().map(|f| Bytes::copy_from_slice(f)).collect();
@@ -244,7 +264,7 @@ fn codec(args: &CodecArgs) -> Result<()> {
         ab_bytes as f64 / n
     );
     println!(
-        "Opus ({} Hz room encoder) → PCMU: {ba:.2} µs/packet ({:.0} bytes out per packet)",
+        "Opus ({} Hz room encoder; frames SILK/hybrid/CELT {silk}/{hybrid}/{celt}) → PCMU: {ba:.2} µs/packet ({:.0} bytes out per packet)",
         args.room_rate,
         ba_bytes as f64 / n
     );
@@ -281,7 +301,9 @@ fn relay(args: &RelayArgs) -> Result<()> {
         let b: SocketAddr = it.next().context("phone B")?.parse()?;
         phones.push((a, b));
     }
-    let ports = u16::try_from(4 * n + 64).context("too many calls for one port range")?;
+    // Two even ports per call, each with its odd neighbour; the slack covers ports other
+    // processes hold in the range (the pool skips a port the OS refuses).
+    let ports = u16::try_from(4 * n + 1024).context("too many calls for one port range")?;
     // The engine's own packet counter (what `/metrics` would show), read in O(1) per request.
     let recorder = metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder();
     let metrics = recorder.handle();
@@ -301,6 +323,7 @@ fn relay(args: &RelayArgs) -> Result<()> {
     let opus = OpusConfig {
         complexity: args.opus_complexity,
         sample_rate: args.opus_rate,
+        narrowband_max_complexity: args.opus_nb_max_complexity,
         ..OpusConfig::default()
     };
     let mut out = std::io::stdout().lock();
@@ -415,6 +438,8 @@ fn run(args: &RunArgs) -> Result<()> {
                 &args.opus_complexity.to_string(),
                 "--opus-rate",
                 &args.opus_rate.to_string(),
+                "--opus-nb-max-complexity",
+                &args.opus_nb_max_complexity.to_string(),
             ])
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
