@@ -507,7 +507,7 @@ fn run(args: &RunArgs) -> Result<()> {
         ));
     }
     let pid = child.as_ref().map(Child::id);
-    let cpu_marks = Arc::new(std::sync::Mutex::new((None, None, 0u64)));
+    let cpu_marks = Arc::new(std::sync::Mutex::new((None, None, 0u64, Sched::default())));
     let direct = args.direct;
     let sampler = {
         let marks = cpu_marks.clone();
@@ -516,14 +516,20 @@ fn run(args: &RunArgs) -> Result<()> {
             let pid = pid.unwrap_or_else(std::process::id);
             sleep_until(measure_from);
             let c0 = process_cpu_split(pid)?;
+            let s0 = Sched::of(pid)?;
             let g0 = process_cpu(std::process::id())?;
             let r0 = if direct { 0 } else { relay_io::received()? };
             sleep_until(measure_to);
             let c1 = process_cpu_split(pid)?;
+            let s1 = Sched::of(pid)?;
             let g1 = process_cpu(std::process::id())?;
             let r1 = if direct { 0 } else { relay_io::received()? };
-            *marks.lock().map_err(|_| anyhow::anyhow!("poisoned"))? =
-                (Some((c1.0 - c0.0, c1.1 - c0.1)), Some(g1 - g0), r1 - r0);
+            *marks.lock().map_err(|_| anyhow::anyhow!("poisoned"))? = (
+                Some((c1.0 - c0.0, c1.1 - c0.1)),
+                Some(g1 - g0),
+                r1 - r0,
+                s1.since(&s0),
+            );
             Ok(())
         })
     };
@@ -587,7 +593,8 @@ fn run(args: &RunArgs) -> Result<()> {
     }
 
     // (relay CPU, generator CPU, packets the relay received) over the measured window.
-    let (cpu0, cpu1, relayed) = *cpu_marks.lock().map_err(|_| anyhow::anyhow!("poisoned"))?;
+    let (cpu0, cpu1, relayed, sched) =
+        *cpu_marks.lock().map_err(|_| anyhow::anyhow!("poisoned"))?;
     let secs = window.as_secs_f64();
     let lost = tally
         .sent_in_window
@@ -617,6 +624,12 @@ fn run(args: &RunArgs) -> Result<()> {
     if let (Some((user, system)), false) = (cpu0, args.direct) {
         let cpu = user + system;
         println!("relay cpu split: user {user:.2} s, system {system:.2} s");
+        println!(
+            "relay scheduling: {:.2} s runnable but waiting for a CPU; {} voluntary and {} involuntary context switches",
+            sched.run_delay_ns as f64 / 1e9,
+            sched.voluntary,
+            sched.involuntary
+        );
         println!(
             "relay received {relayed} packets in the window ({:.0} pkt/s)",
             relayed as f64 / secs
@@ -923,6 +936,58 @@ fn sleep_until(t: Instant) {
     let now = Instant::now();
     if t > now {
         std::thread::sleep(t - now);
+    }
+}
+
+/// Scheduler counters of a process, summed over its threads.
+#[derive(Debug, Default, Clone, Copy)]
+struct Sched {
+    /// Time runnable but not running (`/proc/PID/task/TID/schedstat`, second field).
+    run_delay_ns: u64,
+    /// Context switches because the thread waited (`voluntary_ctxt_switches`).
+    voluntary: u64,
+    /// Context switches because the thread was preempted (`nonvoluntary_ctxt_switches`).
+    involuntary: u64,
+}
+
+impl Sched {
+    fn of(pid: u32) -> Result<Self> {
+        let mut s = Self::default();
+        for task in std::fs::read_dir(format!("/proc/{pid}/task"))? {
+            let dir = task?.path();
+            // A thread may end between the listing and the reads: skip it.
+            if let Ok(stat) = std::fs::read_to_string(dir.join("schedstat")) {
+                s.run_delay_ns += stat
+                    .split_whitespace()
+                    .nth(1)
+                    .and_then(|v| v.parse::<u64>().ok())
+                    .unwrap_or(0);
+            }
+            if let Ok(status) = std::fs::read_to_string(dir.join("status")) {
+                for line in status.lines() {
+                    let value = |l: &str| {
+                        l.split_whitespace()
+                            .nth(1)
+                            .and_then(|v| v.parse::<u64>().ok())
+                            .unwrap_or(0)
+                    };
+                    if line.starts_with("voluntary_ctxt_switches:") {
+                        s.voluntary += value(line);
+                    } else if line.starts_with("nonvoluntary_ctxt_switches:") {
+                        s.involuntary += value(line);
+                    }
+                }
+            }
+        }
+        Ok(s)
+    }
+
+    fn since(&self, earlier: &Self) -> Self {
+        Self {
+            run_delay_ns: self.run_delay_ns.saturating_sub(earlier.run_delay_ns),
+            voluntary: self.voluntary.saturating_sub(earlier.voluntary),
+            involuntary: self.involuntary.saturating_sub(earlier.involuntary),
+        }
     }
 }
 
