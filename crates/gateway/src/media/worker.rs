@@ -1004,3 +1004,82 @@ impl Metrics {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::net::UdpSocket;
+    use std::time::Duration;
+
+    use rtp_relay::rtp::{RtpHeader, RtpPacket};
+
+    use super::{BATCH, DRAIN_BUDGET};
+    use crate::media::{
+        BridgeConfig, Codec, CodecKind, EngineConfig, LegSpec, MediaEngine, MediaTag,
+        MediaTimeouts, RtcpPort,
+    };
+
+    /// More datagrams than one `recvmmsg` batch and one drain budget, all queued before the
+    /// bridge exists: the worker's first drain must take them in full batches, leave the
+    /// socket in the backlog when the budget runs out, and come back for the rest.
+    #[test]
+    fn a_backlog_longer_than_the_drain_budget_is_relayed_whole_and_in_order() {
+        const PACKETS: usize = 3 * DRAIN_BUDGET + BATCH / 2;
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let probe = UdpSocket::bind("127.0.0.1:0").expect("probe");
+        let low = probe.local_addr().expect("probe address").port() & !1;
+        drop(probe);
+        let (engine, _events) = MediaEngine::start_with(EngineConfig {
+            address: "127.0.0.1".parse().expect("address"),
+            port_range: [low.min(65000), low.min(65000) + 63],
+            port_drain: Duration::ZERO,
+            udp_recv_buffer: 1 << 20,
+            workers: 1,
+            event_capacity: 64,
+            timeouts: MediaTimeouts::default(),
+        })
+        .expect("engine");
+        let a = engine.allocate(RtcpPort::Mux).expect("port a");
+        let b = engine.allocate(RtcpPort::Mux).expect("port b");
+        let (pa, pb) = (
+            UdpSocket::bind("127.0.0.1:0").expect("phone a"),
+            UdpSocket::bind("127.0.0.1:0").expect("phone b"),
+        );
+        pb.set_read_timeout(Some(Duration::from_secs(10)))
+            .expect("read timeout");
+        let mut packet = [0u8; 172];
+        for i in 0..PACKETS {
+            let header = RtpHeader {
+                marker: false,
+                payload_type: 0,
+                sequence: i as u16,
+                timestamp: 160 * i as u32,
+                ssrc: 0x5eed,
+            };
+            let n = header.write(&[i as u8; 160], &mut packet).expect("rtp");
+            pa.send_to(&packet[..n], a.local_addr()).expect("send");
+        }
+        let mut leg_a = LegSpec::new(Codec::with_default_pt(CodecKind::Pcmu));
+        leg_a.remote_rtp = Some(pa.local_addr().expect("addr"));
+        let mut leg_b = LegSpec::new(Codec::with_default_pt(CodecKind::Pcmu));
+        leg_b.remote_rtp = Some(pb.local_addr().expect("addr"));
+        let cfg = BridgeConfig::new(MediaTag(1), leg_a, leg_b, MediaTimeouts::default());
+        let id = rt.block_on(engine.bridge(a, b, cfg)).expect("bridge");
+        let mut buf = [0u8; 2048];
+        let mut last = None;
+        for i in 0..PACKETS {
+            let (n, _) = pb.recv_from(&mut buf).expect("every packet relayed");
+            let p = RtpPacket::parse(&buf[..n]).expect("rtp");
+            assert_eq!(p.payload(), &[i as u8; 160][..], "packet {i} in order");
+            if let Some(prev) = last {
+                assert_eq!(p.sequence(), u16::wrapping_add(prev, 1));
+            }
+            last = Some(p.sequence());
+        }
+        let stats = rt.block_on(engine.release(id)).expect("release");
+        assert_eq!(stats.legs[0].rtp_packets, PACKETS as u64);
+        assert_eq!(stats.legs[0].forwarded, PACKETS as u64);
+    }
+}
