@@ -86,6 +86,34 @@ fn cpu_seconds(pid: &str) -> f64 {
     (ticks(11) + ticks(12)) / 100.0
 }
 
+/// `RcvbufErrors` of `/proc/net/snmp`: UDP datagrams dropped by full receive buffers, on
+/// the whole host.
+fn rcvbuf_errors() -> u64 {
+    let snmp = std::fs::read_to_string("/proc/net/snmp").unwrap_or_default();
+    let udp: Vec<&str> = snmp.lines().filter(|l| l.starts_with("Udp:")).collect();
+    let (Some(names), Some(values)) = (udp.first(), udp.get(1)) else {
+        return 0;
+    };
+    let names: Vec<&str> = names.split_whitespace().collect();
+    let values: Vec<&str> = values.split_whitespace().collect();
+    names
+        .iter()
+        .position(|n| *n == "RcvbufErrors")
+        .and_then(|i| values.get(i))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+/// The 1-minute load average (the host is shared; figures are noisier when it is high).
+fn loadavg() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .unwrap_or_default()
+        .split_whitespace()
+        .next()
+        .unwrap_or("?")
+        .to_owned()
+}
+
 fn rss_kib(pid: &str) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .ok()
@@ -160,16 +188,7 @@ impl Room {
 
     /// The fixture's packet counters.
     fn stats(&self) -> (u64, u64, u64) {
-        let mut s = std::net::TcpStream::connect_timeout(&self.addr, Duration::from_secs(5))
-            .unwrap_or_else(|e| panic!("room stats: {e}"));
-        let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
-        let req = format!(
-            "GET /stats HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
-            self.addr
-        );
-        let _ = s.write_all(req.as_bytes());
-        let mut body = String::new();
-        let _ = s.read_to_string(&mut body);
+        let body = self.http("GET", "/stats");
         let get = |k: &str| {
             body.lines()
                 .find_map(|l| l.strip_prefix(k))
@@ -177,6 +196,28 @@ impl Room {
                 .unwrap_or(0)
         };
         (get("active "), get("audio_in "), get("audio_out "))
+    }
+
+    /// Stops (`true`) or resumes the room's audio in every session.
+    fn mute(&self, on: bool) {
+        let path = if on { "/mute" } else { "/unmute" };
+        let reply = self.http("POST", path);
+        assert!(reply.starts_with("HTTP/1.1 200"), "{path}: {reply}");
+    }
+
+    /// One request, bounded by 5 s; the whole response.
+    fn http(&self, method: &str, path: &str) -> String {
+        let mut s = std::net::TcpStream::connect_timeout(&self.addr, Duration::from_secs(5))
+            .unwrap_or_else(|e| panic!("room {path}: {e}"));
+        let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
+        let req = format!(
+            "{method} {path} HTTP/1.1\r\nHost: {}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+            self.addr
+        );
+        let _ = s.write_all(req.as_bytes());
+        let mut body = String::new();
+        let _ = s.read_to_string(&mut body);
+        body
     }
 }
 
@@ -273,7 +314,9 @@ async fn phones(calls: Arc<Vec<Arc<Call>>>, counters: Arc<Counters>, stop: Arc<A
         })
         .collect();
     let mut tick = tokio::time::interval(Duration::from_millis(20));
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // A late tick sends the missed frames at once, as a phone's jitter would: the offered
+    // load stays 50 frames per second per call however busy the host is.
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
     let mut n: u64 = 0;
     while !stop.load(Ordering::Relaxed) {
         tick.tick().await;
@@ -352,20 +395,36 @@ async fn load(link: &WebRtcRooms, room: &Room, n: usize, seconds: u64) {
     // Settle (connect bursts, first frames), then measure a steady window.
     tokio::time::sleep(Duration::from_secs(2)).await;
     let cpu0 = cpu_seconds(me);
+    let drops0 = rcvbuf_errors();
+    let phone0 = counters.phone_frames.load(Ordering::Relaxed);
+    let from_room0 = counters.from_room.load(Ordering::Relaxed);
     let room_cpu0 = cpu_seconds(&room.pid());
     let t0 = Instant::now();
     tokio::time::sleep(Duration::from_secs(seconds)).await;
     let window = t0.elapsed().as_secs_f64();
     let cpu = cpu_seconds(me) - cpu0;
+    let phone_rate =
+        (counters.phone_frames.load(Ordering::Relaxed) - phone0) as f64 / window / n as f64;
+    let room_rate =
+        (counters.from_room.load(Ordering::Relaxed) - from_room0) as f64 / window / n as f64;
     let room_cpu = cpu_seconds(&room.pid()) - room_cpu0;
     let rss_during = rss_kib(me);
+    let load = loadavg();
     stop.store(true, Ordering::Relaxed);
     let _ = ticker.await;
+    room.mute(true);
     // Let the last packets land, then compare what was sent with what arrived.
     tokio::time::sleep(Duration::from_millis(500)).await;
     let (_, room_in1, room_out1) = room.stats();
     let to_room = counters.to_room.load(Ordering::Relaxed);
     let from_room = counters.from_room.load(Ordering::Relaxed);
+    let drops = rcvbuf_errors() - drops0;
+    // Frames the session queues dropped (oldest first) because their consumer lagged.
+    let (lane_out, lane_in) = calls.iter().fold((0, 0), |(o, i), c| {
+        let st = c.session.stats();
+        (o + st.outbound.media_dropped, i + st.inbound.media_dropped)
+    });
+    room.mute(false);
     let room_in = room_in1 - room_in0;
     let room_out = room_out1 - room_out0;
     // Teardown as the gateway does it: media tasks first, then the room leg.
@@ -406,8 +465,14 @@ async fn load(link: &WebRtcRooms, room: &Room, n: usize, seconds: u64) {
         1000.0 / ms_per_call_second
     );
     println!(
-        "room (far end, not the gateway) CPU: {:.1}% of one core",
+        "offered load in the window: {phone_rate:.1} phone frames and {room_rate:.1} room frames per call-second (50 each when the host keeps up)"
+    );
+    println!(
+        "room (far end, not the gateway) CPU: {:.1}% of one core; host load average {load}",
         100.0 * room_cpu / window
+    );
+    println!(
+        "UDP datagrams dropped by full receive buffers (host-wide): {drops}; frames dropped by session queues: {lane_out} toward the room, {lane_in} toward the phone"
     );
     println!(
         "audio to room: {to_room} Opus frames sent, {room_in} received ({:.3}% lost)",

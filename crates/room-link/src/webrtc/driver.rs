@@ -1,8 +1,9 @@
-//! The one task that drives every peer connection of a [`super::WebRtcRooms`].
+//! A task that drives a share of the peer connections of a [`super::WebRtcRooms`]
+//! ([`super::WebRtcLinkConfig::drivers`] of them; a session stays on one for its life).
 //!
 //! Inputs arrive on one bounded channel: datagrams and session items forwarded by each
 //! session's small feeder task (which owns nothing but the waiting), new peers from joins,
-//! and removals from leaves. The driver keeps one timer for all peers: a min-heap of
+//! and removals from leaves. The driver keeps one timer for all its peers: a min-heap of
 //! `(deadline, peer)` with lazy deletion (an entry counts only if it is still that peer's
 //! current deadline), so a wake-up costs O(log n) whatever the number of calls.
 //!

@@ -33,8 +33,9 @@
 //! telephone-event payloads ([`crate::SessionMedia::telephone_event`] is `None`).
 //!
 //! # Lifecycle
-//! One driver task per [`WebRtcRooms`] owns every peer connection ([`driver`]); each
-//! session adds only a small feeder task that waits on its socket and lanes. The room
+//! [`WebRtcLinkConfig::drivers`] driver tasks per [`WebRtcRooms`] own the peer connections
+//! ([`driver`]), each session on one of them; each session adds only a small feeder task
+//! that waits on its socket and lanes. The room
 //! hanging up (a DTLS `close_notify`) ends the session with
 //! [`RoomEvent::Closed`]`(`[`CloseReason::RoomClosed`]`)`; ICE failure or consent expiry
 //! (RFC 7675 §5.1, after [`WebRtcLinkConfig::ice_disconnected_timeout`] +
@@ -134,6 +135,9 @@ pub struct WebRtcLinkConfig {
     pub ice_failed_timeout: Duration,
     /// Interval of ICE keepalives / consent checks (RFC 7675 §5.1: 5 s on average).
     pub ice_keepalive_interval: Duration,
+    /// Driver tasks; each session is driven by one of them (by its id), so the link uses
+    /// that many cores. At least 1.
+    pub drivers: usize,
 }
 
 impl WebRtcLinkConfig {
@@ -159,6 +163,7 @@ impl WebRtcLinkConfig {
             ice_disconnected_timeout: Duration::from_secs(5),
             ice_failed_timeout: Duration::from_secs(25),
             ice_keepalive_interval: Duration::from_secs(2),
+            drivers: std::thread::available_parallelism().map_or(1, |n| n.get().min(8)),
         }
     }
 }
@@ -173,11 +178,11 @@ pub struct WebRtcRooms {
 struct Inner {
     cfg: WebRtcLinkConfig,
     rng: Mutex<ChaCha8Rng>,
-    /// The driver's input, started on the first join (it needs a runtime).
-    driver: OnceLock<mpsc::Sender<Input>>,
+    /// The drivers' inputs, started on the first join (they need a runtime).
+    drivers: OnceLock<Vec<mpsc::Sender<Input>>>,
 }
 
-/// Capacity of the driver's input channel: datagrams and frames of all sessions.
+/// Capacity of a driver's input channel: datagrams and frames of its sessions.
 const DRIVER_QUEUE: usize = 4096;
 
 impl WebRtcRooms {
@@ -189,7 +194,7 @@ impl WebRtcRooms {
             inner: Arc::new(Inner {
                 cfg,
                 rng: Mutex::new(rng),
-                driver: OnceLock::new(),
+                drivers: OnceLock::new(),
             }),
         }
     }
@@ -202,15 +207,19 @@ impl WebRtcRooms {
             .next_u64()
     }
 
-    fn driver(&self) -> mpsc::Sender<Input> {
-        self.inner
-            .driver
-            .get_or_init(|| {
-                let (tx, rx) = mpsc::channel(DRIVER_QUEUE);
-                tokio::spawn(driver::run(rx));
-                tx
-            })
-            .clone()
+    /// The driver of session `id`.
+    fn driver(&self, id: PeerId) -> mpsc::Sender<Input> {
+        let drivers = self.inner.drivers.get_or_init(|| {
+            (0..self.inner.cfg.drivers.max(1))
+                .map(|_| {
+                    let (tx, rx) = mpsc::channel(DRIVER_QUEUE);
+                    tokio::spawn(driver::run(rx));
+                    tx
+                })
+                .collect()
+        });
+        // `id` is random: sessions spread evenly.
+        drivers[(id % drivers.len() as u64) as usize].clone()
     }
 
     async fn join_inner(&self, req: JoinRequest, deadline: Instant) -> Result<RoomSession, Error> {
@@ -288,12 +297,13 @@ impl WebRtcRooms {
             .ok_or(Error::BadResponse("201 without Location"))?;
         let session_url = client::resolve(&url, location)?;
         let bearer = bearer.map(Arc::<str>::from);
+        let id = self.random();
         let control_base = WebRtcControl {
             cfg: self.inner.clone(),
             session_url,
             bearer,
-            driver: self.driver(),
-            id: self.random(),
+            driver: self.driver(id),
+            id,
         };
         let negotiated = apply_answer(&mut pc, sender, &resp.body, &req.media.codecs);
         let (map, api_codec) = match negotiated {
@@ -313,7 +323,6 @@ impl WebRtcRooms {
                 ptime: req.media.ptime,
             },
         };
-        let id = control_base.id;
         let tx = control_base.driver.clone();
         let (session, side) = RoomSession::new(info, cfg.queues, Box::new(control_base));
         let socket = Arc::new(socket);

@@ -125,6 +125,9 @@ pub struct Totals {
 #[derive(Default)]
 pub struct Shared {
     pub totals: Totals,
+    /// Sessions send no audio while set (`POST /mute`, `POST /unmute`): a load run stops
+    /// the room's audio before it compares counters.
+    pub muted: bool,
     pub sessions: HashMap<String, SessionRecord>,
     pub commands: HashMap<String, mpsc::UnboundedSender<Command>>,
     /// (room, Authorization header) of every POST.
@@ -153,6 +156,8 @@ impl RoomServer {
             .route("/rooms/{room}/whip", post(whip_post))
             .route("/rooms/{room}/session/{id}", delete(whip_delete))
             .route("/stats", get(stats))
+            .route("/mute", post(mute))
+            .route("/unmute", post(unmute))
             .with_state(server.clone());
         tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
@@ -275,6 +280,16 @@ async fn stats(State(server): State<RoomServer>) -> String {
         "sessions {}\nactive {}\naudio_in {}\naudio_out {}\n",
         t.sessions, t.active, t.audio_in, t.audio_out
     )
+}
+
+async fn mute(State(server): State<RoomServer>) -> StatusCode {
+    server.lock().muted = true;
+    StatusCode::OK
+}
+
+async fn unmute(State(server): State<RoomServer>) -> StatusCode {
+    server.lock().muted = false;
+    StatusCode::OK
 }
 
 async fn whip_delete(
@@ -420,10 +435,44 @@ struct Negotiated {
     pt: u8,
     /// Telephone-event payload type and clock.
     te: Option<(u8, u32)>,
-    encoder: Encoder,
     decoder: Decoder,
     decoder_rate: u32,
-    tone: ToneGenerator,
+    /// One second of the tone, encoded once per codec and frequency (played in a loop: a
+    /// whole number of cycles, so the loop is seamless for whole-Hz tones).
+    tone: Arc<Vec<bytes::Bytes>>,
+    next_frame: usize,
+    /// Samples per 20 ms frame at the codec's sample rate.
+    frame_samples: usize,
+}
+
+/// [`Negotiated::tone`], shared by every session (encoding per session would make the
+/// fixture, not the link, the cost of a load run).
+fn encoded_tone(kind: CodecKind, hz: f64) -> Option<Arc<Vec<bytes::Bytes>>> {
+    type Cache = Mutex<HashMap<(CodecKind, u64), Arc<Vec<bytes::Bytes>>>>;
+    static CACHE: std::sync::OnceLock<Cache> = std::sync::OnceLock::new();
+    let cache = CACHE.get_or_init(Cache::default);
+    let key = (kind, hz.to_bits());
+    if let Some(t) = cache.lock().unwrap_or_else(|e| e.into_inner()).get(&key) {
+        return Some(t.clone());
+    }
+    let mut encoder = Encoder::new(kind, &OpusConfig::default()).ok()?;
+    let rate = encoder.sample_rate();
+    let mut tone = ToneGenerator::new(ToneSpec::new(&[(hz, 0.3)], Cadence::continuous()), rate);
+    let frame = rate as usize / 50;
+    let mut pcm = vec![0i16; frame];
+    let mut out = vec![0u8; 1500];
+    let mut frames = Vec::with_capacity(50);
+    for _ in 0..50 {
+        tone.fill(&mut pcm);
+        let len = encoder.encode(&pcm, &mut out).ok()?;
+        frames.push(bytes::Bytes::copy_from_slice(&out[..len]));
+    }
+    let frames = Arc::new(frames);
+    cache
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .insert(key, frames.clone());
+    Some(frames)
 }
 
 impl Media {
@@ -461,12 +510,8 @@ impl Media {
             .or_else(|| events().next())
             .map(|c| (c.payload_type, c.rtp_codec.clock_rate));
         let pcm_rate = kind.sample_rate();
-        let encoder = Encoder::new(kind, &OpusConfig::default()).ok()?;
         let decoder = Decoder::new(kind, pcm_rate).ok()?;
-        let tone = ToneGenerator::new(
-            ToneSpec::new(&[(self.tone_hz, 0.3)], Cadence::continuous()),
-            pcm_rate,
-        );
+        let tone = encoded_tone(kind, self.tone_hz)?;
         self.record(|r| {
             r.codec = Some(kind);
             r.pcm_rate = pcm_rate;
@@ -475,10 +520,11 @@ impl Media {
             kind,
             pt,
             te,
-            encoder,
             decoder,
             decoder_rate: pcm_rate,
             tone,
+            next_frame: 0,
+            frame_samples: pcm_rate as usize / 50,
         })
     }
 
@@ -496,8 +542,6 @@ impl Media {
         let mut seq: u16 = 1;
         let mut ts: u32 = 0;
         let mut tick = tokio::time::interval(Duration::from_millis(20));
-        let mut pcm = vec![0i16; 960];
-        let mut out = vec![0u8; 1500];
         let mut dec = vec![0i16; 5760];
         let mut connected = false;
         'run: loop {
@@ -636,8 +680,6 @@ impl Media {
                 _ = tick.tick() => {
                     let Some(n) = neg.as_mut() else { continue };
                     let now = Instant::now();
-                    let frame = n.encoder.sample_rate() as usize / 50;
-                    n.tone.fill(&mut pcm[..frame]);
                     let sending_dtmf = dtmf_out.as_ref().is_some_and(DtmfSender::is_sending);
                     if let Some(s) = dtmf_out.as_mut() {
                         while let Some(p) = s.poll_transmit(now) {
@@ -646,14 +688,14 @@ impl Media {
                         }
                     }
                     if !sending_dtmf {
-                        if let Ok(len) = n.encoder.encode(&pcm[..frame], &mut out) {
-                            let payload = bytes::Bytes::copy_from_slice(&out[..len]);
-                            if write(&mut self.pc, self.sender, self.ssrc, &mut seq, false, n.pt, ts, payload) {
-                                self.shared.lock().unwrap_or_else(|e| e.into_inner()).totals.audio_out += 1;
-                            }
+                        let payload = n.tone[n.next_frame % n.tone.len()].clone();
+                        n.next_frame += 1;
+                        let muted = self.shared.lock().unwrap_or_else(|e| e.into_inner()).muted;
+                        if !muted && write(&mut self.pc, self.sender, self.ssrc, &mut seq, false, n.pt, ts, payload) {
+                            self.shared.lock().unwrap_or_else(|e| e.into_inner()).totals.audio_out += 1;
                         }
                     }
-                    ts = ts.wrapping_add(n.kind.ticks_for_samples(frame as u64, n.encoder.sample_rate()) as u32);
+                    ts = ts.wrapping_add(n.kind.ticks_for_samples(n.frame_samples as u64, n.decoder_rate) as u32);
                 }
             }
         }
