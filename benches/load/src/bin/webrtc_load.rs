@@ -19,6 +19,9 @@
 //! cargo run --release -p api-load --bin webrtc-load -- --calls 100,300 --seconds 20 --cycles 1000
 //! ```
 //!
+//! With `--passthrough` the room accepts PCMU, which then passes through untranscoded: the
+//! difference between the two runs is the transcoding, the rest is the link itself.
+//!
 //! Every loop is bounded (call counts, `--seconds`, `--cycles`, join deadlines); the child
 //! is killed when the parent ends.
 
@@ -49,6 +52,8 @@ struct Args {
     calls: Vec<usize>,
     seconds: u64,
     cycles: usize,
+    /// The room accepts PCMU: no transcoding, the link's own cost only.
+    passthrough: bool,
 }
 
 fn args() -> Args {
@@ -56,8 +61,13 @@ fn args() -> Args {
         calls: vec![100, 300],
         seconds: 20,
         cycles: 1000,
+        passthrough: false,
     };
-    let argv: Vec<String> = std::env::args().skip(1).collect();
+    let mut argv: Vec<String> = std::env::args().skip(1).collect();
+    if let Some(i) = argv.iter().position(|a| a == "--passthrough") {
+        argv.remove(i);
+        a.passthrough = true;
+    }
     for pair in argv.chunks(2) {
         let value = pair.get(1).map(String::as_str).unwrap_or("");
         match pair[0].as_str() {
@@ -66,7 +76,7 @@ fn args() -> Args {
             "--cycles" => a.cycles = value.parse().unwrap_or(a.cycles),
             flag => {
                 eprintln!(
-                    "usage: webrtc_load [--calls N,M] [--seconds N] [--cycles N] (bad {flag})"
+                    "usage: webrtc_load [--calls N,M] [--seconds N] [--cycles N] [--passthrough] (bad {flag})"
                 );
                 std::process::exit(2);
             }
@@ -127,7 +137,7 @@ fn rss_kib(pid: &str) -> u64 {
 }
 
 /// The far end: the room fixture, until stdin closes.
-fn room_main() {
+fn room_main(accept_pcmu: bool) {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -135,6 +145,7 @@ fn room_main() {
     rt.block_on(async {
         let server = RoomServer::start(RoomOptions {
             keep_audio: false,
+            accept_pcmu,
             ..RoomOptions::default()
         })
         .await;
@@ -158,10 +169,11 @@ struct Room {
 }
 
 impl Room {
-    fn start() -> Room {
+    fn start(passthrough: bool) -> Room {
         let exe = std::env::current_exe().unwrap_or_else(|e| panic!("current exe: {e}"));
         let mut child = Command::new(exe)
             .arg("--room")
+            .args(passthrough.then_some("--pcmu"))
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .spawn()
@@ -454,7 +466,9 @@ async fn load(link: &WebRtcRooms, room: &Room, n: usize, seconds: u64) {
             100.0 * (sent.saturating_sub(got)) as f64 / sent as f64
         }
     };
-    println!("--- {n} calls (PCMU phone <-> Opus room, {opus} of {n} negotiated Opus) ---");
+    println!(
+        "--- {n} calls (PCMU phone, {opus} of {n} with Opus toward the room, the others PCMU passed through) ---"
+    );
     println!(
         "joins: {n} in {:.2} s ({JOIN_BATCH} at a time)",
         join_time.as_secs_f64()
@@ -475,11 +489,11 @@ async fn load(link: &WebRtcRooms, room: &Room, n: usize, seconds: u64) {
         "UDP datagrams dropped by full receive buffers (host-wide): {drops}; frames dropped by session queues: {lane_out} toward the room, {lane_in} toward the phone"
     );
     println!(
-        "audio to room: {to_room} Opus frames sent, {room_in} received ({:.3}% lost)",
+        "audio to room: {to_room} frames sent, {room_in} received ({:.3}% lost)",
         loss(to_room, room_in)
     );
     println!(
-        "audio to phone: {room_out} Opus frames sent by the room, {from_room} received ({:.3}% lost); {} PCMU frames out",
+        "audio to phone: {room_out} frames sent by the room, {from_room} received ({:.3}% lost); {} PCMU frames for the phones",
         loss(room_out, from_room),
         counters.to_phone.load(Ordering::Relaxed)
     );
@@ -511,11 +525,11 @@ async fn cycles(link: &WebRtcRooms, cycles: usize) -> Duration {
 
 fn main() {
     if std::env::args().nth(1).as_deref() == Some("--room") {
-        room_main();
+        room_main(std::env::args().nth(2).as_deref() == Some("--pcmu"));
         return;
     }
     let args = args();
-    let room = Room::start();
+    let room = Room::start(args.passthrough);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
