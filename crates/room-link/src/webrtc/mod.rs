@@ -27,20 +27,20 @@
 //! One telephone-event is offered, at the first codec's clock (`build_peer` says why).
 //! DTMF from the gateway ([`crate::RoomSession::send_dtmf`]) goes out as RFC 4733 events
 //! when the room accepted it, else as a JSON message on the data channel named
-//! [`WebRtcLinkConfig::dtmf_data_channel`] ([`dtmf_message`] has the format), else it is
+//! [`WebRtcLinkConfig::dtmf_data_channel`] (module `dtmf_message` has the format), else it is
 //! dropped with a log line. Telephone-events and DTMF messages from the room become
-//! [`RoomEvent::Dtmf`] (from [`crate::rtp::ROOM_SERVER`]); the session API never carries
+//! [`RoomEvent::Dtmf`](crate::RoomEvent::Dtmf) (from [`crate::rtp::ROOM_SERVER`]); the session API never carries
 //! telephone-event payloads ([`crate::SessionMedia::telephone_event`] is `None`).
 //!
 //! # Lifecycle
 //! [`WebRtcLinkConfig::drivers`] driver tasks per [`WebRtcRooms`] own the peer connections
-//! ([`driver`]), each session on one of them; each session adds only a small feeder task
+//! (module `driver`), each session on one of them; each session adds only a small feeder task
 //! that waits on its socket and lanes. The room
 //! hanging up (a DTLS `close_notify`) ends the session with
-//! [`RoomEvent::Closed`]`(`[`CloseReason::RoomClosed`]`)`; ICE failure or consent expiry
+//! [`RoomEvent::Closed`](crate::RoomEvent::Closed)`(`[`CloseReason::RoomClosed`](crate::CloseReason::RoomClosed)`)`; ICE failure or consent expiry
 //! (RFC 7675 §5.1, after [`WebRtcLinkConfig::ice_disconnected_timeout`] +
 //! [`WebRtcLinkConfig::ice_failed_timeout`] without responses) with
-//! [`CloseReason::LinkFailed`]. Leaving sends `close_notify` and DELETEs the session URL.
+//! [`CloseReason::LinkFailed`](crate::CloseReason::LinkFailed). Leaving sends `close_notify` and DELETEs the session URL.
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
@@ -130,7 +130,7 @@ pub struct WebRtcLinkConfig {
     /// No ICE response for this long: disconnected (RFC 8445 §16 timers).
     pub ice_disconnected_timeout: Duration,
     /// Disconnected for this long more: failed, and the session ends with
-    /// [`CloseReason::LinkFailed`]. With the default 5 s + 25 s this is RFC 7675's 30 s
+    /// [`CloseReason::LinkFailed`](crate::CloseReason::LinkFailed). With the default 5 s + 25 s this is RFC 7675's 30 s
     /// consent expiry.
     pub ice_failed_timeout: Duration,
     /// Interval of ICE keepalives / consent checks (RFC 7675 §5.1: 5 s on average).
