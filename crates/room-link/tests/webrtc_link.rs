@@ -427,3 +427,128 @@ async fn a_pcmu_only_gateway_gets_opus_from_a_room_without_pcmu() {
         .await
         .unwrap_or_else(|e| panic!("leave: {e}"));
 }
+
+/// A STUN server on loopback that maps every Binding request to `public` (RFC 8489 §6.3.1
+/// success response with XOR-MAPPED-ADDRESS), as a NAT's outside would look. Answers
+/// `count` requests at most.
+async fn stun_server(public: std::net::SocketAddr, count: usize) -> std::net::SocketAddr {
+    use rtc::stun::message::{BINDING_SUCCESS, Message};
+    use rtc::stun::xoraddr::XorMappedAddress;
+    let socket = tokio::net::UdpSocket::bind((LOOPBACK, 0))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let addr = socket.local_addr().unwrap_or_else(|e| panic!("{e}"));
+    tokio::spawn(async move {
+        let mut buf = vec![0u8; 1500];
+        for _ in 0..count {
+            let Ok((n, from)) = socket.recv_from(&mut buf).await else {
+                return;
+            };
+            let mut req = Message::new();
+            if req.unmarshal_binary(&buf[..n]).is_err() {
+                continue;
+            }
+            let mut resp = Message::new();
+            let mapped = XorMappedAddress {
+                ip: public.ip(),
+                port: public.port(),
+            };
+            if resp
+                .build(&[
+                    Box::new(req.transaction_id),
+                    Box::new(BINDING_SUCCESS),
+                    Box::new(mapped),
+                ])
+                .is_ok()
+            {
+                let _ = socket.send_to(&resp.raw, from).await;
+            }
+        }
+    });
+    addr
+}
+
+/// With a STUN server configured, the offer carries a server-reflexive candidate (the
+/// mapped address, based on the host candidate) besides the host one, and the call still
+/// connects over the host pair.
+#[tokio::test]
+async fn the_offer_carries_a_server_reflexive_candidate_from_stun() {
+    let server = RoomServer::start(RoomOptions::default()).await;
+    let public: std::net::SocketAddr = "127.0.0.2:40000".parse().unwrap_or_else(|e| panic!("{e}"));
+    let stun = stun_server(public, 16).await;
+    let mut cfg = config(&server);
+    cfg.stun_servers = vec![stun];
+    let link = WebRtcRooms::new(cfg);
+    let session = link
+        .join(request("r10", vec![opus()]), Instant::now() + BOUND)
+        .await
+        .unwrap_or_else(|e| panic!("join: {e}"));
+    let offer = server
+        .lock()
+        .offers
+        .iter()
+        .find(|(room, _)| room == "r10")
+        .map(|(_, sdp)| sdp.clone())
+        .unwrap_or_else(|| panic!("no offer"));
+    let host = offer
+        .lines()
+        .find(|l| l.contains("typ host"))
+        .unwrap_or_else(|| panic!("no host candidate in\n{offer}"));
+    let host_port = host
+        .split_whitespace()
+        .nth(5)
+        .unwrap_or_else(|| panic!("{host}"));
+    let srflx = offer
+        .lines()
+        .find(|l| l.contains("typ srflx"))
+        .unwrap_or_else(|| panic!("no srflx candidate in\n{offer}"));
+    assert!(
+        srflx.contains(&format!(
+            "127.0.0.2 40000 typ srflx raddr 127.0.0.1 rport {host_port}"
+        )),
+        "{srflx}"
+    );
+    session
+        .leave()
+        .await
+        .unwrap_or_else(|e| panic!("leave: {e}"));
+}
+
+/// A STUN server that never answers delays the join by the gathering budget at most, and
+/// the offer carries the host candidate only.
+#[tokio::test]
+async fn an_unanswered_stun_server_leaves_the_host_candidate() {
+    let server = RoomServer::start(RoomOptions::default()).await;
+    let silent = std::net::UdpSocket::bind((LOOPBACK, 0)).unwrap_or_else(|e| panic!("{e}"));
+    let mut cfg = config(&server);
+    cfg.stun_servers = vec![silent.local_addr().unwrap_or_else(|e| panic!("{e}"))];
+    cfg.stun_timeout = Duration::from_millis(300);
+    let link = WebRtcRooms::new(cfg);
+    let session = link
+        .join(request("r11", vec![opus()]), Instant::now() + BOUND)
+        .await
+        .unwrap_or_else(|e| panic!("join: {e}"));
+    let offer = server
+        .lock()
+        .offers
+        .iter()
+        .find(|(room, _)| room == "r11")
+        .map(|(_, sdp)| sdp.clone())
+        .unwrap_or_else(|| panic!("no offer"));
+    assert!(offer.contains("typ host"), "{offer}");
+    assert!(!offer.contains("typ srflx"), "{offer}");
+    // The requests were sent (and retransmitted) to the silent server.
+    silent
+        .set_nonblocking(true)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let mut buf = [0u8; 1500];
+    let mut requests = 0;
+    while silent.recv_from(&mut buf).is_ok() {
+        requests += 1;
+    }
+    assert!(requests >= 2, "{requests} STUN requests");
+    session
+        .leave()
+        .await
+        .unwrap_or_else(|e| panic!("leave: {e}"));
+}

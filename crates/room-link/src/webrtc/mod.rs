@@ -4,8 +4,10 @@
 //! # Join
 //! 1. Bind a UDP socket (one per session, so an SFU that serves every participant on one
 //!    port still tells our sessions apart by 5-tuple), build an `rtc` peer connection with
-//!    one sendrecv audio transceiver and our host candidate (plus end-of-candidates: no
-//!    trickle, RFC 9725 §4.3.2 lets the offer carry every candidate), create the offer.
+//!    one sendrecv audio transceiver, our host candidate and, with
+//!    [`WebRtcLinkConfig::stun_servers`], a server-reflexive one (module `gather`), plus
+//!    end-of-candidates (no trickle: RFC 9725 §4.3.2 lets the offer carry every
+//!    candidate), create the offer.
 //! 2. POST it (`Content-Type: application/sdp`) to the configured URL with `{room}` filled
 //!    in, with `Authorization: Bearer` a JWT minted for this participant and room
 //!    ([`token`]). RFC 9725 §4.2: the answer comes back as `201 Created` with a `Location`
@@ -59,7 +61,8 @@ use rtc::peer_connection::configuration::media_engine::{
 use rtc::peer_connection::configuration::setting_engine::SettingEngineBuilder;
 use rtc::peer_connection::sdp::RTCSessionDescription;
 use rtc::peer_connection::transport::{
-    CandidateConfig, CandidateHostConfig, RTCIceCandidate, RTCIceCandidateInit,
+    CandidateConfig, CandidateHostConfig, CandidateServerReflexiveConfig, RTCIceCandidate,
+    RTCIceCandidateInit,
 };
 use rtc::peer_connection::{RTCPeerConnection, RTCPeerConnectionBuilder};
 use rtc::rtp_transceiver::rtp_sender::{
@@ -80,6 +83,7 @@ use crate::session::{
 
 mod driver;
 mod dtmf_message;
+mod gather;
 mod peer;
 pub mod token;
 
@@ -138,6 +142,11 @@ pub struct WebRtcLinkConfig {
     /// Driver tasks; each session is driven by one of them (by its id), so the link uses
     /// that many cores. At least 1.
     pub drivers: usize,
+    /// STUN servers asked for our public address (a server-reflexive candidate besides the
+    /// host one); empty gathers none.
+    pub stun_servers: Vec<SocketAddr>,
+    /// Longest the STUN gathering may delay a join (the join's deadline still wins).
+    pub stun_timeout: Duration,
 }
 
 impl WebRtcLinkConfig {
@@ -164,6 +173,8 @@ impl WebRtcLinkConfig {
             ice_failed_timeout: Duration::from_secs(25),
             ice_keepalive_interval: Duration::from_secs(2),
             drivers: std::thread::available_parallelism().map_or(1, |n| n.get().min(8)),
+            stun_servers: Vec::new(),
+            stun_timeout: Duration::from_millis(500),
         }
     }
 }
@@ -242,8 +253,19 @@ impl WebRtcRooms {
             .map_err(|e| Error::Socket(e.kind()))?
             .port();
         let local = SocketAddr::new(host, port);
+        let mut transaction = [0u8; 12];
+        transaction[..8].copy_from_slice(&self.random().to_le_bytes());
+        transaction[8..].copy_from_slice(&(self.random() as u32).to_le_bytes());
+        let reflexive = gather::server_reflexive(
+            &socket,
+            &cfg.stun_servers,
+            transaction,
+            deadline.min(now + cfg.stun_timeout),
+        )
+        .await
+        .filter(|mapped| *mapped != local);
         let ssrc = self.random() as u32;
-        let (mut pc, sender) = build_peer(cfg, &offered, local, ssrc)?;
+        let (mut pc, sender) = build_peer(cfg, &offered, local, reflexive, ssrc)?;
         let data_channel = match &cfg.dtmf_data_channel {
             Some(label) => Some(
                 pc.create_data_channel(label, None)
@@ -448,6 +470,7 @@ fn build_peer(
     cfg: &WebRtcLinkConfig,
     offered: &[CodecKind],
     local: SocketAddr,
+    reflexive: Option<SocketAddr>,
     ssrc: u32,
 ) -> Result<(RTCPeerConnection, rtc::rtp_transceiver::RTCRtpSenderId), Error> {
     let bad = |_| Error::InvalidRequest("webrtc peer connection could not be configured");
@@ -539,6 +562,25 @@ fn build_peer(
     .map_err(bad)?;
     let init = RTCIceCandidate::from(&candidate).to_json().map_err(bad)?;
     pc.add_local_candidate(init).map_err(bad)?;
+    if let Some(mapped) = reflexive {
+        // RFC 8445 §5.1.1.2: the host candidate is its base (raddr/rport).
+        let candidate = CandidateServerReflexiveConfig {
+            base_config: CandidateConfig {
+                network: "udp".to_owned(),
+                address: mapped.ip().to_string(),
+                port: mapped.port(),
+                component: 1,
+                ..Default::default()
+            },
+            rel_addr: local.ip().to_string(),
+            rel_port: local.port(),
+            url: None,
+        }
+        .new_candidate_server_reflexive()
+        .map_err(bad)?;
+        let init = RTCIceCandidate::from(&candidate).to_json().map_err(bad)?;
+        pc.add_local_candidate(init).map_err(bad)?;
+    }
     // The empty candidate ends gathering: the offer carries a=end-of-candidates.
     pc.add_local_candidate(RTCIceCandidateInit::default())
         .map_err(bad)?;

@@ -132,6 +132,8 @@ pub struct Shared {
     pub commands: HashMap<String, mpsc::UnboundedSender<Command>>,
     /// (room, Authorization header) of every POST.
     pub posts: Vec<(String, Option<String>)>,
+    /// (room, SDP offer) of every POST with a UTF-8 body.
+    pub offers: Vec<(String, String)>,
 }
 
 #[derive(Clone)]
@@ -213,6 +215,7 @@ async fn whip_post(
     let Ok(offer) = String::from_utf8(body.to_vec()) else {
         return StatusCode::BAD_REQUEST.into_response();
     };
+    server.lock().offers.push((room.clone(), offer.clone()));
     let socket = match UdpSocket::bind((LOOPBACK, 0)).await {
         Ok(s) => s,
         Err(_) => return StatusCode::INTERNAL_SERVER_ERROR.into_response(),
