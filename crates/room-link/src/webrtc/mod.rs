@@ -24,7 +24,9 @@
 //! PCMU/8000 is offered too when [`WebRtcLinkConfig::allow_pcmu`] and the gateway offers
 //! it, in the gateway's order, so a room that accepts PCMU gets the SIP leg's payloads
 //! untouched. The session API carries the negotiated codec's payloads with the gateway's
-//! payload type (Opus's usual 111 when the gateway had no Opus); the link never decodes.
+//! payload type (Opus's usual 111 when the gateway had no Opus). A room sending one audio
+//! stream has it passed through, never decoded; several streams (an SFU forwarding each
+//! speaker) are mixed into one for the phone (module `tracks`).
 //!
 //! One telephone-event is offered, at the first codec's clock (`build_peer` says why).
 //! DTMF from the gateway ([`crate::RoomSession::send_dtmf`]) goes out as RFC 4733 events
@@ -86,6 +88,7 @@ mod dtmf_message;
 mod gather;
 mod peer;
 pub mod token;
+mod tracks;
 
 pub use token::ApiCredentials;
 
@@ -336,6 +339,10 @@ impl WebRtcRooms {
                 return Err(e);
             }
         };
+        let wire_codec = Codec {
+            kind: api_codec.kind,
+            payload_type: map.wire_audio,
+        };
         let info = SessionInfo {
             room: req.room.clone(),
             participant: ParticipantId(1),
@@ -369,6 +376,7 @@ impl WebRtcRooms {
             dtmf_out: None,
             phase: Phase::Connecting,
             send_drops: 0,
+            tracks: tracks::Tracks::new(api_codec, wire_codec),
         };
         tokio::spawn(driver::feed(id, socket, side, tx.clone(), stop_rx));
         if tx.send(Input::Add(id, Box::new(peer))).await.is_err() {

@@ -29,6 +29,7 @@ use crate::rtp::ROOM_SERVER;
 use crate::session::{AudioFrame, CloseReason, FromSession, LinkSide, Outbound, RoomEvent};
 
 use super::dtmf_message;
+use super::tracks::Tracks;
 
 /// Payload type numbers on the session API and on the wire.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -81,6 +82,8 @@ pub(super) struct Peer {
     pub(super) phase: Phase,
     /// Outgoing datagrams dropped because the socket buffer was full.
     pub(super) send_drops: u64,
+    /// The room's audio streams, passed through or mixed into one.
+    pub(super) tracks: Tracks,
 }
 
 impl Peer {
@@ -121,16 +124,18 @@ impl Peer {
             tracing::debug!(error = %e, "webrtc room link: timeout handling failed");
         }
         self.pump_dtmf(now);
+        self.tracks.handle_timeout(now);
+        self.deliver_tracks();
     }
 
     /// The earliest instant the peer wants [`Peer::handle_timeout`].
     pub(super) fn poll_timeout(&mut self) -> Option<Instant> {
         let pc = self.pc.poll_timeout();
         let dtmf = self.dtmf_out.as_ref().and_then(DtmfSender::poll_timeout);
-        match (pc, dtmf) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        [pc, dtmf, self.tracks.poll_timeout()]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
     /// Drains the connection: datagrams to the socket, state changes, media to the gateway.
@@ -140,7 +145,7 @@ impl Peer {
             self.on_event(now, event);
         }
         while let Some(TaggedRTCMessage { message, .. }) = self.pc.poll_read() {
-            self.on_message(message);
+            self.on_message(now, message);
         }
         // A room server that hangs up sends a DTLS close_notify, but `rtc` keeps the
         // connection `connected` until ICE times out (WEBRTC_NOTES.md): watch the DTLS
@@ -236,7 +241,7 @@ impl Peer {
         let _ = now;
     }
 
-    fn on_message(&mut self, message: RTCMessage) {
+    fn on_message(&mut self, now: Instant, message: RTCMessage) {
         match message {
             RTCMessage::RtpPacket(_track, packet) => {
                 let pt = packet.header.payload_type;
@@ -258,13 +263,14 @@ impl Peer {
                     }
                 } else if pt == self.map.wire_audio {
                     let frame = AudioFrame {
-                        payload_type: self.map.api_audio,
+                        payload_type: pt,
                         sequence: packet.header.sequence_number,
                         timestamp: packet.header.timestamp,
                         marker: packet.header.marker,
                         payload: packet.payload,
                     };
-                    let _ = self.side.deliver_audio(frame);
+                    self.tracks.handle_audio(now, packet.header.ssrc, frame);
+                    self.deliver_tracks();
                 }
             }
             RTCMessage::DataChannelMessage(id, msg) if Some(id) == self.data_channel => {
@@ -276,6 +282,12 @@ impl Peer {
                 }
             }
             _ => {}
+        }
+    }
+
+    fn deliver_tracks(&mut self) {
+        while let Some(frame) = self.tracks.poll_frame() {
+            let _ = self.side.deliver_audio(frame);
         }
     }
 
