@@ -24,6 +24,22 @@
 //!
 //! Every loop is bounded (call counts, `--seconds`, `--cycles`, join deadlines); the child
 //! is killed when the parent ends.
+//!
+//! # Measured (2026-12-05, 2-vCPU VM shared with two other build/test jobs, load 3.3–5.7)
+//!
+//! | run | CPU per call-second | calls per core | loss to room / to phone | RSS per call |
+//! |---|---|---|---|---|
+//! | 100 transcoded | 3.0–3.7 ms | 271–328 | 0 / 0 (every run) | 194–209 KiB |
+//! | 300 transcoded | 2.7–2.8 ms | 351–376 | 0–26 % / 0–11 % (host-load dependent) | 146–224 KiB |
+//! | 300 PCMU pass-through | 1.1–1.2 ms | 843–896 | 0 / ≤0.02 % | 134 KiB |
+//! | 1,000 join/leave cycles | | | | RSS −0.2 to −5.8 MiB (no growth) |
+//!
+//! The 300-call loss is all session-queue overflow (the link's consumer more than 640 ms
+//! behind while the host was overloaded; no kernel drops except in the worst run); runs at
+//! load ≤ 4.5 lost 0–1.3 %. Profile (perf, 300 transcoded calls): libopus ~45 % (SILK
+//! encode of the PCMU leg ~25 %, decode of the room's 48 kHz Opus ~15 %), `rtc`'s
+//! pipeline moving messages by value (memmove ~6 %, 17 % of the pass-through cost),
+//! UDP syscalls ~10 %, task switches ~8 %; the link's own code is a few percent.
 
 #[path = "../../../../crates/room-link/tests/support/room_server.rs"]
 mod room_server;
