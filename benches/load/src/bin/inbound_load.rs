@@ -130,6 +130,25 @@ fn udp_counter(name: &str) -> u64 {
         .unwrap_or(0)
 }
 
+/// Drops per local UDP port (`/proc/net/udp`, last column), to tell whose socket overflowed.
+fn udp_drops(into: &mut HashMap<u16, u64>) {
+    let table = std::fs::read_to_string("/proc/net/udp").unwrap_or_default();
+    for line in table.lines().skip(1) {
+        let cols: Vec<&str> = line.split_whitespace().collect();
+        let port = cols
+            .get(1)
+            .and_then(|a| a.rsplit_once(':'))
+            .and_then(|(_, p)| u16::from_str_radix(p, 16).ok());
+        let drops = cols.last().and_then(|d| d.parse::<u64>().ok());
+        if let (Some(port), Some(drops)) = (port, drops)
+            && drops > 0
+        {
+            let e = into.entry(port).or_default();
+            *e = (*e).max(drops);
+        }
+    }
+}
+
 fn metric_sum(text: &str, name: &str, filter: &str) -> f64 {
     text.lines()
         .filter(|l| l.starts_with(name) && l.contains(filter))
@@ -325,7 +344,8 @@ room_prefix = "load"
 {randomness}
 "#
     );
-    let gw = Gateway::start_sized("inbound-load", &cfg, 40_000, 50_000);
+    // RTP ports 10000-29999: below the OS ephemeral range (32768+) the phones and SIPp use.
+    let gw = Gateway::start_sized("inbound-load", &cfg, 20_000, 50_000);
     let pid = gw.child.0.id();
     let rss_idle = proc_field(pid, "VmRSS:");
     let (rcvbuf0, inerr0) = (udp_counter("RcvbufErrors"), udp_counter("InErrors"));
@@ -339,6 +359,8 @@ room_prefix = "load"
     };
 
     let target = gw.sip.to_string();
+    let sipp_port = sipbridge_e2e::free_udp_port();
+    let phone_ports: std::collections::HashSet<u16> = phones.iter().map(Phone::port).collect();
     let xml = scenario("uac_load.xml").to_string_lossy().into_owned();
     let run_s = calls / rate.max(1) + hold_ms / 1000 + 30;
     let start = Instant::now();
@@ -354,6 +376,8 @@ room_prefix = "load"
             "+15557770000",
             "-i",
             "127.0.0.1",
+            "-p",
+            &sipp_port.to_string(),
             "-r",
             &rate.to_string(),
             "-rp",
@@ -431,6 +455,7 @@ room_prefix = "load"
 
     // Sample RSS and active calls while SIPp runs.
     let mut peak = (0u64, 0.0f64);
+    let mut drops = HashMap::new();
     let mut steady_cpu: Option<(Instant, Duration, f64)> = None;
     let out = loop {
         if let Ok(Some(_)) = caller.0.try_wait() {
@@ -440,6 +465,7 @@ room_prefix = "load"
             break caller.wait_for(Duration::from_secs(5));
         }
         std::thread::sleep(Duration::from_secs(1));
+        udp_drops(&mut drops);
         let rss = proc_field(pid, "VmRSS:");
         let active = sipbridge_e2e::http_get(gw.http, "/metrics")
             .map(|r| metric_sum(&r.body, "sipbridge_calls_active", ""))
@@ -543,9 +569,25 @@ room_prefix = "load"
         }
     );
     println!(
+        "RSS after every call ended: {} KiB (ended calls stay listed for the registry's retention)",
+        proc_field(pid, "VmRSS:")
+    );
+    println!(
         "UDP RcvbufErrors {}, InErrors {} during the run",
         udp_counter("RcvbufErrors") - rcvbuf0,
         udp_counter("InErrors") - inerr0
+    );
+    let (mut d_sip, mut d_sipp, mut d_phones, mut d_other) = (0, 0, 0, 0);
+    for (port, n) in &drops {
+        match *port {
+            p if p == gw.sip.port() => d_sip += n,
+            p if p == sipp_port => d_sipp += n,
+            p if phone_ports.contains(&p) => d_phones += n,
+            _ => d_other += n,
+        }
+    }
+    println!(
+        "socket drops: gateway SIP {d_sip}, SIPp {d_sipp}, phones {d_phones}, other (gateway RTP, ...) {d_other}"
     );
     for l in metrics.lines().filter(|l| {
         (l.starts_with("sipbridge_calls_ended_total") && !l.contains("remote_hangup"))
