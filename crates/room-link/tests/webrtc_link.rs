@@ -230,6 +230,40 @@ async fn leaving_closes_dtls_and_deletes_the_session() {
     .await;
 }
 
+/// A room that vanishes mid-call (no close_notify, no answers to consent checks) ends
+/// the session as a link failure once ICE consent expires (RFC 7675 §5.1), here with short
+/// timeouts.
+#[tokio::test]
+async fn consent_expiry_mid_call_ends_the_session_as_a_link_failure() {
+    let server = RoomServer::start(RoomOptions::default()).await;
+    let mut cfg = config(&server);
+    cfg.ice_keepalive_interval = Duration::from_millis(200);
+    cfg.ice_disconnected_timeout = Duration::from_millis(600);
+    cfg.ice_failed_timeout = Duration::from_millis(600);
+    let link = WebRtcRooms::new(cfg);
+    let session = link
+        .join(request("r12", vec![opus()]), Instant::now() + BOUND)
+        .await
+        .unwrap_or_else(|e| panic!("join: {e}"));
+    let id = server
+        .session_of("r12")
+        .unwrap_or_else(|| panic!("no session"));
+    let (heard, _, _) = talk(&session, 1000.0, Duration::from_millis(400)).await;
+    assert!(!heard.is_empty(), "media flowed before the room vanished");
+    server.command(&id, Command::Vanish);
+    assert_eq!(
+        next_event(&session).await,
+        Some(RoomEvent::Closed(CloseReason::LinkFailed))
+    );
+    assert_eq!(next_event(&session).await, None);
+    // Leaving still DELETEs.
+    session
+        .leave()
+        .await
+        .unwrap_or_else(|e| panic!("leave: {e}"));
+    assert_eq!(server.with(&id, |r| r.deleted), Some(true));
+}
+
 #[tokio::test]
 async fn dtmf_uses_the_data_channel_when_the_room_has_no_telephone_event() {
     let server = RoomServer::start(RoomOptions {

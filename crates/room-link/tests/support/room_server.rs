@@ -107,6 +107,9 @@ pub enum Command {
     Dtmf(char),
     /// Close the connection (DTLS close_notify) without a DELETE.
     Hangup,
+    /// Vanish: stop answering anything, send nothing more (a crashed server, a dead
+    /// path), so only ICE consent (RFC 7675) can notice.
+    Vanish,
 }
 
 /// Packet counts over every session.
@@ -652,6 +655,7 @@ impl Media {
                         }
                         break 'run;
                     }
+                    Some(Command::Vanish) => break 'run,
                     Some(Command::Dtmf(digit)) => {
                         let Some(n) = neg.as_ref() else { continue };
                         match (n.te, event_for_digit(digit)) {
