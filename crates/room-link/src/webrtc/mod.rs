@@ -263,7 +263,7 @@ impl WebRtcRooms {
             &socket,
             &cfg.stun_servers,
             transaction,
-            deadline.min(now + cfg.stun_timeout),
+            deadline.min(tokio::time::Instant::now() + cfg.stun_timeout),
         )
         .await
         .filter(|mapped| *mapped != local);
