@@ -50,6 +50,8 @@ pub enum EndCause {
     RemoteHangup,
     /// The room side left or the room closed.
     RoomHangup,
+    /// The link to the room failed (ICE/DTLS failure, consent expiry, media lost).
+    RoomLinkFailed,
     /// `HangupCall` (or a room server's removal of the participant).
     ApiHangup,
     /// The far end refused the call (non-2xx final response; see the SIP status).
@@ -66,6 +68,7 @@ impl EndCause {
         match self {
             Self::RemoteHangup => "remote_hangup",
             Self::RoomHangup => "room_hangup",
+            Self::RoomLinkFailed => "room_link_failed",
             Self::ApiHangup => "api_hangup",
             Self::Rejected => "rejected",
             Self::Timeout => "timeout",

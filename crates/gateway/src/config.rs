@@ -75,6 +75,9 @@ pub struct RoomsConfig {
     pub token_key: String,
     /// `webrtc`: lifetime of a minted join token.
     pub token_ttl_s: u64,
+    /// `webrtc`: STUN servers (`IP:port`) asked for our public address, offered as a
+    /// server-reflexive candidate beside the host one; empty asks none.
+    pub stun_servers: Vec<SocketAddr>,
 }
 
 impl Default for RoomsConfig {
@@ -88,6 +91,7 @@ impl Default for RoomsConfig {
             media_timeout_s: 0,
             token_key: String::new(),
             token_ttl_s: 600,
+            stun_servers: Vec::new(),
         }
     }
 }

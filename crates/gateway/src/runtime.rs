@@ -131,6 +131,7 @@ fn room_link(config: &Config) -> Arc<dyn RoomLink> {
                     secret: secret.clone(),
                 });
             cfg.token_ttl = Duration::from_secs(rooms.token_ttl_s);
+            cfg.stun_servers = rooms.stun_servers.clone();
             cfg.join_timeout = join_timeout;
             cfg.leave_timeout = leave_timeout;
             cfg.seed = seed();

@@ -50,6 +50,18 @@ pub enum PumpEvent {
     SocketFailed,
 }
 
+impl PumpEvent {
+    /// How the call ends because of this event.
+    pub fn end_cause(&self) -> control::service::EndCause {
+        use control::service::EndCause;
+        match self {
+            PumpEvent::RoomClosed(CloseReason::RoomClosed) => EndCause::RoomHangup,
+            PumpEvent::RoomClosed(CloseReason::LinkFailed) => EndCause::RoomLinkFailed,
+            PumpEvent::SocketFailed => EndCause::Error,
+        }
+    }
+}
+
 /// Everything the pump needs.
 pub struct PumpSetup {
     /// The SIP leg's RTP socket.
@@ -97,6 +109,9 @@ pub async fn run(
                     }
                 }
                 Some(RoomEvent::Closed(reason)) => break PumpEvent::RoomClosed(reason),
+                // A digit pressed in the room reaches the phone as RFC 4733 events when
+                // they were negotiated (the phone leg has no other DTMF path).
+                Some(RoomEvent::Dtmf { digit, .. }) => state.queue_room_digit(digit),
                 Some(_) => {}
                 None => break PumpEvent::RoomClosed(CloseReason::RoomClosed),
             },
@@ -320,6 +335,16 @@ impl Pump {
         }
     }
 
+    fn queue_room_digit(&mut self, digit: char) {
+        match (&self.dtmf_out, rtp_relay::dtmf::event_for_digit(digit)) {
+            (Some(_), Some(event)) if self.pauses.len() < DTMF_QUEUE => {
+                self.pauses.push_back(Some(event));
+            }
+            (None, _) => tracing::debug!(%digit, "room DTMF dropped: no telephone-event"),
+            _ => tracing::debug!(%digit, "room DTMF dropped"),
+        }
+    }
+
     /// Whether digits are queued here or in the sender (queued or being sent).
     fn dtmf_pending(&self) -> bool {
         !self.pauses.is_empty() || self.dtmf_busy()
@@ -412,6 +437,58 @@ mod tests {
             }
         }
         packets
+    }
+
+    /// Digits pressed in the room reach the phone as telephone-events (`#` is event 11),
+    /// and a phone leg without telephone-event drops them instead of queueing forever.
+    #[test]
+    fn room_digits_reach_the_phone_as_telephone_events() {
+        let pcmu = Codec::with_default_pt(CodecKind::Pcmu);
+        let mut pump = Pump::new(&negotiated(), pcmu, pcmu, 1);
+        pump.queue_room_digit('#');
+        pump.queue_room_digit('x');
+        let start = Instant::now();
+        let mut out = vec![0u8; MAX_PACKET];
+        let mut events = Vec::new();
+        for tick in 0..100 {
+            if !pump.dtmf_pending() {
+                break;
+            }
+            while let Some(packet) =
+                pump.poll_dtmf(start + Duration::from_millis(20 * tick), &mut out)
+            {
+                let rtp = RtpPacket::parse(&packet).expect("RTP");
+                assert_eq!(rtp.payload_type(), 101);
+                events.push(TelephoneEvent::parse(rtp.payload()).expect("event").event);
+            }
+        }
+        assert!(
+            !events.is_empty() && events.iter().all(|e| *e == 11),
+            "{events:?}"
+        );
+
+        let no_te = NegotiatedMedia {
+            telephone_event: None,
+            local_telephone_event: None,
+            ..negotiated()
+        };
+        let mut pump = Pump::new(&no_te, pcmu, pcmu, 1);
+        pump.queue_room_digit('5');
+        assert!(!pump.dtmf_pending());
+    }
+
+    #[test]
+    fn room_link_failure_is_its_own_end_cause() {
+        use control::service::EndCause;
+        assert_eq!(
+            PumpEvent::RoomClosed(CloseReason::LinkFailed).end_cause(),
+            EndCause::RoomLinkFailed
+        );
+        assert_eq!(
+            PumpEvent::RoomClosed(CloseReason::RoomClosed).end_cause(),
+            EndCause::RoomHangup
+        );
+        assert_eq!(PumpEvent::SocketFailed.end_cause(), EndCause::Error);
     }
 
     /// Regression: the last queued digit was never sent, because the pump stopped ticking

@@ -295,7 +295,7 @@ impl OutboundCall {
                 },
                 Some(event) = pump_events.recv() => {
                     tracing::info!(?event, "room side ended");
-                    local_end.get_or_insert((EndCause::RoomHangup, None));
+                    local_end.get_or_insert((event.end_cause(), None));
                     hangup_sip(&gw, sip_call).await;
                 }
                 () = &mut max_duration, if answered_at.is_some() => {

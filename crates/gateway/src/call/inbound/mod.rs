@@ -590,7 +590,7 @@ impl Gateway {
                     }
                     Some(event) = pump_events.recv() => {
                         tracing::info!(?event, "room side ended");
-                        local_end.get_or_insert((EndCause::RoomHangup, None));
+                        local_end.get_or_insert((event.end_cause(), None));
                         hangup(&self, call).await;
                     }
                     () = &mut deadline, if answered_at.is_some() => {
