@@ -75,6 +75,18 @@ macro_rules! header_names {
                 let Some(row) = key(b.len(), b[0]).and_then(|k| BY_KEY.get(k)) else {
                     return HeaderName::Other("");
                 };
+                // Most names fit one word: fold and compare the others only when needed.
+                if len <= 8 {
+                    if let Some(wide) = buf.first_chunk::<8>() {
+                        let w0 = folded_word(wide, len);
+                        for &i in row.iter().take_while(|&&i| i != NONE) {
+                            if WORDS[i as usize][0] == w0 {
+                                return KNOWN[i as usize].1;
+                            }
+                        }
+                        return HeaderName::Other("");
+                    }
+                }
                 let w = match buf.first_chunk::<24>() {
                     Some(wide) => folded_prefix_words(wide, len),
                     None => folded_words(b),
@@ -198,6 +210,15 @@ fn folded_words(b: &[u8]) -> [u64; 3] {
         *slot = v;
     }
     w
+}
+
+/// The first word of [`folded_words`] for a name `wide[..len]` of `1..=8` bytes.
+#[inline]
+fn folded_word(wide: &[u8; 8], len: usize) -> u64 {
+    const FOLD: u64 = 0x2020_2020_2020_2020;
+    // len is 1..=8, so the shift is 0..=56.
+    let mask = u64::MAX >> (64 - 8 * len.clamp(1, 8));
+    (u64::from_le_bytes(*wide) | FOLD) & mask
 }
 
 /// [`folded_words`] of `wide[..len]` (`len <= 24`): three plain loads, OR, mask.

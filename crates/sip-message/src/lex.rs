@@ -11,14 +11,18 @@ use crate::error::{ErrorKind, ParseError};
 // Character classes as one 256-entry table of bit flags: one load per byte instead of a
 // chain of comparisons on the hottest loops.
 const WS: u16 = 1;
-const TOKEN: u16 = 2;
+pub(crate) const TOKEN: u16 = 2;
 const UNRESERVED: u16 = 4;
 const ALNUM: u16 = 8;
-const USER: u16 = 16;
+pub(crate) const USER: u16 = 16;
 const PASSWORD: u16 = 32;
-const PARAMCHAR: u16 = 64;
+pub(crate) const PARAMCHAR: u16 = 64;
 const HNV: u16 = 128;
-const GEN_VALUE: u16 = 256;
+pub(crate) const GEN_VALUE: u16 = 256;
+const HOST: u16 = 512;
+const HOST_NAME: u16 = 1024;
+/// '%': OR-ed into [`run_acc`]'s summary, it says whether escapes need checking.
+pub(crate) const PCT: u16 = 2048;
 
 const fn build_classes() -> [u16; 256] {
     let mut t = [0u16; 256];
@@ -75,6 +79,17 @@ const fn build_classes() -> [u16; 256] {
         if f & TOKEN != 0 || matches!(b, b':' | b'[' | b']') {
             f |= GEN_VALUE;
         }
+        // hostname / IPv4address characters (RFC 3261 §25.1; '_' accepted as before), and
+        // those of them that cannot appear in an IPv4address.
+        if alnum || matches!(b, b'-' | b'_' | b'.') {
+            f |= HOST;
+            if !b.is_ascii_digit() && b != b'.' {
+                f |= HOST_NAME;
+            }
+        }
+        if b == b'%' {
+            f |= PCT;
+        }
         t[c] = f;
         c += 1;
     }
@@ -101,12 +116,6 @@ pub(crate) fn is_unreserved(b: u8) -> bool {
     CLASSES[b as usize] & UNRESERVED != 0
 }
 
-/// SIP-URI `user` characters (escapes checked separately).
-#[inline(always)]
-pub(crate) fn is_user_char(b: u8) -> bool {
-    CLASSES[b as usize] & USER != 0
-}
-
 /// SIP-URI `password` characters.
 #[inline(always)]
 pub(crate) fn is_password_char(b: u8) -> bool {
@@ -123,6 +132,57 @@ pub(crate) fn is_param_char(b: u8) -> bool {
 #[inline(always)]
 pub(crate) fn is_hnv_char(b: u8) -> bool {
     CLASSES[b as usize] & HNV != 0
+}
+
+/// The end of the run of bytes of class `class` that starts at `from` (`b.len()` at most).
+#[inline(always)]
+pub(crate) fn run(b: &[u8], from: usize, class: u16) -> usize {
+    let tail = b.get(from..).unwrap_or_default();
+    from + tail
+        .iter()
+        .position(|&c| CLASSES[c as usize] & class == 0)
+        .unwrap_or(tail.len())
+}
+
+/// [`run`], also returning the OR of the class bits of the bytes taken (e.g. [`PCT`]: then
+/// escapes need checking).
+#[inline(always)]
+pub(crate) fn run_acc(b: &[u8], from: usize, class: u16) -> (usize, u16) {
+    let mut acc = 0u16;
+    let mut i = from;
+    while let Some(&c) = b.get(i) {
+        let f = CLASSES[c as usize];
+        if f & class == 0 {
+            break;
+        }
+        acc |= f;
+        i += 1;
+    }
+    (i, acc)
+}
+
+/// The length of the run of host characters (letters, digits, '-', '_', '.') at the start
+/// of `b`, and whether the run is digits and dots only (an IPv4address candidate).
+/// `None` for an empty label: a leading '.' or "..".
+#[inline]
+pub(crate) fn host_run(b: &[u8]) -> Option<(usize, bool)> {
+    let mut seen = 0u16;
+    let mut prev_dot = true;
+    let mut len = 0;
+    for &c in b {
+        let f = CLASSES[c as usize];
+        if f & HOST == 0 {
+            break;
+        }
+        let dot = c == b'.';
+        if dot && prev_dot {
+            return None;
+        }
+        prev_dot = dot;
+        seen |= f;
+        len += 1;
+    }
+    Some((len, seen & HOST_NAME == 0))
 }
 
 /// Letters and digits.
@@ -300,7 +360,10 @@ impl<'a> Cursor<'a> {
     /// A token after optional LWS.
     pub(crate) fn token(&mut self) -> Result<&'a str, ParseError> {
         self.ws();
-        let t = self.take_while(is_token);
+        let start = self.pos;
+        self.pos = run(self.s.as_bytes(), start, TOKEN);
+        // Token bytes are ASCII, so the cut is a char boundary.
+        let t = self.s.get(start..self.pos).unwrap_or("");
         if t.is_empty() { Err(self.err()) } else { Ok(t) }
     }
 
@@ -444,9 +507,7 @@ pub(crate) fn scan_params<'a>(
         }
         j = skip_ws(j + 1);
         let ns = j;
-        while j < b.len() && is_token(b[j]) {
-            j += 1;
-        }
+        j = run(b, j, TOKEN);
         if j == ns {
             return fail(c, j);
         }
@@ -460,9 +521,7 @@ pub(crate) fn scan_params<'a>(
                 (Some(v), c.pos)
             } else {
                 let vs = k;
-                while k < b.len() && is_gen_value(b[k]) {
-                    k += 1;
-                }
+                k = run(b, k, GEN_VALUE);
                 if k == vs {
                     return fail(c, k);
                 }
@@ -478,12 +537,6 @@ pub(crate) fn scan_params<'a>(
     }
     c.pos = i;
     Ok(&s[start..i])
-}
-
-/// gen-value = token / host / quoted-string; `host` adds `:` `[` `]` for IPv6.
-#[inline]
-pub(crate) fn is_gen_value(b: u8) -> bool {
-    CLASSES[b as usize] & GEN_VALUE != 0
 }
 
 /// One `name[=value]` parameter. Quoted values are returned without their quotes, with

@@ -11,8 +11,8 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 
 use crate::error::{ErrorKind, ParseError};
 use crate::lex::{
-    Params, check_escapes, is_alnum, is_hnv_char, is_param_char, is_password_char, is_unreserved,
-    is_user_char, unescape,
+    PARAMCHAR, PCT, Params, USER, check_escapes, host_run, is_alnum, is_hnv_char, is_param_char,
+    is_password_char, is_unreserved, run_acc, unescape,
 };
 
 /// A URI as found in a Request-URI, name-addr or addr-spec.
@@ -171,14 +171,11 @@ impl<'a> SipUri<'a> {
                 if u.is_empty() {
                     return Err(err(ErrorKind::Uri, 0));
                 }
-                let mut pct = false;
-                if let Some(p) = u.bytes().position(|c| {
-                    pct |= c == b'%';
-                    !is_user_char(c)
-                }) {
-                    return Err(err(ErrorKind::Uri, p));
+                let (end, seen) = run_acc(u.as_bytes(), 0, USER);
+                if end != u.len() {
+                    return Err(err(ErrorKind::Uri, end));
                 }
-                if pct {
+                if seen & PCT != 0 {
                     check_escapes(u.as_bytes()).map_err(|p| err(ErrorKind::Escape, p))?;
                 }
                 if let Some(pw) = p {
@@ -198,31 +195,27 @@ impl<'a> SipUri<'a> {
         let mut i = after;
         let params_start = i;
         // Escapes are checked only when a '%' was seen (rare).
-        let mut pct = false;
+        let mut seen = 0;
         while i < b.len() && b[i] == b';' {
             i += 1;
             let name_start = i;
-            while i < b.len() && is_param_char(b[i]) {
-                pct |= b[i] == b'%';
-                i += 1;
-            }
+            let (end, acc) = run_acc(b, i, PARAMCHAR);
+            (i, seen) = (end, seen | acc);
             if i == name_start {
                 return Err(err(ErrorKind::Param, i));
             }
             if i < b.len() && b[i] == b'=' {
                 i += 1;
                 let vs = i;
-                while i < b.len() && is_param_char(b[i]) {
-                    pct |= b[i] == b'%';
-                    i += 1;
-                }
+                let (end, acc) = run_acc(b, i, PARAMCHAR);
+                (i, seen) = (end, seen | acc);
                 if i == vs {
                     return Err(err(ErrorKind::Param, i));
                 }
             }
         }
         let params = &rest[params_start..i];
-        if pct {
+        if seen & PCT != 0 {
             check_escapes(params.as_bytes())
                 .map_err(|p| err(ErrorKind::Escape, params_start + p))?;
         }
@@ -367,23 +360,7 @@ pub(crate) fn parse_host(s: &str, start: usize) -> Result<(Host<'_>, usize), Par
     }
     // Scan the host characters; remember whether all were digits/dots and reject empty
     // labels ("..", leading '.') on the way.
-    let mut numeric = true;
-    let mut prev_dot = true;
-    let mut len = 0;
-    for &c in &b[start..] {
-        if c == b'.' {
-            if prev_dot {
-                return Err(err);
-            }
-            prev_dot = true;
-        } else if is_alnum(c) || c == b'-' || c == b'_' {
-            numeric &= c.is_ascii_digit();
-            prev_dot = false;
-        } else {
-            break;
-        }
-        len += 1;
-    }
+    let (len, numeric) = host_run(b.get(start..).unwrap_or_default()).ok_or(err)?;
     let i = start + len;
     let h = &s[start..i];
     let host = if i == start {
