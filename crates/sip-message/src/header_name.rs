@@ -60,7 +60,7 @@ macro_rules! header_names {
             /// need not be a token: a known name is returned only if the bytes are one,
             /// because no non-token byte folds onto a letter or '-' (CR, which folds onto
             /// '-', always comes with an LF, which folds onto '*').
-            #[inline]
+            #[inline(always)]
             pub(crate) fn classify_prefix(buf: &[u8], len: usize) -> HeaderName<'static> {
                 let b = &buf[..len];
                 if b.len() == 1 {
