@@ -95,10 +95,10 @@ impl<'a> NameAddr<'a> {
         let uri_off = uri_str.as_ptr() as usize - s.as_ptr() as usize;
         let uri = Uri::parse(uri_str).map_err(|e| ParseError::new(e.kind, uri_off + e.offset))?;
         let mut tag = None;
-        let params = scan_params(&mut c, |n, v| {
+        let params = scan_params(&mut c, |n, v, token| {
             if tag.is_none() && n.len() == 3 && n.eq_ignore_ascii_case("tag") {
                 // tag = "tag" EQUAL token (RFC 3261 §25.1)
-                tag = v.filter(|v| v.bytes().all(is_token));
+                tag = v.filter(|_| token);
                 return tag.is_some();
             }
             true

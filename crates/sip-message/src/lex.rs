@@ -23,6 +23,8 @@ const HOST: u16 = 512;
 const HOST_NAME: u16 = 1024;
 /// '%': OR-ed into [`run_acc`]'s summary, it says whether escapes need checking.
 pub(crate) const PCT: u16 = 2048;
+/// gen-value bytes that are not token bytes (':' '[' ']').
+const GEN_NOT_TOKEN: u16 = 4096;
 
 const fn build_classes() -> [u16; 256] {
     let mut t = [0u16; 256];
@@ -89,6 +91,9 @@ const fn build_classes() -> [u16; 256] {
         }
         if b == b'%' {
             f |= PCT;
+        }
+        if f & GEN_VALUE != 0 && f & TOKEN == 0 {
+            f |= GEN_NOT_TOKEN;
         }
         t[c] = f;
         c += 1;
@@ -475,15 +480,16 @@ impl<'a> Iterator for CommaSplit<'a> {
 /// Parses `*( SEMI generic-param )` (RFC 3261 §25.1) starting at the cursor, validating it,
 /// and returns the raw text consumed.
 pub(crate) fn generic_params<'a>(c: &mut Cursor<'a>) -> Result<&'a str, ParseError> {
-    scan_params(c, |_, _| true)
+    scan_params(c, |_, _, _| true)
 }
 
-/// Like [`generic_params`], calling `f(name, value)` for each parameter as it is parsed
-/// (quoted values without their quotes); `f` returning false rejects the value.
+/// Like [`generic_params`], calling `f(name, value, token)` for each parameter as it is
+/// parsed (quoted values without their quotes; `token`: the value, quotes removed, is all
+/// token bytes, as `branch` and `tag` must be); `f` returning false rejects the value.
 #[inline]
 pub(crate) fn scan_params<'a>(
     c: &mut Cursor<'a>,
-    mut f: impl FnMut(&'a str, Option<&'a str>) -> bool,
+    mut f: impl FnMut(&'a str, Option<&'a str>, bool) -> bool,
 ) -> Result<&'a str, ParseError> {
     let s = c.s;
     let b = s.as_bytes();
@@ -513,24 +519,25 @@ pub(crate) fn scan_params<'a>(
         }
         let name = &s[ns..j];
         let k = skip_ws(j);
-        let (value, end) = if b.get(k) == Some(&b'=') {
+        let (value, end, token) = if b.get(k) == Some(&b'=') {
             let mut k = skip_ws(k + 1);
             if b.get(k) == Some(&b'"') {
                 c.pos = k;
                 let v = c.quoted()?;
-                (Some(v), c.pos)
+                (Some(v), c.pos, v.bytes().all(is_token))
             } else {
                 let vs = k;
-                k = run(b, k, GEN_VALUE);
+                let seen;
+                (k, seen) = run_acc(b, k, GEN_VALUE);
                 if k == vs {
                     return fail(c, k);
                 }
-                (Some(&s[vs..k]), k)
+                (Some(&s[vs..k]), k, seen & GEN_NOT_TOKEN == 0)
             }
         } else {
-            (None, j)
+            (None, j, false)
         };
-        if !f(name, value) {
+        if !f(name, value, token) {
             return fail(c, end);
         }
         i = end;

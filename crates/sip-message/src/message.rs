@@ -112,6 +112,9 @@ pub struct Message {
     /// Index + 1 of the first Via, From, To, Call-ID, CSeq and Max-Forwards field (0: none),
     /// recorded while indexing so the core accessors need no scan.
     first: [u16; 6],
+    /// Whether the first Via field line holds one value (no comma): then the top Via is the
+    /// whole field, as indexing found.
+    top_via_alone: bool,
 }
 
 /// Slots of `Message::first`.
@@ -160,6 +163,7 @@ impl Message {
 
         let mut content_length: Option<u32> = None;
         let mut vias = 0usize;
+        let mut top_via_alone = false;
         let mut first = [0u16; 6];
         // One pass over the header fields; the empty line ends the head.
         let end = loop {
@@ -208,10 +212,14 @@ impl Message {
                     content_length = Some(n);
                 }
                 HeaderName::Via => {
-                    vias += if memchr::memchr(b',', value).is_some() {
-                        CommaSplit::new(std::str::from_utf8(value).unwrap_or("")).count()
-                    } else {
+                    let alone = memchr::memchr(b',', value).is_none();
+                    if vias == 0 {
+                        top_via_alone = alone;
+                    }
+                    vias += if alone {
                         1
+                    } else {
+                        CommaSplit::new(std::str::from_utf8(value).unwrap_or("")).count()
                     };
                     if vias > limits.max_vias {
                         return Err(ParseError::new(ErrorKind::TooManyVias, line_start));
@@ -250,6 +258,7 @@ impl Message {
         };
         Ok(Message {
             first,
+            top_via_alone,
             buf: bytes,
             start,
             headers,
@@ -394,7 +403,7 @@ impl Message {
     /// The top Via; `None` when absent or malformed ([`Message::validate`] says which).
     pub fn top_via(&self) -> Option<Via<'_>> {
         let v = self.first_value(VIA)?;
-        if memchr::memchr(b',', v.as_bytes()).is_none() {
+        if self.top_via_alone {
             return Via::parse(v).ok();
         }
         CommaSplit::new(v)

@@ -4,7 +4,7 @@ use std::fmt;
 
 use crate::HeaderName;
 use crate::error::{ErrorKind, ParseError};
-use crate::lex::{Cursor, Params, is_token, scan_params};
+use crate::lex::{Cursor, Params, scan_params};
 use crate::uri::{Host, classify_host, parse_host, parse_port};
 
 const KIND: ErrorKind = ErrorKind::BadHeader(HeaderName::Via);
@@ -138,9 +138,9 @@ impl<'a> Via<'a> {
         let (mut branch, mut received, mut rport, mut maddr, mut ttl) =
             (None, None, None, None, None);
         // One pass: validate every parameter and pick out the known ones.
-        let params = scan_params(&mut c, |n, v| match n.len() {
+        let params = scan_params(&mut c, |n, v, token| match n.len() {
             6 if n.eq_ignore_ascii_case("branch") => {
-                branch = v.filter(|v| v.bytes().all(is_token));
+                branch = v.filter(|_| token);
                 branch.is_some()
             }
             8 if n.eq_ignore_ascii_case("received") => {
