@@ -166,6 +166,12 @@ pub(crate) fn run_acc(b: &[u8], from: usize, class: u16) -> (usize, u16) {
     (i, acc)
 }
 
+/// A hostname / IPv4address character (letter, digit, '-', '_', '.').
+#[inline(always)]
+pub(crate) fn is_host_char(b: u8) -> bool {
+    CLASSES[b as usize] & HOST != 0
+}
+
 /// The length of the run of host characters (letters, digits, '-', '_', '.') at the start
 /// of `b`, and whether the run is digits and dots only (an IPv4address candidate).
 /// `None` for an empty label: a leading '.' or "..".

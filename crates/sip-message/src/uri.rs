@@ -11,8 +11,8 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 
 use crate::error::{ErrorKind, ParseError};
 use crate::lex::{
-    PARAMCHAR, PCT, Params, USER, check_escapes, host_run, is_alnum, is_hnv_char, is_param_char,
-    is_password_char, is_unreserved, run_acc, unescape,
+    PARAMCHAR, PCT, Params, USER, check_escapes, host_run, is_alnum, is_hnv_char, is_host_char,
+    is_param_char, is_password_char, is_unreserved, run_acc, unescape,
 };
 
 /// A URI as found in a Request-URI, name-addr or addr-spec.
@@ -75,6 +75,12 @@ impl<'a> Uri<'a> {
     /// Parses a complete URI; the whole of `s` must be consumed.
     pub fn parse(s: &'a str) -> Result<Self, ParseError> {
         let b = s.as_bytes();
+        // Nearly every URI on the wire is sip: (any case).
+        if let Some(head) = b.first_chunk::<4>() {
+            if u32::from_le_bytes(*head) | 0x0020_2020 == u32::from_le_bytes(*b"sip:") {
+                return SipUri::parse_after_scheme(s, &s[4..], 4, false).map(Uri::Sip);
+            }
+        }
         // scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." )
         let colon = match b.iter().position(|&c| c == b':') {
             Some(p) if p > 0 => p,
@@ -164,16 +170,17 @@ impl<'a> SipUri<'a> {
         let (user, password, hp_start) = match memchr::memchr(b'@', b) {
             Some(at) => {
                 let info = &rest[..at];
-                let (u, p) = match memchr::memchr(b':', info.as_bytes()) {
-                    Some(c) => (&info[..c], Some(&info[c + 1..])),
+                // ':' is not a user character, so the user scan stops at the password.
+                let (end, seen) = run_acc(info.as_bytes(), 0, USER);
+                let (u, p) = match info.as_bytes().get(end) {
                     None => (info, None),
+                    Some(b':') => (&info[..end], Some(&info[end + 1..])),
+                    Some(_) => {
+                        return Err(err(ErrorKind::Uri, end));
+                    }
                 };
                 if u.is_empty() {
                     return Err(err(ErrorKind::Uri, 0));
-                }
-                let (end, seen) = run_acc(u.as_bytes(), 0, USER);
-                if end != u.len() {
-                    return Err(err(ErrorKind::Uri, end));
                 }
                 if seen & PCT != 0 {
                     check_escapes(u.as_bytes()).map_err(|p| err(ErrorKind::Escape, p))?;
@@ -358,6 +365,13 @@ pub(crate) fn parse_host(s: &str, start: usize) -> Result<(Host<'_>, usize), Par
         let addr: Ipv6Addr = s[start + 1..close].parse().map_err(|_| err)?;
         return Ok((Host::V6(addr), close + 1));
     }
+    // An IPv4address that is the whole host (not the start of a longer name or number) is
+    // read in one pass; anything else takes the general scan, which decides the same way.
+    if let Some((addr, len)) = ipv4_prefix(&b[start..]) {
+        if !b.get(start + len).is_some_and(|&c| is_host_char(c)) {
+            return Ok((Host::V4(addr), start + len));
+        }
+    }
     // Scan the host characters; remember whether all were digits/dots and reject empty
     // labels ("..", leading '.') on the way.
     let (len, numeric) = host_run(b.get(start..).unwrap_or_default()).ok_or(err)?;
@@ -410,6 +424,35 @@ pub(crate) fn classify_host(h: &str) -> Option<Host<'_>> {
         return None;
     }
     Some(Host::Domain(h))
+}
+
+/// An IPv4address at the start of `b` (same rules as [`parse_ipv4`]) and its length.
+#[inline]
+fn ipv4_prefix(b: &[u8]) -> Option<(Ipv4Addr, usize)> {
+    let mut o = [0u8; 4];
+    let mut i = 0;
+    for (k, octet) in o.iter_mut().enumerate() {
+        if k > 0 {
+            if b.get(i) != Some(&b'.') {
+                return None;
+            }
+            i += 1;
+        }
+        let s = i;
+        let mut v: u32 = 0;
+        while i - s < 3 {
+            match b.get(i) {
+                Some(&c) if c.is_ascii_digit() => v = v * 10 + u32::from(c - b'0'),
+                _ => break,
+            }
+            i += 1;
+        }
+        if i == s {
+            return None;
+        }
+        *octet = u8::try_from(v).ok()?;
+    }
+    Some((Ipv4Addr::from(o), i))
 }
 
 /// IPv4address = 1*3DIGIT "." 1*3DIGIT "." 1*3DIGIT "." 1*3DIGIT, each at most 255
@@ -534,6 +577,32 @@ mod tests {
 
     fn sip(s: &str) -> SipUri<'_> {
         SipUri::parse(s).unwrap_or_else(|e| panic!("{s}: {e}"))
+    }
+
+    #[test]
+    fn ipv4_fast_path_decides_like_the_general_scan() {
+        // Pins the one-pass IPv4 read: it may only accept what the full host scan would.
+        let v4 = |a, b, c, d| Ok(Host::V4(Ipv4Addr::new(a, b, c, d)));
+        let cases: [(&str, Result<Host<'_>, ()>, usize); 11] = [
+            ("203.0.113.10", v4(203, 0, 113, 10), 12),
+            ("203.0.113.10:5060", v4(203, 0, 113, 10), 12),
+            ("203.0.113.10;lr", v4(203, 0, 113, 10), 12),
+            ("01.002.3.4", v4(1, 2, 3, 4), 10),
+            ("1.2.3.4a", Ok(Host::Domain("1.2.3.4a")), 8),
+            ("1.2.3.4-x", Ok(Host::Domain("1.2.3.4-x")), 9),
+            ("1.2.3.4.5", Err(()), 0),
+            ("1.2.3.4567", Err(()), 0),
+            ("1.2.3.256", Err(()), 0),
+            ("1.2.3", Err(()), 0),
+            ("1..2.3.4", Err(()), 0),
+        ];
+        for (h, want, end) in cases {
+            let got = parse_host(h, 0);
+            match want {
+                Ok(host) => assert_eq!(got, Ok((host, end)), "{h}"),
+                Err(()) => assert!(got.is_err(), "{h}: {got:?}"),
+            }
+        }
     }
 
     #[test]
