@@ -166,12 +166,19 @@ impl<'a> SipUri<'a> {
         let b = rest.as_bytes();
         let err = |kind, at: usize| ParseError::new(kind, base + at);
         // userinfo ends at the first '@': '@' is legal nowhere else unescaped, while the user
-        // part may hold ';' '?' '/' (RFC 4475 §3.1.1.9 semiuri).
-        let (user, password, hp_start) = match memchr::memchr(b'@', b) {
+        // part may hold ';' '?' '/' (RFC 4475 §3.1.1.9 semiuri). '@' and ':' are not user
+        // characters, so the user scan stops at the '@' of a userinfo without a password, or
+        // runs to the end of a URI that has none; only a ':' (password or port) or a byte
+        // that is no user character needs a search for the '@'.
+        let (end, seen) = run_acc(b, 0, USER);
+        let at = match b.get(end) {
+            None => None,
+            Some(b'@') => Some(end),
+            Some(_) => memchr::memchr(b'@', &b[end..]).map(|p| end + p),
+        };
+        let (user, password, hp_start) = match at {
             Some(at) => {
                 let info = &rest[..at];
-                // ':' is not a user character, so the user scan stops at the password.
-                let (end, seen) = run_acc(info.as_bytes(), 0, USER);
                 let (u, p) = match info.as_bytes().get(end) {
                     None => (info, None),
                     Some(b':') => (&info[..end], Some(&info[end + 1..])),
