@@ -184,22 +184,19 @@ impl Message {
             let (name, name_bytes, value) = (field.id, field.name, field.value);
             let vs = offset_in(b, value);
             let value_span = Span::new(vs, vs + value.len());
-            let slot = match name {
-                HeaderName::Via => VIA,
-                HeaderName::From => FROM,
-                HeaderName::To => TO,
-                HeaderName::CallId => CALL_ID,
-                HeaderName::CSeq => CSEQ,
-                HeaderName::MaxForwards => MAX_FORWARDS,
-                _ => usize::MAX,
-            };
-            if let Some(f) = first.get_mut(slot) {
-                if *f == 0 {
-                    // max_headers is clamped below u16::MAX above.
-                    *f = u16::try_from(headers.len() + 1).unwrap_or(0);
+            // max_headers is clamped below u16::MAX above.
+            let index = u16::try_from(headers.len() + 1).unwrap_or(0);
+            let mut note_first = |slot: usize| {
+                if first[slot] == 0 {
+                    first[slot] = index;
                 }
-            }
+            };
             match name {
+                HeaderName::From => note_first(FROM),
+                HeaderName::To => note_first(TO),
+                HeaderName::CallId => note_first(CALL_ID),
+                HeaderName::CSeq => note_first(CSEQ),
+                HeaderName::MaxForwards => note_first(MAX_FORWARDS),
                 HeaderName::ContentLength => {
                     let n = parse_u32_bytes(value)
                         .ok_or(ParseError::new(ErrorKind::ContentLength, vs))?;
@@ -212,6 +209,7 @@ impl Message {
                     content_length = Some(n);
                 }
                 HeaderName::Via => {
+                    note_first(VIA);
                     let alone = memchr::memchr(b',', value).is_none();
                     if vias == 0 {
                         top_via_alone = alone;
@@ -672,7 +670,30 @@ pub(crate) fn split_cseq(v: &str) -> Result<(&str, &str, usize), ParseError> {
 }
 
 /// Parses a CSeq value: `1*DIGIT LWS Method`, the number fitting 32 bits (RFC 4475 §3.1.2.4).
+///
+/// The usual shape (`123 INVITE`, already trimmed by indexing) is read in one pass; anything
+/// else goes through [`split_cseq`], which accepts the same language.
 pub(crate) fn parse_cseq(v: &str) -> Result<CSeq, ParseError> {
+    let b = v.as_bytes();
+    let mut n: u64 = 0;
+    let mut i = 0;
+    while let Some(&c) = b.get(i) {
+        if !c.is_ascii_digit() || i >= 10 {
+            break;
+        }
+        n = n * 10 + u64::from(c - b'0');
+        i += 1;
+    }
+    if i > 0 && b.get(i) == Some(&b' ') {
+        if let (Ok(seq), Some(m)) = (u32::try_from(n), v.get(i + 1..)) {
+            if !m.is_empty() && m.bytes().all(is_token) {
+                return Ok(CSeq {
+                    seq,
+                    method: Method::new(m),
+                });
+            }
+        }
+    }
     let (num, m, _) = split_cseq(v)?;
     let seq = parse_u32(num).ok_or(ParseError::new(ErrorKind::BadHeader(HeaderName::CSeq), 0))?;
     Ok(CSeq {
@@ -689,4 +710,43 @@ pub(crate) fn parse_max_forwards(v: &str) -> Result<u8, ParseError> {
             ErrorKind::BadHeader(HeaderName::MaxForwards),
             0,
         ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cseq_one_pass_agrees_with_the_split_grammar() {
+        // Pins the one-pass CSeq read: every input gets the answer of split_cseq + parse_u32.
+        let slow = |v: &str| {
+            split_cseq(v)
+                .ok()
+                .and_then(|(num, m, _)| Some((parse_u32(num)?, Method::new(m))))
+        };
+        for v in [
+            "314159 INVITE",
+            "1 OPTIONS",
+            "0 ACK",
+            "4294967295 BYE",
+            "4294967296 BYE",
+            "00000000001 INVITE",
+            "0000000001 INVITE",
+            "99999999999 INVITE",
+            "1  INVITE",
+            "1\tINVITE",
+            "1 INV ITE",
+            "1 INVITE ",
+            " 1 INVITE",
+            "1 ",
+            "1",
+            "INVITE",
+            "1 NEWMETHOD",
+            "1 INVITE;x",
+            "",
+        ] {
+            let fast = parse_cseq(v).ok().map(|c| (c.seq, c.method));
+            assert_eq!(fast, slow(v), "{v:?}");
+        }
+    }
 }

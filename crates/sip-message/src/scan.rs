@@ -196,6 +196,12 @@ fn first_colon(i: &[u8]) -> Option<usize> {
 /// Strips LWS (folds included) from both ends.
 #[inline(always)]
 fn trim(v: &[u8]) -> &[u8] {
+    // The usual field is `Name: value`: one SP before, nothing after.
+    if let [b' ', first, .., last] = v {
+        if !is_ws(*first) && !is_ws(*last) {
+            return &v[1..];
+        }
+    }
     let mut v = v;
     while let [first, rest @ ..] = v {
         if !is_ws(*first) {
