@@ -57,6 +57,13 @@ pub enum Transport<'a> {
 impl<'a> Transport<'a> {
     /// Classifies a transport token (case-insensitive).
     pub fn new(s: &'a str) -> Self {
+        // The usual spellings first.
+        match s.as_bytes() {
+            b"UDP" => return Transport::Udp,
+            b"TCP" => return Transport::Tcp,
+            b"TLS" => return Transport::Tls,
+            _ => {}
+        }
         const T: [(&str, Transport<'static>); 7] = [
             ("UDP", Transport::Udp),
             ("TCP", Transport::Tcp),
@@ -132,8 +139,24 @@ impl<'a> Via<'a> {
         let mut port = None;
         if c.eat(b':') {
             c.ws();
-            let p = c.take_while(|b| b.is_ascii_digit());
-            port = Some(parse_port(p).ok_or(c.err())?);
+            // port = 1*DIGIT, at most 65535 (the same rule as `parse_port`), read in one pass.
+            let b = s.as_bytes();
+            let start = c.pos;
+            let mut v: u32 = 0;
+            while let Some(&d) = b.get(c.pos) {
+                if !d.is_ascii_digit() {
+                    break;
+                }
+                if c.pos - start < 5 {
+                    v = v * 10 + u32::from(d - b'0');
+                }
+                c.pos += 1;
+            }
+            let p = (1..=5)
+                .contains(&(c.pos - start))
+                .then(|| u16::try_from(v).ok())
+                .flatten();
+            port = Some(p.ok_or(c.err())?);
         }
         let (mut branch, mut received, mut rport, mut maddr, mut ttl) =
             (None, None, None, None, None);
@@ -255,6 +278,29 @@ mod tests {
         let v = Via::parse("SIP/2.0/WSS df7jal23ls0d.invalid;branch=z9hG4bK").unwrap();
         assert_eq!(v.transport, Transport::Wss);
         assert!(v.transport.is_reliable());
+    }
+
+    #[test]
+    fn via_ports_follow_parse_port() {
+        // Pins the one-pass port read against the shared rule (1..=5 digits, <= 65535).
+        for (p, want) in [
+            ("0", Some(0)),
+            ("5060", Some(5060)),
+            ("65535", Some(65535)),
+            ("00080", Some(80)),
+            ("65536", None),
+            ("000080", None),
+            ("99999999999", None),
+            ("", None),
+        ] {
+            let text = format!("SIP/2.0/UDP h.example.com:{p};branch=z9hG4bKx");
+            let v = Via::parse(&text);
+            assert_eq!(v.ok().and_then(|v| v.port), want, "{p:?}");
+            assert_eq!(parse_port(p), want, "{p:?}");
+        }
+        let v = Via::parse("SIP/2.0/TLS h : 5061 ;branch=z9hG4bKx").unwrap();
+        assert_eq!((v.transport, v.port), (Transport::Tls, Some(5061)));
+        assert_eq!(Transport::new("udp"), Transport::Udp);
     }
 
     #[test]
