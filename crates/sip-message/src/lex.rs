@@ -25,6 +25,8 @@ const HOST_NAME: u16 = 1024;
 pub(crate) const PCT: u16 = 2048;
 /// gen-value bytes that are not token bytes (':' '[' ']').
 const GEN_NOT_TOKEN: u16 = 4096;
+/// Host characters other than '.': the bytes of one domain label or IPv4 octet.
+const LABEL: u16 = 8192;
 
 const fn build_classes() -> [u16; 256] {
     let mut t = [0u16; 256];
@@ -87,6 +89,9 @@ const fn build_classes() -> [u16; 256] {
             f |= HOST;
             if !b.is_ascii_digit() && b != b'.' {
                 f |= HOST_NAME;
+            }
+            if b != b'.' {
+                f |= LABEL;
             }
         }
         if b == b'%' {
@@ -177,23 +182,20 @@ pub(crate) fn is_host_char(b: u8) -> bool {
 /// `None` for an empty label: a leading '.' or "..".
 #[inline]
 pub(crate) fn host_run(b: &[u8]) -> Option<(usize, bool)> {
+    // Label by label: the dots are the only bytes that need a second look.
     let mut seen = 0u16;
-    let mut prev_dot = true;
-    let mut len = 0;
-    for &c in b {
-        let f = CLASSES[c as usize];
-        if f & HOST == 0 {
-            break;
+    let mut i = 0;
+    loop {
+        let (end, acc) = run_acc(b, i, LABEL);
+        seen |= acc;
+        if b.get(end) != Some(&b'.') {
+            return Some((end, seen & HOST_NAME == 0));
         }
-        let dot = c == b'.';
-        if dot && prev_dot {
+        if end == i {
             return None;
         }
-        prev_dot = dot;
-        seen |= f;
-        len += 1;
+        i = end + 1;
     }
-    Some((len, seen & HOST_NAME == 0))
 }
 
 /// Letters and digits.
@@ -681,6 +683,41 @@ mod tests {
         assert_eq!(p[2].value, Some("a b"));
         assert!(p[2].quoted);
         assert_eq!(Params::new(raw).get("TAG"), Some(Some("1918181833n")));
+    }
+
+    #[test]
+    fn host_run_matches_a_byte_by_byte_scan() {
+        // Pins the label-by-label host scan against the byte loop it replaced.
+        fn reference(b: &[u8]) -> Option<(usize, bool)> {
+            let (mut numeric, mut prev_dot, mut len) = (true, true, 0);
+            for &c in b {
+                if c == b'.' {
+                    if prev_dot {
+                        return None;
+                    }
+                    prev_dot = true;
+                } else if c.is_ascii_alphanumeric() || c == b'-' || c == b'_' {
+                    numeric &= c.is_ascii_digit();
+                    prev_dot = false;
+                } else {
+                    break;
+                }
+                len += 1;
+            }
+            Some((len, numeric))
+        }
+        let alphabet = b"a1.-_:";
+        let mut buf = Vec::new();
+        for n in 0..=5u32 {
+            for mut k in 0..alphabet.len().pow(n) {
+                buf.clear();
+                for _ in 0..n {
+                    buf.push(alphabet[k % alphabet.len()]);
+                    k /= alphabet.len();
+                }
+                assert_eq!(host_run(&buf), reference(&buf), "{buf:?}");
+            }
+        }
     }
 
     #[test]

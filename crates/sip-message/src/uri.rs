@@ -336,10 +336,22 @@ fn parse_hostport(s: &str, start: usize) -> Result<(Host<'_>, Option<u16>, usize
     if i < b.len() && b[i] == b':' {
         i += 1;
         let ps = i;
-        while i < b.len() && b[i].is_ascii_digit() {
+        // parse_port's rule (1..=5 digits, <= 65535), read in one pass.
+        let mut v: u32 = 0;
+        while let Some(&d) = b.get(i) {
+            if !d.is_ascii_digit() {
+                break;
+            }
+            if i - ps < 5 {
+                v = v * 10 + u32::from(d - b'0');
+            }
             i += 1;
         }
-        port = Some(parse_port(&s[ps..i]).ok_or(ParseError::new(ErrorKind::Port, ps))?);
+        let p = (1..=5)
+            .contains(&(i - ps))
+            .then(|| u16::try_from(v).ok())
+            .flatten();
+        port = Some(p.ok_or(ParseError::new(ErrorKind::Port, ps))?);
     }
     Ok((host, port, i))
 }
@@ -584,6 +596,25 @@ mod tests {
 
     fn sip(s: &str) -> SipUri<'_> {
         SipUri::parse(s).unwrap_or_else(|e| panic!("{s}: {e}"))
+    }
+
+    #[test]
+    fn uri_ports_follow_parse_port() {
+        // Pins the one-pass URI port read against the shared rule.
+        for (p, want) in [
+            ("5060", Some(5060)),
+            ("0", Some(0)),
+            ("65535", Some(65535)),
+            ("00080", Some(80)),
+            ("65536", None),
+            ("000080", None),
+            ("", None),
+        ] {
+            let text = format!("sip:alice@192.0.2.1:{p};transport=udp");
+            let got = SipUri::parse(&text).ok().and_then(|u| u.port);
+            assert_eq!(got, want, "{p:?}");
+            assert_eq!(parse_port(p), want, "{p:?}");
+        }
     }
 
     #[test]
