@@ -89,6 +89,8 @@ fn metric_sum(text: &str, name: &str, filter: &str) -> f64 {
 
 fn main() {
     let a = args();
+    // Build sipbridge first: SIPp's -timeout starts counting when SIPp starts.
+    sipbridge_e2e::sipbridge_bin();
     let sipp_port = free_port();
     let xml = scenario("uas_hangup.xml").to_string_lossy().into_owned();
     let talk = a.talk_ms.to_string();
