@@ -2,6 +2,15 @@
 //! criterion's wall-clock figures are inflated by other processes.
 //!
 //! Run: `cargo run --release -p sipbridge-benches --example cpu_time`
+//!
+//! Instructions per message, unaffected by other load (what the parser commits quote):
+//!
+//! ```sh
+//! cargo build --release -p sipbridge-benches --example cpu_time
+//! ONLY=core ITER=20000 valgrind --tool=callgrind --callgrind-out-file=core.out \
+//!     target/release/examples/cpu_time
+//! # instructions / message = "Collected" / (20000 * 7); callgrind_annotate core.out
+//! ```
 
 use std::hint::black_box;
 

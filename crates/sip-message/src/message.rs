@@ -130,6 +130,7 @@ impl Message {
     ///
     /// Octets after the body announced by Content-Length are ignored (RFC 3261 §18.3,
     /// RFC 4475 §3.1.1.8). Without Content-Length the body runs to the end of the datagram.
+    #[inline]
     pub fn parse(bytes: Bytes) -> Result<Message, ParseError> {
         Self::parse_with(bytes, &Limits::default())
     }
