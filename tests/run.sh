@@ -8,11 +8,17 @@ need=()
 command -v sipp >/dev/null 2>&1 || need+=(sip-tester)
 command -v cmake >/dev/null 2>&1 || need+=(cmake)
 command -v nats-server >/dev/null 2>&1 || need+=(nats-server)
+# A real softphone for the two-phones-in-a-room audio test.
+command -v baresip >/dev/null 2>&1 || need+=(baresip-core)
 if [ ${#need[@]} -gt 0 ]; then
   echo "run.sh: installing ${need[*]}"
   if [ "$(id -u)" -eq 0 ]; then sudo=""; else sudo="sudo"; fi
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need[@]}"
+fi
+
+if command -v baresip >/dev/null 2>&1; then
+  export SIPBRIDGE_REQUIRE_BARESIP=1
 fi
 
 # The official server SDK (PyPI `livekit-api`) drives the API in control's SDK test.
