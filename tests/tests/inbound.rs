@@ -670,7 +670,8 @@ fn a_room_that_never_joins_rings_for_the_trunks_ringing_timeout_then_480() {
     let cfg = open_trunk("slow", "ringing_timeout_s = 4", "") + &room.rooms_config();
     let gw = Gateway::start("in-ringout", &cfg);
     let start = Instant::now();
-    assert_eq!(refused_with(&gw, "ringout", "+15550009999", &[]), 480);
+    let code = refused_with(&gw, "ringout", "+15550009999", &[]);
+    assert_eq!(code, 480, "gateway log:\n{}", gw.log());
     let rang = start.elapsed();
     assert!(rang >= Duration::from_secs(4), "rang only {rang:?}");
     // The room leg's own 60 s join timeout did not end it: the trunk's timer did.
