@@ -16,6 +16,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use api_load::{metric_sum, rss_kib, udp_counter};
 use sipbridge_e2e::{Gateway, free_port, scenario, sipp};
 
 struct Args {
@@ -51,42 +52,6 @@ fn args() -> Args {
     a
 }
 
-fn rss_kib(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|v| v.parse().ok())
-        })
-        .unwrap_or(0)
-}
-
-fn rcvbuf_errors() -> u64 {
-    let snmp = std::fs::read_to_string("/proc/net/snmp").unwrap_or_default();
-    let udp: Vec<&str> = snmp.lines().filter(|l| l.starts_with("Udp:")).collect();
-    if udp.len() < 2 {
-        return 0;
-    }
-    let names: Vec<&str> = udp[0].split_whitespace().collect();
-    let values: Vec<&str> = udp[1].split_whitespace().collect();
-    names
-        .iter()
-        .position(|n| *n == "RcvbufErrors")
-        .and_then(|i| values.get(i))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0)
-}
-
-/// Sum of a Prometheus counter/gauge family's samples whose labels contain `filter`.
-fn metric_sum(text: &str, name: &str, filter: &str) -> f64 {
-    text.lines()
-        .filter(|l| l.starts_with(name) && l.contains(filter))
-        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-        .sum()
-}
-
 fn main() {
     let a = args();
     // Build sipbridge first: SIPp's -timeout starts counting when SIPp starts.
@@ -119,7 +84,7 @@ fn main() {
     let gw = Gateway::start_sized("load", &trunk, 40_000, 50_000);
     let pid = gw.child.0.id();
     let rss_idle = rss_kib(pid);
-    let rcvbuf_before = rcvbuf_errors();
+    let rcvbuf_before = udp_counter("RcvbufErrors");
 
     let sent = Arc::new(AtomicU64::new(0));
     let ok = Arc::new(AtomicU64::new(0));
@@ -258,7 +223,7 @@ fn main() {
     );
     println!(
         "UDP RcvbufErrors during the run: {}",
-        rcvbuf_errors() - rcvbuf_before
+        udp_counter("RcvbufErrors") - rcvbuf_before
     );
     if let Some(e) = first_error.lock().expect("lock").as_ref() {
         println!("first API error: {e}");

@@ -7,6 +7,7 @@
 mod common;
 
 use std::process::Stdio;
+use std::sync::Arc;
 use std::time::Duration;
 
 use common::*;
@@ -36,42 +37,54 @@ async fn sdk_available() -> Result<(), String> {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn python_sdk_create_sip_participant() {
+/// Runs `tests/sdk/<script>` against a test server with `fake` as the call service,
+/// bounded: a hung SDK fails the test instead of hanging it. Returns (stdout, stderr) after
+/// checking the script succeeded and printed SDK-OK; `None` when the SDK is unavailable
+/// (and not required), after saying so.
+async fn run_sdk_script(test: &str, script: &str, fake: &Arc<Fake>) -> Option<(String, String)> {
     if let Err(why) = sdk_available().await {
         if std::env::var_os("SIPBRIDGE_REQUIRE_SDK").is_some() {
             panic!("SDK required but unavailable: {why}");
         }
-        eprintln!("SKIPPED python_sdk_create_sip_participant: {why}");
-        return;
+        eprintln!("SKIPPED {test}: {why}");
+        return None;
     }
-
-    let fake = Fake::with_delay(Duration::ZERO);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
-    let server = tokio::spawn(axum::serve(listener, app(&fake)).into_future());
-
-    let script = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/sdk/create_participant.py"
-    );
+    let server = tokio::spawn(axum::serve(listener, app(fake)).into_future());
+    let path = format!("{}/tests/sdk/{script}", env!("CARGO_MANIFEST_DIR"));
     let child = tokio::process::Command::new(python())
-        .args([script, &url, KEY, SECRET])
+        .args([path.as_str(), &url, KEY, SECRET])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .kill_on_drop(true)
         .output();
-    // Bounded: a hung SDK fails the test instead of hanging it.
     let out = tokio::time::timeout(Duration::from_secs(120), child)
         .await
         .expect("SDK script finished within 120 s")
         .expect("SDK script ran");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    server.abort();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     assert!(
         out.status.success() && stdout.contains("SDK-OK"),
         "stdout:\n{stdout}\nstderr:\n{stderr}"
     );
+    Some((stdout, stderr))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn python_sdk_create_sip_participant() {
+    let fake = Fake::with_delay(Duration::ZERO);
+    let Some(_) = run_sdk_script(
+        "python_sdk_create_sip_participant",
+        "create_participant.py",
+        &fake,
+    )
+    .await
+    else {
+        return;
+    };
 
     // What the SDK sent, as the call service saw it.
     let seen = fake.seen.lock().unwrap().clone();
@@ -96,7 +109,6 @@ async fn python_sdk_create_sip_participant() {
         "{:?}",
         first.budget
     );
-    server.abort();
 }
 
 /// Trunk and dispatch-rule management through the SDK: create (both forms of
@@ -104,38 +116,19 @@ async fn python_sdk_create_sip_participant() {
 /// config entries, deletes.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn python_sdk_manages_trunks_and_dispatch_rules() {
-    if let Err(why) = sdk_available().await {
-        if std::env::var_os("SIPBRIDGE_REQUIRE_SDK").is_some() {
-            panic!("SDK required but unavailable: {why}");
-        }
-        eprintln!("SKIPPED python_sdk_manages_trunks_and_dispatch_rules: {why}");
-        return;
-    }
     let fake = Fake::with_delay(Duration::ZERO);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let server = tokio::spawn(axum::serve(listener, app(&fake)).into_future());
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/sdk/manage.py");
-    let child = tokio::process::Command::new(python())
-        .args([script, &url, KEY, SECRET])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .output();
-    let out = tokio::time::timeout(Duration::from_secs(120), child)
-        .await
-        .expect("SDK script finished within 120 s")
-        .expect("SDK script ran");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success() && stdout.contains("SDK-OK"),
-        "stdout:\n{stdout}\nstderr:\n{stderr}"
-    );
+    let Some((stdout, stderr)) = run_sdk_script(
+        "python_sdk_manages_trunks_and_dispatch_rules",
+        "manage.py",
+        &fake,
+    )
+    .await
+    else {
+        return;
+    };
     assert!(
         !stdout.contains("sdk-secret-pw") && !stderr.contains("sdk-secret-pw"),
         "the trunk password never comes back"
     );
     assert_eq!(fake.creates(), 0, "management never places calls");
-    server.abort();
 }

@@ -30,6 +30,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use api_load::{cpu_seconds, metric_sum, rss_kib, udp_counter};
 use sipbridge_e2e::{Gateway, scenario, sipp};
 
 /// 20 ms of PCMU at 8 kHz.
@@ -88,48 +89,6 @@ fn usage(why: &str) -> ! {
     std::process::exit(2);
 }
 
-fn proc_field(pid: u32, key: &str) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with(key))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|v| v.parse().ok())
-        })
-        .unwrap_or(0)
-}
-
-/// User + system CPU time of a process (`/proc/<pid>/stat` fields 14 and 15).
-fn cpu_time(pid: u32) -> Duration {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    // Fields after the command name (which may contain spaces) start after the last ')'.
-    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
-    let f: Vec<u64> = rest
-        .split_whitespace()
-        .map(|v| v.parse().unwrap_or(0))
-        .collect();
-    let ticks = f.get(11).copied().unwrap_or(0) + f.get(12).copied().unwrap_or(0);
-    // USER_HZ is 100 on Linux.
-    Duration::from_millis(ticks * 10)
-}
-
-fn udp_counter(name: &str) -> u64 {
-    let snmp = std::fs::read_to_string("/proc/net/snmp").unwrap_or_default();
-    let udp: Vec<&str> = snmp.lines().filter(|l| l.starts_with("Udp:")).collect();
-    if udp.len() < 2 {
-        return 0;
-    }
-    let names: Vec<&str> = udp[0].split_whitespace().collect();
-    let values: Vec<&str> = udp[1].split_whitespace().collect();
-    names
-        .iter()
-        .position(|n| *n == name)
-        .and_then(|i| values.get(i))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0)
-}
-
 /// Drops per local UDP port (`/proc/net/udp`, last column), to tell whose socket overflowed.
 fn udp_drops(into: &mut HashMap<u16, u64>) {
     let table = std::fs::read_to_string("/proc/net/udp").unwrap_or_default();
@@ -147,13 +106,6 @@ fn udp_drops(into: &mut HashMap<u16, u64>) {
             *e = (*e).max(drops);
         }
     }
-}
-
-fn metric_sum(text: &str, name: &str, filter: &str) -> f64 {
-    text.lines()
-        .filter(|l| l.starts_with(name) && l.contains(filter))
-        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-        .sum()
 }
 
 /// One phone's media socket and its counters.
@@ -347,7 +299,7 @@ room_prefix = "load"
     // RTP ports 10000-29999: below the OS ephemeral range (32768+) the phones and SIPp use.
     let gw = Gateway::start_sized("inbound-load", &cfg, 20_000, 50_000);
     let pid = gw.child.0.id();
-    let rss_idle = proc_field(pid, "VmRSS:");
+    let rss_idle = rss_kib(pid);
     let (rcvbuf0, inerr0) = (udp_counter("RcvbufErrors"), udp_counter("InErrors"));
 
     let log = dir.join("sipp.log");
@@ -364,7 +316,7 @@ room_prefix = "load"
     let xml = scenario("uac_load.xml").to_string_lossy().into_owned();
     let run_s = calls / rate.max(1) + hold_ms / 1000 + 30;
     let start = Instant::now();
-    let cpu0 = cpu_time(pid);
+    let cpu0 = Duration::from_secs_f64(cpu_seconds(pid));
     let mut caller = sipp(
         &[
             target.as_str(),
@@ -466,7 +418,7 @@ room_prefix = "load"
         }
         std::thread::sleep(Duration::from_secs(1));
         udp_drops(&mut drops);
-        let rss = proc_field(pid, "VmRSS:");
+        let rss = rss_kib(pid);
         let active = sipbridge_e2e::http_get(gw.http, "/metrics")
             .map(|r| metric_sum(&r.body, "sipbridge_calls_active", ""))
             .unwrap_or(0.0);
@@ -475,14 +427,22 @@ room_prefix = "load"
         }
         // Rooms mode: CPU over the steady part (all calls up).
         if a.mode == Mode::Rooms && steady_cpu.is_none() && active >= a.calls as f64 {
-            steady_cpu = Some((Instant::now(), cpu_time(pid), active));
+            steady_cpu = Some((
+                Instant::now(),
+                Duration::from_secs_f64(cpu_seconds(pid)),
+                active,
+            ));
         }
     };
     let wall = start.elapsed();
-    let cpu_total = cpu_time(pid) - cpu0;
+    let cpu_total = Duration::from_secs_f64(cpu_seconds(pid)) - cpu0;
     let steady = steady_cpu.map(|(t, c, n)| {
         let secs = t.elapsed().as_secs_f64();
-        ((cpu_time(pid) - c).as_secs_f64(), secs, n)
+        (
+            (Duration::from_secs_f64(cpu_seconds(pid)) - c).as_secs_f64(),
+            secs,
+            n,
+        )
     });
     media_stop.store(true, Ordering::Relaxed);
     let phones: Vec<Phone> = media
@@ -570,7 +530,7 @@ room_prefix = "load"
     );
     println!(
         "RSS after every call ended: {} KiB (ended calls stay listed for the registry's retention)",
-        proc_field(pid, "VmRSS:")
+        rss_kib(pid)
     );
     println!(
         "UDP RcvbufErrors {}, InErrors {} during the run",

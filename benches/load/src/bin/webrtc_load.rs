@@ -51,6 +51,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use api_load::{cpu_seconds, rss_kib, udp_counter};
 use bytes::Bytes;
 use room_link::webrtc::{WebRtcLinkConfig, WebRtcRooms};
 use room_link::{AudioFrame, JoinRequest, MediaCapabilities, RoomEvent, RoomLink, RoomSession};
@@ -101,35 +102,6 @@ fn args() -> Args {
     a
 }
 
-/// utime + stime of a process, seconds (what `getrusage` reports for it).
-fn cpu_seconds(pid: &str) -> f64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    // Fields after the parenthesised command name: state is field 3, utime 14, stime 15.
-    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
-    // USER_HZ is 100 on Linux.
-    (ticks(11) + ticks(12)) / 100.0
-}
-
-/// `RcvbufErrors` of `/proc/net/snmp`: UDP datagrams dropped by full receive buffers, on
-/// the whole host.
-fn rcvbuf_errors() -> u64 {
-    let snmp = std::fs::read_to_string("/proc/net/snmp").unwrap_or_default();
-    let udp: Vec<&str> = snmp.lines().filter(|l| l.starts_with("Udp:")).collect();
-    let (Some(names), Some(values)) = (udp.first(), udp.get(1)) else {
-        return 0;
-    };
-    let names: Vec<&str> = names.split_whitespace().collect();
-    let values: Vec<&str> = values.split_whitespace().collect();
-    names
-        .iter()
-        .position(|n| *n == "RcvbufErrors")
-        .and_then(|i| values.get(i))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0)
-}
-
 /// The 1-minute load average (the host is shared; figures are noisier when it is high).
 fn loadavg() -> String {
     std::fs::read_to_string("/proc/loadavg")
@@ -138,18 +110,6 @@ fn loadavg() -> String {
         .next()
         .unwrap_or("?")
         .to_owned()
-}
-
-fn rss_kib(pid: &str) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|v| v.parse().ok())
-        })
-        .unwrap_or(0)
 }
 
 /// The far end: the room fixture, until stdin closes.
@@ -423,10 +383,10 @@ async fn load(link: &WebRtcRooms, room: &Room, n: usize, seconds: u64) {
     // Settle (connect bursts, first frames), then measure a steady window.
     tokio::time::sleep(Duration::from_secs(2)).await;
     let cpu0 = cpu_seconds(me);
-    let drops0 = rcvbuf_errors();
+    let drops0 = udp_counter("RcvbufErrors");
     let phone0 = counters.phone_frames.load(Ordering::Relaxed);
     let from_room0 = counters.from_room.load(Ordering::Relaxed);
-    let room_cpu0 = cpu_seconds(&room.pid());
+    let room_cpu0 = cpu_seconds(room.pid());
     let t0 = Instant::now();
     tokio::time::sleep(Duration::from_secs(seconds)).await;
     let window = t0.elapsed().as_secs_f64();
@@ -435,7 +395,7 @@ async fn load(link: &WebRtcRooms, room: &Room, n: usize, seconds: u64) {
         (counters.phone_frames.load(Ordering::Relaxed) - phone0) as f64 / window / n as f64;
     let room_rate =
         (counters.from_room.load(Ordering::Relaxed) - from_room0) as f64 / window / n as f64;
-    let room_cpu = cpu_seconds(&room.pid()) - room_cpu0;
+    let room_cpu = cpu_seconds(room.pid()) - room_cpu0;
     let rss_during = rss_kib(me);
     let load = loadavg();
     stop.store(true, Ordering::Relaxed);
@@ -446,7 +406,7 @@ async fn load(link: &WebRtcRooms, room: &Room, n: usize, seconds: u64) {
     let (_, room_in1, room_out1) = room.stats();
     let to_room = counters.to_room.load(Ordering::Relaxed);
     let from_room = counters.from_room.load(Ordering::Relaxed);
-    let drops = rcvbuf_errors() - drops0;
+    let drops = udp_counter("RcvbufErrors") - drops0;
     // Frames the session queues dropped (oldest first) because their consumer lagged.
     let (lane_out, lane_in) = calls.iter().fold((0, 0), |(o, i), c| {
         let st = c.session.stats();
