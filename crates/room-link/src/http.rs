@@ -99,10 +99,18 @@ pub(crate) async fn send(
     let request = builder
         .body(Full::new(req.body))
         .map_err(|_| Error::BadUrl("request could not be built"))?;
+    // The connection task is cut at the same deadline and may win the race, failing the
+    // request just before `timeout_at` fires: past the deadline that is a timeout too.
     let response = tokio::time::timeout_at(deadline, sender.send_request(request))
         .await
         .map_err(|_| timeout())?
-        .map_err(|_| Error::Http)?;
+        .map_err(|_| {
+            if Instant::now() >= deadline {
+                timeout()
+            } else {
+                Error::Http
+            }
+        })?;
     let status = response.status().as_u16();
     let header = |name| {
         response
@@ -119,7 +127,13 @@ pub(crate) async fn send(
     )
     .await
     .map_err(|_| timeout())?
-    .map_err(|_| Error::BadResponse("body too large or cut short"))?
+    .map_err(|_| {
+        if Instant::now() >= deadline {
+            timeout()
+        } else {
+            Error::BadResponse("body too large or cut short")
+        }
+    })?
     .to_bytes();
     Ok(Response {
         status,
@@ -216,6 +230,43 @@ fn remove_dots(path: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A server that takes the request and never answers: every attempt ends as a timeout
+    /// at the deadline, never as a transport error, although the connection task is cut at
+    /// the same instant (regression: 503 instead of 480 on inbound calls, seen in CI).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_silent_server_is_always_a_timeout() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let url: Uri = format!("http://{}/join/r", listener.local_addr().expect("addr"))
+            .parse()
+            .unwrap_or_else(|e| panic!("{e}"));
+        let server = tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((conn, _)) = listener.accept().await {
+                held.push(conn);
+            }
+        });
+        for attempt in 0..100 {
+            let req = Outgoing {
+                method: Method::POST,
+                url: &url,
+                bearer: None,
+                content_type: Some("application/sdp"),
+                extra: &[],
+                body: Bytes::from_static(b"v=0"),
+                max_body: 1024,
+            };
+            let deadline = Instant::now() + std::time::Duration::from_millis(5);
+            let got = send(req, deadline, "join").await;
+            assert!(
+                matches!(got, Err(Error::Timeout { step: "join", .. })),
+                "attempt {attempt}: {got:?}"
+            );
+        }
+        server.abort();
+    }
 
     #[test]
     fn location_resolution_table() {
