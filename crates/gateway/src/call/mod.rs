@@ -33,8 +33,11 @@ use crate::sip::shell::SipHandle;
 use outbound::{OutboundCall, Progress};
 use registry::{CallCommand, Registry};
 
-/// Ended calls stay visible to `GetCall`/`ListCalls` this long.
+/// Ended calls stay visible to `GetCall`/`ListCalls` this long ...
 const ENDED_RETENTION: Duration = Duration::from_secs(300);
+/// ... and at most this many of them (about 1 KiB each): at 1,000 calls/s the retention
+/// alone would keep 300,000.
+const MAX_ENDED_CALLS: usize = 50_000;
 /// Ports tried per call before giving up when other processes hold ports of the range.
 const RTP_BIND_ATTEMPTS: usize = 64;
 
@@ -128,7 +131,7 @@ impl Gateway {
             inbound: guards,
             sip,
             routes: Arc::new(SipRoutes::default()),
-            registry: Registry::new(ENDED_RETENTION),
+            registry: Registry::new(ENDED_RETENTION, MAX_ENDED_CALLS),
             rooms,
             ports: Mutex::new(ports),
             seed: AtomicU64::new(seed),

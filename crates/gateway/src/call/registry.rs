@@ -92,7 +92,7 @@ impl CallUpdater {
 }
 
 /// The map and its bookkeeping, behind one lock.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Calls {
     by_id: HashMap<CallId, Arc<CallRecord>>,
     /// Ended calls in the order they ended (so by end time): expiry pops from the front
@@ -100,12 +100,20 @@ struct Calls {
     ended: VecDeque<(Instant, CallId)>,
     /// Calls inserted and not yet ended: `max_calls` checks read it on every INVITE.
     active: usize,
+    /// Most ended calls kept (memory bound: at a high call rate the retention period alone
+    /// would keep hundreds of thousands); the oldest go first.
+    max_ended: usize,
 }
 
 impl Calls {
     fn ended(&mut self, id: CallId, now: Instant) {
         self.active = self.active.saturating_sub(1);
         self.ended.push_back((now, id));
+        while self.ended.len() > self.max_ended {
+            if let Some((_, old)) = self.ended.pop_front() {
+                self.by_id.remove(&old);
+            }
+        }
     }
 
     /// Drops records that ended at least `retention` before `now`.
@@ -135,10 +143,15 @@ pub struct Registry {
 }
 
 impl Registry {
-    /// An empty registry keeping ended calls for `retention`.
-    pub fn new(retention: Duration) -> Self {
+    /// An empty registry keeping ended calls for `retention`, at most `max_ended` of them.
+    pub fn new(retention: Duration, max_ended: usize) -> Self {
         Self {
-            calls: Arc::default(),
+            calls: Arc::new(Mutex::new(Calls {
+                by_id: HashMap::new(),
+                ended: VecDeque::new(),
+                active: 0,
+                max_ended,
+            })),
             retention,
         }
     }
@@ -233,7 +246,7 @@ mod tests {
 
     #[test]
     fn active_counts_and_retention_expire_in_end_order() {
-        let reg = Registry::new(Duration::from_secs(10));
+        let reg = Registry::new(Duration::from_secs(10), 100);
         let t0 = Instant::now();
         let (a, _ra) = reg.insert(info("a"), t0);
         let (b, _rb) = reg.insert(info("b"), t0);
@@ -260,5 +273,33 @@ mod tests {
         };
         assert_eq!(reg.list(&live, t0 + Duration::from_secs(15)).len(), 1);
         assert_eq!(reg.active(), 1);
+    }
+
+    #[test]
+    fn ended_calls_are_bounded_oldest_first() {
+        let reg = Registry::new(Duration::from_secs(3600), 2);
+        let t0 = Instant::now();
+        let mut updaters = Vec::new();
+        for id in ["a", "b", "c", "d"] {
+            let (u, rx) = reg.insert(info(id), t0);
+            updaters.push((u, rx));
+        }
+        for (i, (u, _)) in updaters.iter().enumerate() {
+            u.end(end(), t0 + Duration::from_secs(i as u64));
+        }
+        let all = CallFilter {
+            include_ended: true,
+            room_name: None,
+        };
+        let kept: Vec<String> = reg
+            .list(&all, t0 + Duration::from_secs(5))
+            .into_iter()
+            .map(|i| i.call_id.0)
+            .collect();
+        assert_eq!(kept.len(), 2, "{kept:?}");
+        assert!(reg.get(&CallId("a".into())).is_none());
+        assert!(reg.get(&CallId("b".into())).is_none());
+        assert!(reg.get(&CallId("d".into())).is_some());
+        assert_eq!(reg.active(), 0);
     }
 }
