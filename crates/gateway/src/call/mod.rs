@@ -123,7 +123,7 @@ impl Gateway {
     ) -> Arc<Self> {
         let [low, high] = config.rtp.port_range;
         let ports = PortPool::new(low, high, Duration::from_secs(config.rtp.port_drain_s));
-        let guards = inbound::InboundGuards::new(&config.inbound, seed ^ 0xD16E_57A1);
+        let guards = inbound::InboundGuards::new(&config.inbound, config.t1(), seed ^ 0xD16E_57A1);
         Arc::new_cyclic(|me| Self {
             me: me.clone(),
             config,

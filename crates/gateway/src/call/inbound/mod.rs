@@ -32,6 +32,7 @@ use control::proto::livekit::SipInboundTrunkInfo;
 use control::service::{CallDirection, CallEnd, CallInfo, CallState, EndCause};
 use control::validate::MediaOptions;
 use control::{SipStatus, TimeoutCause};
+use rand_core::{RngCore as _, SeedableRng as _};
 use room_link::offer_answer::{LocalEndpoint, NegotiatedMedia, SdpSession};
 use room_link::{JoinRequest, MediaCapabilities, RoomSession};
 use sip_core::{Algorithm, Body, CallHandle, DigestParams, DigestServer, EndReason, Event, Reply};
@@ -50,10 +51,9 @@ use pin::{PinCollector, PinLimits};
 /// How long a digest nonce stays valid (RFC 7616 leaves it to the server; 5 min covers a
 /// slow client without keeping replays usable for long).
 const NONCE_LIFETIME: Duration = Duration::from_secs(300);
-/// Call-IDs whose failed digest attempts are remembered, and for how long (64·T1, the
-/// lifetime of an INVITE transaction, RFC 3261 §17.1.1.2).
+/// Call-IDs whose failed digest attempts are remembered (each for 64·T1, the lifetime of an
+/// INVITE transaction, RFC 3261 §17.1.1.2, with T1 from `[sip] t1_ms`).
 const AUTH_MEMORY_ENTRIES: usize = 65_536;
-const AUTH_MEMORY: Duration = Duration::from_secs(32);
 /// Sources tracked by the rate limiter before idle ones are pruned.
 const LIMITER_SOURCES: usize = 65_536;
 /// Default realm when a trunk names none.
@@ -70,16 +70,11 @@ pub struct InboundGuards {
 }
 
 impl InboundGuards {
-    /// Guards for `cfg`; `seed` keys the digest nonces (a fresh one per process).
-    pub fn new(cfg: &InboundConfig, seed: u64) -> Self {
+    /// Guards for `cfg` with the transport's timer `t1`; `seed` keys the digest nonces (a
+    /// fresh one per process).
+    pub fn new(cfg: &InboundConfig, t1: Duration, seed: u64) -> Self {
         let mut digest_secret = [0u8; 32];
-        let mut s = seed;
-        for chunk in digest_secret.chunks_mut(8) {
-            s = s
-                .wrapping_mul(0x5851_F42D_4C95_7F2D)
-                .wrapping_add(0x1405_7B7E_F767_814F);
-            chunk.copy_from_slice(&s.to_le_bytes());
-        }
+        rand_chacha::ChaCha8Rng::seed_from_u64(seed).fill_bytes(&mut digest_secret);
         Self {
             limiter: SourceLimiter::new(
                 cfg.invites_per_source_per_s,
@@ -87,7 +82,7 @@ impl InboundGuards {
                 LIMITER_SOURCES,
             ),
             trunk_calls: Arc::new(TrunkCalls::default()),
-            auth_failures: AuthFailures::new(AUTH_MEMORY_ENTRIES, AUTH_MEMORY, 1),
+            auth_failures: AuthFailures::new(AUTH_MEMORY_ENTRIES, 64 * t1, 1),
             digest: Mutex::new(std::collections::HashMap::new()),
             digest_secret,
             epoch: Instant::now(),
