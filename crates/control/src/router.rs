@@ -511,8 +511,7 @@ impl<S: CallService> Shared<S> {
                         let trunk = match action {
                             Action::Replace(trunk) => trunk,
                             Action::Update(u) => updates::inbound_trunk(
-                                c.inbound_trunk(&id)
-                                    .ok_or_else(|| not_found_in_catalog("inbound trunk", &id))?,
+                                current(c.inbound_trunk(&id), "inbound trunk", &id)?,
                                 u,
                             ),
                         };
@@ -543,8 +542,7 @@ impl<S: CallService> Shared<S> {
                         let trunk = match action {
                             Action::Replace(trunk) => trunk,
                             Action::Update(u) => updates::outbound_trunk(
-                                c.outbound_trunk(&id)
-                                    .ok_or_else(|| not_found_in_catalog("outbound trunk", &id))?,
+                                current(c.outbound_trunk(&id), "outbound trunk", &id)?,
                                 u,
                             ),
                         };
@@ -581,14 +579,10 @@ impl<S: CallService> Shared<S> {
                     .write(move |c| {
                         let rule = match action {
                             Action::Replace(rule) => rule,
-                            Action::Update(u) => {
-                                let current = c
-                                    .dispatch_rules()
-                                    .into_iter()
-                                    .find(|r| r.sip_dispatch_rule_id == id)
-                                    .ok_or_else(|| not_found_in_catalog("dispatch rule", &id))?;
-                                updates::dispatch_rule(current, u)
-                            }
+                            Action::Update(u) => updates::dispatch_rule(
+                                current(c.dispatch_rule(&id), "dispatch rule", &id)?,
+                                u,
+                            ),
                         };
                         c.update_rule(&id, rule)
                     })
@@ -903,10 +897,7 @@ pub fn call_info_proto(c: CallInfo) -> cb::CallInfo {
     }
 }
 
-/// A partial update's target is missing (the id is bounded like the catalog's own errors).
-fn not_found_in_catalog(kind: &'static str, id: &str) -> CatalogError {
-    CatalogError::NotFound {
-        kind,
-        id: id.chars().take(128).collect(),
-    }
+/// The entry a partial update applies to.
+fn current<T>(entry: Option<T>, kind: &'static str, id: &str) -> Result<T, CatalogError> {
+    entry.ok_or_else(|| CatalogError::not_found(kind, id))
 }

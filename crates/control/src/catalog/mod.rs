@@ -224,6 +224,14 @@ pub enum CatalogError {
 }
 
 impl CatalogError {
+    /// No `kind` with this `id` (the id is kept bounded: it is peer input).
+    pub fn not_found(kind: &'static str, id: &str) -> Self {
+        CatalogError::NotFound {
+            kind,
+            id: id.chars().take(128).collect(),
+        }
+    }
+
     /// The Twirp code the API answers with.
     pub fn code(&self) -> TwirpCode {
         match self {
@@ -340,6 +348,14 @@ impl Catalog {
     pub fn outbound_trunks(&self) -> Vec<SipOutboundTrunkInfo> {
         let snap = self.snapshot();
         snap.outbound.values().map(|e| (*e.info).clone()).collect()
+    }
+
+    /// A dispatch rule, with its PIN.
+    pub fn dispatch_rule(&self, id: &str) -> Option<SipDispatchRuleInfo> {
+        self.snapshot()
+            .rules
+            .get(id)
+            .map(|e| SipDispatchRuleInfo::clone(&e.info))
     }
 
     /// All dispatch rules in id order, with PINs (the API blanks them).
@@ -657,10 +673,7 @@ fn timestamp(t: SystemTime) -> pbjson_types::Timestamp {
 }
 
 fn not_found(kind: &'static str, id: &str) -> CatalogError {
-    CatalogError::NotFound {
-        kind,
-        id: id.chars().take(128).collect(),
-    }
+    CatalogError::not_found(kind, id)
 }
 
 fn read_only(kind: &'static str, id: &str) -> CatalogError {
