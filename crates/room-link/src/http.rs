@@ -36,6 +36,44 @@ pub(crate) struct Outgoing<'a> {
     pub(crate) max_body: usize,
 }
 
+/// POSTs an SDP offer the way both room links join (RFC 9725 §4.2, which the plain-RTP
+/// link follows too): `201 Created` with a `Location` is the only success. Returns the
+/// answer body and the session URL (the `Location` resolved against `url`).
+pub(crate) async fn post_offer(
+    url: &Uri,
+    bearer: Option<&str>,
+    extra: &[(&'static str, &str)],
+    offer: Bytes,
+    max_body: usize,
+    deadline: Instant,
+) -> Result<(Bytes, Uri), Error> {
+    let resp = send(
+        Outgoing {
+            method: Method::POST,
+            url,
+            bearer,
+            content_type: Some("application/sdp"),
+            extra,
+            body: offer,
+            max_body,
+        },
+        deadline,
+        "join",
+    )
+    .await?;
+    if resp.status != 201 {
+        return Err(Error::Rejected {
+            status: resp.status,
+        });
+    }
+    let location = resp
+        .location
+        .as_deref()
+        .ok_or(Error::BadResponse("201 without Location"))?;
+    let session_url = resolve(url, location)?;
+    Ok((resp.body, session_url))
+}
+
 /// Aborts a spawned task when dropped.
 struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
 

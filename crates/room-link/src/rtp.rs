@@ -153,34 +153,19 @@ impl RtpRooms {
             ("x-participant-identity", req.identity.as_str()),
             ("x-participant-name", req.name.as_str()),
         ];
-        let resp = client::send(
-            Outgoing {
-                method: Method::POST,
-                url: &url,
-                bearer: cfg.bearer_token.as_deref(),
-                content_type: Some("application/sdp"),
-                extra: &extra,
-                body: offer,
-                max_body: cfg.max_answer_bytes,
-            },
+        let (answer_sdp, session_url) = client::post_offer(
+            &url,
+            cfg.bearer_token.as_deref(),
+            &extra,
+            offer,
+            cfg.max_answer_bytes,
             deadline,
-            "join",
         )
         .await?;
-        if resp.status != 201 {
-            return Err(Error::Rejected {
-                status: resp.status,
-            });
-        }
-        let location = resp
-            .location
-            .as_deref()
-            .ok_or(Error::BadResponse("201 without Location"))?;
-        let session_url = client::resolve(&url, location)?;
-        let answer = if resp.body.is_empty() {
+        let answer = if answer_sdp.is_empty() {
             Err(Error::BadResponse("201 without an SDP answer"))
         } else {
-            process_answer(&media_cfg, &resp.body)
+            process_answer(&media_cfg, &answer_sdp)
         };
         let neg = match answer {
             Ok(n) => n,

@@ -297,30 +297,15 @@ impl WebRtcRooms {
             )?),
             None => None,
         };
-        let resp = client::send(
-            Outgoing {
-                method: Method::POST,
-                url: &url,
-                bearer: bearer.as_deref(),
-                content_type: Some("application/sdp"),
-                extra: &[],
-                body: offer_sdp.into(),
-                max_body: cfg.max_answer_bytes,
-            },
+        let (answer, session_url) = client::post_offer(
+            &url,
+            bearer.as_deref(),
+            &[],
+            offer_sdp.into(),
+            cfg.max_answer_bytes,
             deadline,
-            "join",
         )
         .await?;
-        if resp.status != 201 {
-            return Err(Error::Rejected {
-                status: resp.status,
-            });
-        }
-        let location = resp
-            .location
-            .as_deref()
-            .ok_or(Error::BadResponse("201 without Location"))?;
-        let session_url = client::resolve(&url, location)?;
         let bearer = bearer.map(Arc::<str>::from);
         let id = self.random();
         let control_base = WebRtcControl {
@@ -330,7 +315,7 @@ impl WebRtcRooms {
             driver: self.driver(id),
             id,
         };
-        let negotiated = apply_answer(&mut pc, sender, &resp.body, &req.media.codecs);
+        let negotiated = apply_answer(&mut pc, sender, &answer, &req.media.codecs);
         let (map, api_codec) = match negotiated {
             Ok(n) => n,
             Err(e) => {
