@@ -362,12 +362,14 @@ fn two_callers_talk_through_a_room() {
     );
 }
 
-#[test]
-fn digest_401_challenge_answered() {
+/// A trunk with credentials challenged the `challenge` way (`www` → 401, `proxy` → 407); a
+/// SIPp caller with the right password answers and the call goes through. Returns the
+/// gateway's metrics.
+fn digest_challenge_answered(challenge: &str, name: &str) -> String {
     let gw = Gateway::start(
-        "in-401",
+        &format!("in-{name}"),
         &format!(
-            "{}\n[inbound]\nauth_challenge = \"www\"\n",
+            "{}\n[inbound]\nauth_challenge = \"{challenge}\"\n",
             open_trunk(
                 "auth",
                 "auth_username = \"phone\"\nauth_password = \"s3cret-pass\"",
@@ -378,44 +380,26 @@ fn digest_401_challenge_answered() {
     let phone = Phone::new();
     let c = caller(
         &gw,
-        "auth-401",
+        &format!("auth-{name}"),
         "uac_inbound.xml",
         ("+15550009999", "+15550000001"),
         phone.port,
         500,
         &["-au", "phone", "-ap", "s3cret-pass"],
     );
-    sipp_ok(c, "401 caller");
-    assert!(
-        gw.metrics()
-            .contains(r#"sipbridge_inbound_refused_total{reason="auth_challenge"} 1"#)
-    );
+    sipp_ok(c, &format!("{name} caller"));
+    gw.metrics()
+}
+
+#[test]
+fn digest_401_challenge_answered() {
+    let m = digest_challenge_answered("www", "401");
+    assert!(m.contains(r#"sipbridge_inbound_refused_total{reason="auth_challenge"} 1"#));
 }
 
 #[test]
 fn digest_407_challenge_answered() {
-    let gw = Gateway::start(
-        "in-407",
-        &format!(
-            "{}\n[inbound]\nauth_challenge = \"proxy\"\n",
-            open_trunk(
-                "auth",
-                "auth_username = \"phone\"\nauth_password = \"s3cret-pass\"",
-                ""
-            )
-        ),
-    );
-    let phone = Phone::new();
-    let c = caller(
-        &gw,
-        "auth-407",
-        "uac_inbound.xml",
-        ("+15550009999", "+15550000001"),
-        phone.port,
-        500,
-        &["-au", "phone", "-ap", "s3cret-pass"],
-    );
-    sipp_ok(c, "407 caller");
+    digest_challenge_answered("proxy", "407");
 }
 
 #[test]
