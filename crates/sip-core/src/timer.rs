@@ -3,7 +3,7 @@
 //! deadlines with lazy invalidation.
 
 use std::cmp::Reverse;
-use std::collections::BinaryHeap;
+use std::collections::{BinaryHeap, VecDeque};
 use std::time::Instant;
 
 /// A named timer.
@@ -45,6 +45,27 @@ pub enum Timer {
     /// (§9.1: "consider the original transaction cancelled").
     CancelGuard,
 }
+
+/// Every timer, in declaration (index) order.
+const TIMERS: [Timer; Timer::COUNT] = [
+    Timer::A,
+    Timer::B,
+    Timer::D,
+    Timer::E,
+    Timer::F,
+    Timer::G,
+    Timer::H,
+    Timer::I,
+    Timer::J,
+    Timer::K,
+    Timer::L,
+    Timer::M,
+    Timer::Trying,
+    Timer::Ringing,
+    Timer::Retransmit2xx,
+    Timer::AckTimeout,
+    Timer::CancelGuard,
+];
 
 impl Timer {
     /// Number of distinct timers (size of a [`TimerTable`]).
@@ -97,49 +118,184 @@ pub(crate) enum Owner {
     Call(u64),
 }
 
-/// The endpoint-wide deadline heap. Entries are never removed eagerly: a popped entry whose
-/// deadline no longer matches its owner's table is stale and skipped.
+/// One heap entry's identity and deadline, ordered as fired: by deadline, then owner, then
+/// timer (so equal deadlines fire in a deterministic order).
+type Entry = (Instant, Owner, Timer);
+
+/// Where the earliest entry lives.
+#[derive(Clone, Copy)]
+enum Source {
+    Queue(usize),
+    Heap,
+}
+
+/// The endpoint-wide deadline scheduler. Entries are never removed eagerly: a popped entry
+/// whose deadline no longer matches its owner's table is stale and skipped.
+///
+/// Almost every SIP timer is armed as `now + d` with a `d` fixed per timer (64·T1, T4, the
+/// 100 Trying delay, a ringing timeout most callers share), so the deadlines of one timer
+/// arrive in order. Each timer therefore has a FIFO queue (O(1) push and pop, memory
+/// touched in order), and an entry that would break its queue's order (a shorter
+/// retransmission interval after a longer one, an unusual ringing timeout, time that did not
+/// move forward) goes to a binary heap instead. The earliest entry is the least of the
+/// queue heads and the heap's top. With a million armed timers a plain heap spent a fifth
+/// of a call flow's CPU on cache misses in `pop`.
 #[derive(Debug, Default)]
 pub(crate) struct Scheduler {
-    heap: BinaryHeap<Reverse<(Instant, Owner, Timer)>>,
+    queues: [VecDeque<(Instant, Owner)>; Timer::COUNT],
+    heap: BinaryHeap<Reverse<Entry>>,
+    len: usize,
 }
 
 impl Scheduler {
     /// Arms `t` of `owner` at `at`, recording it in the owner's `table`.
     pub(crate) fn arm(&mut self, table: &mut TimerTable, owner: Owner, t: Timer, at: Instant) {
         table.set(t, at);
-        self.heap.push(Reverse((at, owner, t)));
+        let q = &mut self.queues[t.index()];
+        if q.back().is_none_or(|&(last, o)| (last, o) <= (at, owner)) {
+            q.push_back((at, owner));
+        } else {
+            self.heap.push(Reverse((at, owner, t)));
+        }
+        self.len += 1;
+    }
+
+    fn earliest(&self) -> Option<(Entry, Source)> {
+        let mut best = self.heap.peek().map(|Reverse(e)| (*e, Source::Heap));
+        for (i, q) in self.queues.iter().enumerate() {
+            if let Some(&(at, owner)) = q.front() {
+                let e = (at, owner, TIMERS[i]);
+                if best.is_none_or(|(b, _)| e < b) {
+                    best = Some((e, Source::Queue(i)));
+                }
+            }
+        }
+        best
+    }
+
+    fn remove(&mut self, source: Source) {
+        let removed = match source {
+            Source::Queue(i) => self.queues[i].pop_front().is_some(),
+            Source::Heap => self.heap.pop().is_some(),
+        };
+        if removed {
+            self.len -= 1;
+        }
     }
 
     /// Earliest entry (possibly stale).
-    pub(crate) fn peek(&self) -> Option<(Instant, Owner, Timer)> {
-        self.heap.peek().map(|Reverse(e)| *e)
+    pub(crate) fn peek(&self) -> Option<Entry> {
+        self.earliest().map(|(e, _)| e)
     }
 
     /// Removes and returns the earliest entry if it is due at `now`.
-    pub(crate) fn pop_due(&mut self, now: Instant) -> Option<(Instant, Owner, Timer)> {
-        match self.heap.peek() {
-            Some(Reverse((at, _, _))) if *at <= now => self.heap.pop().map(|Reverse(e)| e),
-            _ => None,
+    pub(crate) fn pop_due(&mut self, now: Instant) -> Option<Entry> {
+        let (e, source) = self.earliest()?;
+        if e.0 > now {
+            return None;
         }
+        self.remove(source);
+        Some(e)
     }
 
     /// Removes the earliest entry (used to drop stale entries).
     pub(crate) fn pop(&mut self) {
-        self.heap.pop();
+        if let Some((_, source)) = self.earliest() {
+            self.remove(source);
+        }
     }
 
     pub(crate) fn len(&self) -> usize {
-        self.heap.len()
+        self.len
     }
 
-    /// Rebuilds the heap keeping only entries for which `live` says yes; bounds memory when
-    /// many timers were re-armed or cancelled.
+    /// Keeps only entries for which `live` says yes; bounds memory when many timers were
+    /// re-armed or cancelled.
     pub(crate) fn retain(&mut self, mut live: impl FnMut(Owner, Timer, Instant) -> bool) {
+        for (i, q) in self.queues.iter_mut().enumerate() {
+            q.retain(|&(at, owner)| live(owner, TIMERS[i], at));
+        }
         let entries = std::mem::take(&mut self.heap).into_vec();
         self.heap = entries
             .into_iter()
             .filter(|Reverse((at, o, t))| live(*o, *t, *at))
             .collect();
+        self.len = self.heap.len() + self.queues.iter().map(VecDeque::len).sum::<usize>();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn timer_index_matches_table() {
+        for (i, t) in TIMERS.iter().enumerate() {
+            assert_eq!(t.index(), i, "{t:?}");
+        }
+    }
+
+    /// Entries come out in (deadline, owner, timer) order whatever order they were armed
+    /// in, whether they went to a queue or to the heap; the reference is a sort.
+    #[test]
+    fn pops_in_deadline_order_against_a_sort() {
+        let base = Instant::now();
+        let mut s = Scheduler::default();
+        let mut tables = vec![TimerTable::default(); 64];
+        let mut expected = Vec::new();
+        // A deterministic scramble of deadlines, owners and timers, including repeats,
+        // shorter intervals after longer ones and equal deadlines.
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        for _ in 0..2_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let t = TIMERS[(x % Timer::COUNT as u64) as usize];
+            let owner = match (x >> 8) % 3 {
+                0 => Owner::Client((x >> 16) % 64),
+                1 => Owner::Server((x >> 16) % 64),
+                _ => Owner::Call((x >> 16) % 64),
+            };
+            let at = base + Duration::from_millis((x >> 24) % 500);
+            let id = match owner {
+                Owner::Client(i) | Owner::Server(i) | Owner::Call(i) => i as usize,
+            };
+            s.arm(&mut tables[id], owner, t, at);
+            expected.push((at, owner, t));
+        }
+        expected.sort();
+        assert_eq!(s.len(), expected.len());
+        assert!(s.pop_due(expected[0].0 - Duration::from_nanos(1)).is_none());
+        let mut got = Vec::new();
+        while let Some(e) = s.pop_due(base + Duration::from_secs(1)) {
+            got.push(e);
+        }
+        assert_eq!(got, expected);
+        assert_eq!(s.len(), 0);
+    }
+
+    #[test]
+    fn pop_due_waits_for_the_deadline_and_retain_filters_both_stores() {
+        let base = Instant::now();
+        let mut s = Scheduler::default();
+        let mut table = TimerTable::default();
+        let ms = Duration::from_millis;
+        s.arm(&mut table, Owner::Call(1), Timer::A, base + ms(1000));
+        // Shorter after longer: goes to the heap.
+        s.arm(&mut table, Owner::Call(2), Timer::A, base + ms(500));
+        s.arm(&mut table, Owner::Call(3), Timer::B, base + ms(700));
+        assert_eq!(s.peek(), Some((base + ms(500), Owner::Call(2), Timer::A)));
+        assert_eq!(s.pop_due(base + ms(499)), None);
+        s.retain(|owner, _, _| owner != Owner::Call(2));
+        assert_eq!(s.len(), 2);
+        assert_eq!(
+            s.pop_due(base + ms(700)),
+            Some((base + ms(700), Owner::Call(3), Timer::B))
+        );
+        assert_eq!(s.pop_due(base + ms(999)), None);
+        s.pop();
+        assert_eq!(s.len(), 0);
+        assert_eq!(s.peek(), None);
     }
 }
