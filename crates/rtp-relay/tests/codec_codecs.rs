@@ -3,7 +3,8 @@
 use rtp_relay::Error;
 use rtp_relay::analysis::{dominant_frequency, power, tone_fraction};
 use rtp_relay::codec::{
-    Codec, CodecKind, Concealer, Decoder, Encoder, MAX_PAYLOAD_BYTES, OpusConfig, samples_in_ms,
+    Codec, CodecKind, Concealer, Decoder, Encoder, MAX_PAYLOAD_BYTES, OpusConfig,
+    opus_fmtp_bridged_to, samples_in_ms,
 };
 
 fn sine(freq: f64, amp: f64, rate: u32, n: usize) -> Vec<i16> {
@@ -307,4 +308,88 @@ fn opus_fmtp_of_the_far_end_shapes_our_encoder() {
     assert_eq!((cfg.fec, cfg.dtx), (base.fec, base.dtx));
     // The result is a configuration libopus accepts.
     assert!(Encoder::new(CodecKind::Opus, &cfg).is_ok());
+}
+
+/// Audio bandwidth in Hz of an Opus packet from its TOC byte (RFC 6716 §3.1, table 2).
+fn toc_bandwidth(payload: &[u8]) -> u32 {
+    match payload[0] >> 3 {
+        0..=3 | 16..=19 => 4000,
+        4..=7 => 6000,
+        8..=11 | 20..=23 => 8000,
+        12..=13 | 24..=27 => 12000,
+        _ => 20000,
+    }
+}
+
+#[test]
+fn opus_fmtp_toward_a_narrow_leg_makes_a_compliant_sender_encode_narrow() {
+    for (other, rate) in [
+        (CodecKind::Pcmu, 8000),
+        (CodecKind::Pcma, 8000),
+        (CodecKind::G722, 16000),
+        (CodecKind::Opus, 48000),
+    ] {
+        let fmtp = opus_fmtp_bridged_to(other);
+        let params: Vec<(&str, Option<&str>)> = fmtp
+            .split(';')
+            .map(|p| match p.split_once('=') {
+                Some((name, value)) => (name, Some(value)),
+                None => (p, None),
+            })
+            .collect();
+        // RFC 7587 §6.1 names only, each with a decimal value, no blanks.
+        for (name, value) in &params {
+            assert!(
+                [
+                    "minptime",
+                    "useinbandfec",
+                    "maxplaybackrate",
+                    "sprop-maxcapturerate"
+                ]
+                .contains(name),
+                "{other:?}: {name}"
+            );
+            let value = value.expect("a value");
+            assert!(value.parse::<u32>().is_ok(), "{other:?}: {name}={value}");
+        }
+        let declared = |name: &str| {
+            params
+                .iter()
+                .find(|(n, _)| *n == name)
+                .and_then(|(_, v)| v.and_then(|v| v.parse::<u32>().ok()))
+        };
+        let narrow = rate < 48000;
+        assert_eq!(
+            declared("maxplaybackrate"),
+            narrow.then_some(rate),
+            "{other:?}"
+        );
+        assert_eq!(declared("sprop-maxcapturerate"), narrow.then_some(rate));
+        assert_eq!(declared("useinbandfec"), Some(1));
+
+        // The far end's encoder as it honours our fmtp; what it sends stays within the
+        // declared playback rate and carries the tone.
+        let sender = OpusConfig::default().with_fmtp(params.iter().copied());
+        assert_eq!(sender.sample_rate, rate, "{other:?}");
+        assert!(sender.fec);
+        let mut enc = Encoder::new(CodecKind::Opus, &sender).expect("encoder");
+        let frame = samples_in_ms(rate, 20);
+        let pcm = sine(1000.0, 0.3, rate, 25 * frame);
+        let mut payload = [0u8; MAX_PAYLOAD_BYTES];
+        let mut dec = Decoder::new(CodecKind::Opus, rate).expect("decoder");
+        let mut buf = vec![0i16; dec.max_frame_samples()];
+        let mut out = Vec::new();
+        for chunk in pcm.chunks_exact(frame) {
+            let n = enc.encode(chunk, &mut payload).expect("encode");
+            assert!(
+                2 * toc_bandwidth(&payload[..n]) <= rate,
+                "{other:?}: TOC {:#04x} is wider than {rate} Hz playback",
+                payload[0]
+            );
+            let m = dec.decode(&payload[..n], &mut buf).expect("decode");
+            out.extend_from_slice(&buf[..m]);
+        }
+        let got = dominant_frequency(&out[out.len() / 4..], rate).expect("a tone");
+        assert!((got - 1000.0).abs() < 5.0, "{other:?}: {got} Hz");
+    }
 }

@@ -275,6 +275,34 @@ impl OpusConfig {
     }
 }
 
+/// The `a=fmtp` parameters to declare for an Opus leg whose audio is bridged to a leg
+/// speaking `other` (the complete value after `a=fmtp:<pt> `).
+///
+/// All of them carry `minptime=10;useinbandfec=1` (10 ms is the shortest frame we decode
+/// without waste; in-band FEC wanted, RFC 7587 §6.1). When the other leg is narrower than
+/// Opus's full band, they add the receiver hint `maxplaybackrate` and the sender hint
+/// `sprop-maxcapturerate` at that leg's audio rate (RFC 7587 §6.1, §7.1): whatever the
+/// Opus peer sends us above it is thrown away by the bridge, and our encoder toward it runs
+/// at that rate anyway (see [`Transcoder`]). A sender that honours `maxplaybackrate`
+/// (libwebrtc limits its encoder's bandwidth to it; [`OpusConfig::with_fmtp`] lowers the
+/// internal rate) then sends narrowband SILK for a G.711 leg, which costs the relay about
+/// a third of a 48 kHz hybrid SILK+CELT frame to decode to 8 kHz (measured with
+/// `relay-bench codec --room-maxplaybackrate 8000`, `benches/relay/README.md`).
+///
+/// For an Opus ↔ Opus bridge (pass-through) no rate is declared.
+#[must_use]
+pub const fn opus_fmtp_bridged_to(other: CodecKind) -> &'static str {
+    match other {
+        CodecKind::Pcmu | CodecKind::Pcma => {
+            "minptime=10;useinbandfec=1;maxplaybackrate=8000;sprop-maxcapturerate=8000"
+        }
+        CodecKind::G722 => {
+            "minptime=10;useinbandfec=1;maxplaybackrate=16000;sprop-maxcapturerate=16000"
+        }
+        CodecKind::Opus => "minptime=10;useinbandfec=1",
+    }
+}
+
 /// Samples in `ms` milliseconds at `rate`.
 #[must_use]
 pub const fn samples_in_ms(rate: u32, ms: u32) -> usize {
