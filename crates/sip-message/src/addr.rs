@@ -73,7 +73,7 @@ impl<'a> NameAddr<'a> {
             // LAQUOT addr-spec RAQUOT: no LWS inside the brackets (RFC 4475 §3.1.2.14).
             c.pos += 1;
             let start = c.pos;
-            let close = memchr::memchr(b'>', &b[start..])
+            let close = crate::find::find1(&b[start..], b'>')
                 .map(|p| start + p)
                 .ok_or(ParseError::new(kind, start))?;
             uri_str = &s[start..close];

@@ -66,6 +66,7 @@
 
 mod addr;
 mod error;
+mod find;
 mod frame;
 mod header_name;
 pub mod headers;

@@ -1,7 +1,7 @@
 //! The SIP message: one `Bytes`, a start line and an index of header fields, all spans into
 //! that buffer (RFC 3261 §7).
 //!
-//! Parsing indexes every header line in one pass (memchr), types Content-Length eagerly
+//! Parsing indexes every header line in one pass, types Content-Length eagerly
 //! (it frames the message) and leaves every other value as a span. The core headers
 //! (Via, From, To, Call-ID, CSeq, Max-Forwards, Contact, Route) are typed on access in
 //! O(length of the value) without allocating; [`Message::validate`] checks all of them.
@@ -215,7 +215,7 @@ impl Message {
                 }
                 HeaderName::Via => {
                     note_first(VIA);
-                    let alone = memchr::memchr(b',', value).is_none();
+                    let alone = crate::find::find1(value, b',').is_none();
                     if vias == 0 {
                         top_via_alone = alone;
                     }

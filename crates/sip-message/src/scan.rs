@@ -8,7 +8,7 @@
 //! `Err::Incomplete` means the head ended before the parser could decide: for a datagram
 //! that is an unterminated header section.
 //!
-//! Line ends are found with `memchr2` (SIMD); field names, colons, versions and status codes
+//! Line ends are found 16 bytes at a time ([`find`]); field names, colons, versions and status codes
 //! with nom's `take_while`/`char`/`tag_no_case` over byte slices, which compile to tight
 //! table loops.
 
@@ -18,6 +18,7 @@ use nom::{Err, IResult, Needed};
 
 use crate::HeaderName;
 use crate::error::{ErrorKind, ParseError};
+use crate::find;
 use crate::lex::{is_token, is_ws};
 
 /// Why and where a Layer A parser stopped.
@@ -77,7 +78,7 @@ fn is_sp_ht(c: u8) -> bool {
 /// is an error (RFC 3261 §7: lines end in CRLF); no line end yet is incomplete.
 #[inline]
 fn crlf(i: &[u8], from: usize) -> Result<(usize, usize), Err<Fail>> {
-    let Some(p) = memchr::memchr2(b'\r', b'\n', &i[from..]) else {
+    let Some(p) = find::find2(&i[from..], b'\r', b'\n') else {
         return Err(Err::Incomplete(Needed::Unknown));
     };
     let at = from + p;
@@ -127,7 +128,7 @@ pub(crate) struct Field<'a> {
 /// §7.3.1); lines longer than `max_line` fail with [`ErrorKind::LineTooLong`].
 ///
 /// Known names (nearly every field of real traffic) are recognised a word at a time right
-/// after `memchr` finds the colon, which also proves they are tokens; any other line goes
+/// after the colon is found, which also proves they are tokens; any other line goes
 /// through [`logical_line`] and [`field`], which check every byte.
 #[inline]
 pub(crate) fn header_field(i: &[u8], max_line: usize) -> PResult<'_, Field<'_>> {
@@ -171,7 +172,7 @@ pub(crate) fn header_field(i: &[u8], max_line: usize) -> PResult<'_, Field<'_>> 
 }
 
 /// The first ':' in `i`. Field names are short, so the first 16 bytes are looked at a word
-/// at a time without a call; `memchr` takes over past them.
+/// at a time without a call; a vector search takes over past them.
 #[inline(always)]
 fn first_colon(i: &[u8]) -> Option<usize> {
     const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
@@ -188,9 +189,9 @@ fn first_colon(i: &[u8]) -> Option<usize> {
                 return Some(8 * k + (zero.trailing_zeros() / 8) as usize);
             }
         }
-        return memchr::memchr(b':', &i[16..]).map(|p| p + 16);
+        return find::find1(&i[16..], b':').map(|p| p + 16);
     }
-    memchr::memchr(b':', i)
+    find::find1(i, b':')
 }
 
 /// Strips LWS (folds included) from both ends.
