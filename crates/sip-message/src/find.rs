@@ -18,11 +18,57 @@ pub(crate) fn find1(h: &[u8], a: u8) -> Option<usize> {
     imp::find2(h, a, a)
 }
 
+/// Whether every byte of `h` is ASCII (`<[u8]>::is_ascii`, 64 bytes a round).
+#[inline]
+pub(crate) fn is_ascii(h: &[u8]) -> bool {
+    imp::is_ascii(h)
+}
+
 #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
 mod imp {
     use std::arch::x86_64::{
         __m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_or_si128, _mm_set1_epi8,
     };
+
+    /// Bit k set where byte k of the OR of `cs` has its high bit set.
+    #[allow(unsafe_code)]
+    #[inline(always)]
+    fn high_bits<const N: usize>(cs: [&[u8; 16]; N]) -> u32 {
+        // SAFETY: as in `mask`: SSE2 is enabled for this build, and each load reads exactly
+        // the 16 bytes behind a valid reference.
+        let m = unsafe {
+            let mut v = _mm_loadu_si128(cs[0].as_ptr().cast::<__m128i>());
+            for c in &cs[1..] {
+                v = _mm_or_si128(v, _mm_loadu_si128(c.as_ptr().cast::<__m128i>()));
+            }
+            _mm_movemask_epi8(v)
+        };
+        m as u32
+    }
+
+    #[inline]
+    pub(super) fn is_ascii(h: &[u8]) -> bool {
+        let n = h.len();
+        if n < 16 {
+            return h.is_ascii();
+        }
+        let mut k = 0;
+        while k + 64 <= n {
+            let c = |j: usize| chunk(h, k + 16 * j);
+            if high_bits([c(0), c(1), c(2), c(3)]) != 0 {
+                return false;
+            }
+            k += 64;
+        }
+        while k + 16 <= n {
+            if high_bits([chunk(h, k)]) != 0 {
+                return false;
+            }
+            k += 16;
+        }
+        // The last 16 bytes (some already seen: harmless).
+        high_bits([chunk(h, n - 16)]) == 0
+    }
 
     /// Bit k set where byte k of `c` is `a` or `b`.
     #[allow(unsafe_code)]
@@ -77,6 +123,11 @@ mod imp {
 
 #[cfg(not(all(target_arch = "x86_64", target_feature = "sse2")))]
 mod imp {
+    #[inline]
+    pub(super) fn is_ascii(h: &[u8]) -> bool {
+        h.is_ascii()
+    }
+
     #[inline(always)]
     pub(super) fn find2(h: &[u8], a: u8, b: u8) -> Option<usize> {
         if a == b {
@@ -110,6 +161,16 @@ mod tests {
             }
         }
         // Bytes with the high bit set (the movemask reads sign bits).
+        for len in 0..=200usize {
+            let mut h = vec![b'a'; len];
+            assert!(is_ascii(&h));
+            for p in 0..len {
+                h[p] = 0x80 | (p as u8);
+                assert!(!is_ascii(&h), "{len} {p}");
+                h[p] = 0x7f;
+                assert!(is_ascii(&h), "{len} {p}");
+            }
+        }
         let h = [0xffu8, 0x80, 0x7f, b':', 0xfe];
         assert_eq!(find1(&h, b':'), Some(3));
         assert_eq!(find1(&h, 0xfe), Some(4));

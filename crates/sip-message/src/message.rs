@@ -239,7 +239,7 @@ impl Message {
         };
         // TEXT-UTF8 (RFC 3261 §25.1); the common all-ASCII head skips the full decoder.
         let head = &b[headers_from..end];
-        if !head.is_ascii() {
+        if !crate::find::is_ascii(head) {
             if let Err(e) = std::str::from_utf8(head) {
                 return Err(ParseError::new(
                     ErrorKind::NotUtf8,
