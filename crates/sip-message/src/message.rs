@@ -407,25 +407,24 @@ impl Message {
     pub fn top_via(&self) -> Option<Via<'_>> {
         let v = self.first_value(VIA)?;
         if self.top_via_alone {
-            return Via::parse(v).ok();
+            return Via::parse_ok(v);
         }
         CommaSplit::new(v)
             .next()
-            .and_then(|(_, s)| Via::parse(s).ok())
+            .and_then(|(_, s)| Via::parse_ok(s))
     }
 
     /// From (RFC 3261 §20.20); `None` when absent or malformed.
     pub fn from(&self) -> Option<NameAddr<'_>> {
-        NameAddr::parse_as(
+        NameAddr::parse_ok(
             self.first_value(FROM)?,
             ErrorKind::BadHeader(HeaderName::From),
         )
-        .ok()
     }
 
     /// To (RFC 3261 §20.39); `None` when absent or malformed.
     pub fn to(&self) -> Option<NameAddr<'_>> {
-        NameAddr::parse_as(self.first_value(TO)?, ErrorKind::BadHeader(HeaderName::To)).ok()
+        NameAddr::parse_ok(self.first_value(TO)?, ErrorKind::BadHeader(HeaderName::To))
     }
 
     /// Call-ID (RFC 3261 §20.8), as written; `None` when absent or empty.

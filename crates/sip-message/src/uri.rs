@@ -621,7 +621,13 @@ mod tests {
     fn ipv4_fast_path_decides_like_the_general_scan() {
         // Pins the one-pass IPv4 read: it may only accept what the full host scan would.
         let v4 = |a, b, c, d| Ok(Host::V4(Ipv4Addr::new(a, b, c, d)));
-        let cases: [(&str, Result<Host<'_>, ()>, usize); 11] = [
+        let cases: [(&str, Result<Host<'_>, ()>, usize); 17] = [
+            ("0.0.0.0", v4(0, 0, 0, 0), 7),
+            ("255.255.255.255", v4(255, 255, 255, 255), 15),
+            ("9.99.199.1", v4(9, 99, 199, 1), 10),
+            ("1.2.3.0004", Err(()), 0),
+            ("1.2.3.", Err(()), 0),
+            ("1.2:3.4", Err(()), 0),
             ("203.0.113.10", v4(203, 0, 113, 10), 12),
             ("203.0.113.10:5060", v4(203, 0, 113, 10), 12),
             ("203.0.113.10;lr", v4(203, 0, 113, 10), 12),

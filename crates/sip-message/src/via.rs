@@ -110,6 +110,16 @@ impl fmt::Display for Transport<'_> {
 impl<'a> Via<'a> {
     /// Parses one Via value (no top-level commas).
     pub fn parse(s: &'a str) -> Result<Self, ParseError> {
+        Self::parse_inline(s)
+    }
+
+    /// [`Via::parse`] built in place in the `Option` (see `NameAddr::parse_ok`).
+    pub(crate) fn parse_ok(s: &'a str) -> Option<Self> {
+        Self::parse_inline(s).ok()
+    }
+
+    #[inline(always)]
+    fn parse_inline(s: &'a str) -> Result<Self, ParseError> {
         let mut c = Cursor::new(s, KIND);
         // sent-protocol = protocol-name SLASH protocol-version SLASH transport, LWS around
         // the slashes allowed (RFC 4475 §3.1.1.1); "SIP/2.0/" is the common fast path.
