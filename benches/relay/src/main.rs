@@ -13,7 +13,9 @@
 //! Modes: `passthrough` (PCMU both ways, 172-byte packets carrying their send time) and
 //! `transcode` (leg A speaks PCMU, leg B Opus — a SIP phone toward a WebRTC room: phone A
 //! sends a 1 kHz tone as 172-byte PCMU packets, phone B sends pre-encoded 48 kHz Opus
-//! frames of the same tone; the relay decodes, resamples and re-encodes both ways).
+//! frames of the same tone, full band unless `--room-maxplaybackrate` makes the room honour
+//! the `maxplaybackrate` the relay declares toward a PCMU leg; the relay decodes and
+//! re-encodes both ways).
 //! A transcoded packet cannot carry its send time: in that mode arrivals in the window are
 //! counted against packets sent in it, and latency is not measured.
 
@@ -92,10 +94,17 @@ struct CodecArgs {
     /// Turn the relay's Opus in-band FEC off (on by default, RFC 7587 §3.3).
     #[arg(long)]
     no_fec: bool,
-    /// Rate the Opus leg's own encoder runs at (48000: a WebRTC room's default; 8000: a
-    /// room that honours `maxplaybackrate=8000`).
+    /// Rate the Opus leg's own encoder runs at (48000: a WebRTC room's default).
     #[arg(long, default_value_t = 48000)]
     room_rate: u32,
+    /// The room's encoder honours an `a=fmtp` `maxplaybackrate` of this many Hz (8000 is
+    /// what `rtp_relay::codec::opus_fmtp_bridged_to` declares toward a PCMU leg).
+    #[arg(long)]
+    room_maxplaybackrate: Option<u32>,
+    /// The room encoder's bitrate in bit/s (default: libopus's automatic choice, or
+    /// `OpusConfig::effective_bitrate` at 8 kHz).
+    #[arg(long)]
+    room_bitrate: Option<i32>,
 }
 
 #[derive(Parser, Clone)]
@@ -133,6 +142,15 @@ struct RunArgs {
     /// Cap on the relay's Opus complexity at 8 kHz (10 = none).
     #[arg(long, default_value_t = OpusConfig::default().narrowband_max_complexity)]
     opus_nb_max_complexity: u8,
+    /// Transcode mode: the room's encoder (phone B) honours an `a=fmtp` `maxplaybackrate`
+    /// of this many Hz (8000: what the relay declares toward a PCMU leg); default: a
+    /// full-band 48 kHz room.
+    #[arg(long)]
+    room_maxplaybackrate: Option<u32>,
+    /// The room encoder's bitrate in bit/s (default: libopus's automatic choice, or
+    /// `OpusConfig::effective_bitrate` at 8 kHz).
+    #[arg(long)]
+    room_bitrate: Option<i32>,
 }
 
 #[derive(Parser, Clone)]
@@ -214,18 +232,8 @@ fn codec(args: &CodecArgs) -> Result<()> {
     let mut to_pcmu = TranscoderConfig::new(opus_codec, pcmu);
     to_pcmu.opus = opus;
     let pcmu_frames = pcmu_tone_frames();
-    let room_frames = opus_tone_frames_at(args.room_rate)?;
-    // What the room's encoder chose (RFC 6716 §3.1: TOC configuration 0–11 SILK-only,
-    // 12–15 hybrid, 16–31 CELT-only), since decoding cost depends on it.
-    let (mut silk, mut hybrid, mut celt) = (0, 0, 0);
-    for f in &room_frames {
-        match f.first().map(|toc| toc >> 3) {
-            Some(0..=11) => silk += 1,
-            Some(12..=15) => hybrid += 1,
-            Some(_) => celt += 1,
-            None => {}
-        }
-    }
+    let room_frames =
+        opus_tone_frames_at(args.room_rate, args.room_maxplaybackrate, args.room_bitrate)?;
     let run = |cfg: TranscoderConfig, frames: &[Vec<u8>], ticks: u32| -> Result<(f64, u64)> {
         let mut t = Transcoder::new(cfg)?;
         let inputs: Vec<Bytes> = frames.iter().map(|f| Bytes::copy_from_slice(f)).collect();
@@ -264,8 +272,12 @@ fn codec(args: &CodecArgs) -> Result<()> {
         ab_bytes as f64 / n
     );
     println!(
-        "Opus ({} Hz room encoder; frames SILK/hybrid/CELT {silk}/{hybrid}/{celt}) → PCMU: {ba:.2} µs/packet ({:.0} bytes out per packet)",
+        "Opus ({} Hz room encoder, maxplaybackrate {:?}, bitrate {:?}; frames {}, {:.0} bytes each) → PCMU: {ba:.2} µs/packet ({:.0} bytes out per packet)",
         args.room_rate,
+        args.room_maxplaybackrate,
+        args.room_bitrate,
+        frame_kinds(&room_frames),
+        room_frames.iter().map(Vec::len).sum::<usize>() as f64 / room_frames.len().max(1) as f64,
         ba_bytes as f64 / n
     );
     println!(
@@ -483,7 +495,14 @@ fn run(args: &RunArgs) -> Result<()> {
     };
 
     let opus_frames = if args.mode == Mode::Transcode {
-        opus_tone_frames()?
+        let frames = opus_tone_frames_at(48000, args.room_maxplaybackrate, args.room_bitrate)?;
+        println!(
+            "room (phone B) Opus: 48000 Hz encoder, maxplaybackrate {:?}, bitrate {:?}; frames {}",
+            args.room_maxplaybackrate,
+            args.room_bitrate,
+            frame_kinds(&frames)
+        );
+        frames
     } else {
         Vec::new()
     };
@@ -758,18 +777,27 @@ fn pcmu_tone_frames() -> Vec<Vec<u8>> {
         .collect()
 }
 
-/// 50 frames of the same tone as 48 kHz Opus (what a WebRTC room would send).
-fn opus_tone_frames() -> Result<Vec<Vec<u8>>> {
-    opus_tone_frames_at(48000)
-}
-
-/// 50 frames of the tone as Opus from an encoder running at `rate`.
-fn opus_tone_frames_at(rate: u32) -> Result<Vec<Vec<u8>>> {
-    let mut tone = ToneGenerator::new(ToneSpec::new(&[(1000.0, 0.3)], Cadence::continuous()), rate);
+/// 50 frames of the same tone as Opus from a room's encoder running at `rate` (48000: what
+/// a WebRTC room sends), complexity 5, libopus's automatic bitrate. With `maxplaybackrate`
+/// it honours that `a=fmtp` parameter of ours the way `OpusConfig::with_fmtp` does (the
+/// internal rate drops to it; libwebrtc limits the encoded bandwidth instead, with the
+/// same narrowband SILK frames as the result). Not the relay's encoder: no narrowband
+/// complexity cap.
+fn opus_tone_frames_at(
+    rate: u32,
+    maxplaybackrate: Option<u32>,
+    bitrate: Option<i32>,
+) -> Result<Vec<Vec<u8>>> {
+    let cap = maxplaybackrate.map(|r| r.to_string());
     let cfg = OpusConfig {
         sample_rate: rate,
+        bitrate,
+        narrowband_max_complexity: 10,
         ..OpusConfig::default()
-    };
+    }
+    .with_fmtp(cap.as_deref().map(|r| ("maxplaybackrate", Some(r))));
+    let rate = cfg.sample_rate;
+    let mut tone = ToneGenerator::new(ToneSpec::new(&[(1000.0, 0.3)], Cadence::continuous()), rate);
     let mut enc = Encoder::new(CodecKind::Opus, &cfg)?;
     let mut pcm = vec![0i16; rate as usize / 50];
     let mut out = [0u8; 1500];
@@ -780,6 +808,32 @@ fn opus_tone_frames_at(rate: u32) -> Result<Vec<Vec<u8>>> {
             Ok(out[..n].to_vec())
         })
         .collect()
+}
+
+/// What a room's encoder chose, since the cost of decoding depends on it: counts of SILK-only,
+/// hybrid and CELT-only frames (RFC 6716 §3.1: TOC configurations 0–11, 12–15, 16–31) and
+/// the widest audio bandwidth.
+fn frame_kinds(frames: &[Vec<u8>]) -> String {
+    let (mut silk, mut hybrid, mut celt, mut widest) = (0, 0, 0, 0);
+    for f in frames {
+        let Some(config) = f.first().map(|toc| toc >> 3) else {
+            continue;
+        };
+        let bandwidth_hz = match config {
+            0..=3 | 16..=19 => 4000,
+            4..=7 => 6000,
+            8..=11 | 20..=23 => 8000,
+            12..=13 | 24..=27 => 12000,
+            _ => 20000,
+        };
+        widest = widest.max(bandwidth_hz);
+        match config {
+            0..=11 => silk += 1,
+            12..=15 => hybrid += 1,
+            _ => celt += 1,
+        }
+    }
+    format!("SILK/hybrid/CELT {silk}/{hybrid}/{celt}, audio bandwidth up to {widest} Hz")
 }
 
 #[allow(clippy::too_many_arguments)]
