@@ -13,7 +13,7 @@ use crate::error::{ErrorKind, ParseError};
 use crate::header_name::HeaderName;
 use crate::headers::{Date, Expires, MediaType};
 use crate::lex::trim;
-use crate::message::{Limits, Message, StartLine, parse_max_forwards, split_cseq};
+use crate::message::{HeaderEntry, Limits, Message, StartLine, parse_max_forwards, split_cseq};
 use crate::method::Method;
 use crate::uri::Uri;
 
@@ -131,31 +131,35 @@ impl Message {
             )));
         }
 
+        // One pass over the header index finds every header the checks below look at; a
+        // check whose header is absent then costs nothing (most requests carry no Route,
+        // Record-Route, Expires or Date).
+        let seen = Survey::of(self);
+
         // Presence and multiplicity of single-valued headers (RFC 3261 §7.3.1, §8.1.1).
-        for (name, mandatory) in [
-            (HeaderName::Via, true),
-            (HeaderName::From, true),
-            (HeaderName::To, true),
-            (HeaderName::CallId, true),
-            (HeaderName::CSeq, true),
-            (HeaderName::MaxForwards, false),
-            (HeaderName::ContentLength, false),
+        for (slot, mandatory) in [
+            (Survey::VIA, true),
+            (Survey::FROM, true),
+            (Survey::TO, true),
+            (Survey::CALL_ID, true),
+            (Survey::CSEQ, true),
+            (Survey::MAX_FORWARDS, false),
+            (Survey::CONTENT_LENGTH, false),
         ] {
-            let mut it = self.entries(name);
-            match it.next() {
+            match seen.first[slot] {
                 None if mandatory => {
                     return Err(reject(ParseError::new(
-                        ErrorKind::MissingHeader(name),
+                        ErrorKind::MissingHeader(Survey::NAMES[slot]),
                         self.body_offset(),
                     )));
                 }
                 None => {}
-                Some(_) if name == HeaderName::Via => {}
+                Some(_) if slot == Survey::VIA => {}
                 Some(_) => {
-                    if let Some(dup) = it.next() {
+                    if let Some(dup) = seen.second[slot] {
                         return Err(reject(ParseError::new(
-                            ErrorKind::DuplicateHeader(name),
-                            dup.name_span.start as usize,
+                            ErrorKind::DuplicateHeader(Survey::NAMES[slot]),
+                            self.headers[dup].name_span.start as usize,
                         )));
                     }
                 }
@@ -166,19 +170,18 @@ impl Message {
         for v in self.vias() {
             v.map_err(reject)?;
         }
-        for name in [HeaderName::From, HeaderName::To] {
-            let h = self.entries(name).next();
-            if let Some(h) = h {
-                let kind = ErrorKind::BadHeader(name);
+        for slot in [Survey::FROM, Survey::TO] {
+            if let Some(h) = seen.entry(self, slot) {
+                let kind = ErrorKind::BadHeader(Survey::NAMES[slot]);
                 self.parse_value(h.value, |s| NameAddr::parse_as(s, kind))
                     .map_err(|e| ParseError::new(kind, e.offset))
                     .map_err(reject)?;
             }
         }
-        if let Some(h) = self.entries(HeaderName::CallId).next() {
+        if let Some(h) = seen.entry(self, Survey::CALL_ID) {
             self.parse_value(h.value, check_call_id).map_err(reject)?;
         }
-        let cseq_h = self.entries(HeaderName::CSeq).next();
+        let cseq_h = seen.entry(self, Survey::CSEQ);
         let mut cseq_method = "";
         if let Some(h) = cseq_h {
             let (num, m, _) = self.parse_value(h.value, split_cseq).map_err(reject)?;
@@ -190,20 +193,19 @@ impl Message {
             }
             cseq_method = m;
         }
-        if let Some(h) = self.entries(HeaderName::MaxForwards).next() {
+        if let Some(h) = seen.entry(self, Survey::MAX_FORWARDS) {
             self.parse_value(h.value, parse_max_forwards)
                 .map_err(reject)?;
         }
-        for c in self.contacts() {
-            c.map_err(reject)?;
-        }
-        if self.entries(HeaderName::Contact).count() > 0 {
+        if seen.has(Survey::CONTACT) {
+            for c in self.contacts() {
+                c.map_err(reject)?;
+            }
             // `*` must be the only Contact value (RFC 3261 §10.2.2).
             let star = self.header_values(HeaderName::Contact).any(|v| v == "*");
             if star && self.header_values(HeaderName::Contact).count() > 1 {
-                let h = self
-                    .entries(HeaderName::Contact)
-                    .next()
+                let h = seen
+                    .entry(self, Survey::CONTACT)
                     .map_or(0, |h| h.value.start as usize);
                 return Err(reject(ParseError::new(
                     ErrorKind::BadHeader(HeaderName::Contact),
@@ -211,17 +213,30 @@ impl Message {
                 )));
             }
         }
-        for r in self.routes().chain(self.record_routes()) {
-            r.map_err(reject)?;
+        if seen.has(Survey::ROUTE) {
+            for r in self.routes() {
+                r.map_err(reject)?;
+            }
         }
-        for e in self.typed_all::<Expires>() {
-            e.map_err(reject)?;
+        if seen.has(Survey::RECORD_ROUTE) {
+            for r in self.record_routes() {
+                r.map_err(reject)?;
+            }
         }
-        for e in self.typed_all::<MediaType<'_>>() {
-            e.map_err(reject)?;
+        if seen.has(Survey::EXPIRES) {
+            for e in self.typed_all::<Expires>() {
+                e.map_err(reject)?;
+            }
         }
-        for e in self.typed_all::<Date>() {
-            e.map_err(reject)?;
+        if seen.has(Survey::CONTENT_TYPE) {
+            for e in self.typed_all::<MediaType<'_>>() {
+                e.map_err(reject)?;
+            }
+        }
+        if seen.has(Survey::DATE) {
+            for e in self.typed_all::<Date>() {
+                e.map_err(reject)?;
+            }
         }
 
         if let StartLine::Request {
@@ -344,4 +359,89 @@ fn check_call_id(v: &str) -> Result<(), ParseError> {
         }
     }
     Ok(())
+}
+
+/// Where the headers [`Message::validate`] checks occur in the header index: the first and
+/// second entry of each (a second one of a single-valued header is a duplicate), found in one
+/// pass instead of one scan per header.
+struct Survey {
+    first: [Option<usize>; Survey::COUNT],
+    second: [Option<usize>; Survey::COUNT],
+}
+
+impl Survey {
+    const VIA: usize = 0;
+    const FROM: usize = 1;
+    const TO: usize = 2;
+    const CALL_ID: usize = 3;
+    const CSEQ: usize = 4;
+    const MAX_FORWARDS: usize = 5;
+    const CONTENT_LENGTH: usize = 6;
+    const CONTACT: usize = 7;
+    const ROUTE: usize = 8;
+    const RECORD_ROUTE: usize = 9;
+    const EXPIRES: usize = 10;
+    const CONTENT_TYPE: usize = 11;
+    const DATE: usize = 12;
+    const COUNT: usize = 13;
+    /// The header of each slot.
+    const NAMES: [HeaderName<'static>; Survey::COUNT] = [
+        HeaderName::Via,
+        HeaderName::From,
+        HeaderName::To,
+        HeaderName::CallId,
+        HeaderName::CSeq,
+        HeaderName::MaxForwards,
+        HeaderName::ContentLength,
+        HeaderName::Contact,
+        HeaderName::Route,
+        HeaderName::RecordRoute,
+        HeaderName::Expires,
+        HeaderName::ContentType,
+        HeaderName::Date,
+    ];
+
+    fn slot(name: HeaderName<'_>) -> Option<usize> {
+        Some(match name {
+            HeaderName::Via => Self::VIA,
+            HeaderName::From => Self::FROM,
+            HeaderName::To => Self::TO,
+            HeaderName::CallId => Self::CALL_ID,
+            HeaderName::CSeq => Self::CSEQ,
+            HeaderName::MaxForwards => Self::MAX_FORWARDS,
+            HeaderName::ContentLength => Self::CONTENT_LENGTH,
+            HeaderName::Contact => Self::CONTACT,
+            HeaderName::Route => Self::ROUTE,
+            HeaderName::RecordRoute => Self::RECORD_ROUTE,
+            HeaderName::Expires => Self::EXPIRES,
+            HeaderName::ContentType => Self::CONTENT_TYPE,
+            HeaderName::Date => Self::DATE,
+            _ => return None,
+        })
+    }
+
+    fn of(m: &Message) -> Self {
+        let mut s = Survey {
+            first: [None; Survey::COUNT],
+            second: [None; Survey::COUNT],
+        };
+        for (i, h) in m.headers.iter().enumerate() {
+            if let Some(slot) = Self::slot(h.name) {
+                if s.first[slot].is_none() {
+                    s.first[slot] = Some(i);
+                } else if s.second[slot].is_none() {
+                    s.second[slot] = Some(i);
+                }
+            }
+        }
+        s
+    }
+
+    fn has(&self, slot: usize) -> bool {
+        self.first[slot].is_some()
+    }
+
+    fn entry<'m>(&self, m: &'m Message, slot: usize) -> Option<&'m HeaderEntry> {
+        self.first[slot].map(|i| &m.headers[i])
+    }
 }
