@@ -23,7 +23,24 @@ macro_rules! header_names {
             Other(&'a str),
         }
 
+        /// The known names in declaration order: `Code::X as u8` is X's index in `KNOWN`.
+        #[repr(u8)]
+        #[allow(dead_code)] // only `as u8` reads the variants
+        enum Code {
+            $( $variant, )*
+        }
+
         impl<'a> HeaderName<'a> {
+            /// A one-byte code: the index of a known name in `KNOWN`, or [`OTHER`] (what the
+            /// header index of a message stores instead of the 24-byte enum).
+            #[inline]
+            pub(crate) const fn code(&self) -> u8 {
+                match self {
+                    $( HeaderName::$variant => Code::$variant as u8, )*
+                    HeaderName::Other(_) => OTHER,
+                }
+            }
+
             /// Classifies a field name (full or compact form, case-insensitive).
             ///
             /// `name` is expected to be a token; no check is made here.
@@ -52,7 +69,18 @@ macro_rules! header_names {
 
             /// Classifies raw name bytes; unknown names become `Other("")`.
             pub(crate) fn classify(b: &[u8]) -> HeaderName<'static> {
+                Self::from_code(Self::classify_code(b))
+            }
+
+            /// [`HeaderName::classify`] as a code ([`HeaderName::code`]).
+            pub(crate) fn classify_code(b: &[u8]) -> u8 {
                 Self::classify_prefix(b, b.len())
+            }
+
+            /// The known name of a code; `Other("")` for [`OTHER`].
+            #[inline]
+            pub(crate) fn from_code(code: u8) -> HeaderName<'static> {
+                KNOWN.get(usize::from(code)).map_or(HeaderName::Other(""), |k| k.1)
             }
 
             /// Classifies the name `buf[..len]` (`0 < len <= buf.len()`), where `buf` may go
@@ -61,19 +89,19 @@ macro_rules! header_names {
             /// because no non-token byte folds onto a letter or '-' (CR, which folds onto
             /// '-', always comes with an LF, which folds onto '*').
             #[inline(always)]
-            pub(crate) fn classify_prefix(buf: &[u8], len: usize) -> HeaderName<'static> {
+            pub(crate) fn classify_prefix(buf: &[u8], len: usize) -> u8 {
                 let b = &buf[..len];
                 if b.len() == 1 {
                     return match b[0].to_ascii_lowercase() {
-                        $($( $cbyte => HeaderName::$variant, )?)*
-                        _ => HeaderName::Other(""),
+                        $($( $cbyte => Code::$variant as u8, )?)*
+                        _ => OTHER,
                     };
                 }
                 // Candidates share the length and (case-folded) first letter: almost
                 // always one, never more than `PER_KEY`, so a known name costs one compare
                 // of up to three words.
                 let Some(row) = key(b.len(), b[0]).and_then(|k| BY_KEY.get(k)) else {
-                    return HeaderName::Other("");
+                    return OTHER;
                 };
                 // Most names fit one word: fold and compare the others only when needed.
                 if len <= 8 {
@@ -81,10 +109,10 @@ macro_rules! header_names {
                         let w0 = folded_word(wide, len);
                         for &i in row.iter().take_while(|&&i| i != NONE) {
                             if WORDS[i as usize][0] == w0 {
-                                return KNOWN[i as usize].1;
+                                return i;
                             }
                         }
-                        return HeaderName::Other("");
+                        return OTHER;
                     }
                 }
                 let w = match buf.first_chunk::<24>() {
@@ -94,10 +122,10 @@ macro_rules! header_names {
                 for &i in row.iter().take_while(|&&i| i != NONE) {
                     let k = &WORDS[i as usize];
                     if k[0] == w[0] && k[1] == w[1] && k[2] == w[2] {
-                        return KNOWN[i as usize].1;
+                        return i;
                     }
                 }
-                HeaderName::Other("")
+                OTHER
             }
 
         }
@@ -237,6 +265,9 @@ fn folded_prefix_words(wide: &[u8; 24], len: usize) -> [u64; 3] {
 }
 
 const NONE: u8 = u8::MAX;
+/// The code of every name that is not known ([`HeaderName::code`]).
+pub(crate) const OTHER: u8 = u8::MAX;
+const _: () = assert!(KNOWN.len() < OTHER as usize);
 const MAX_LEN: usize = 24;
 const PER_KEY: usize = 3;
 
@@ -342,6 +373,8 @@ mod tests {
             assert_eq!(HeaderName::new(&name.to_ascii_uppercase()), want, "{name}");
             assert_eq!(HeaderName::new(want.as_str()), want, "{name}");
             assert!(want.as_str().eq_ignore_ascii_case(name));
+            assert_eq!(HeaderName::from_code(want.code()), want, "{name}");
+            assert_eq!(HeaderName::classify_code(lower), want.code(), "{name}");
             // A one-byte change makes it unknown (no false positives from the table).
             let mut changed = name.to_string();
             changed.push('x');

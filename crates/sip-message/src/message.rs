@@ -12,7 +12,7 @@ use bytes::Bytes;
 
 use crate::addr::{Contact, NameAddr};
 use crate::error::{ErrorKind, ParseError};
-use crate::header_name::HeaderName;
+use crate::header_name::{HeaderName, OTHER};
 use crate::headers::TypedHeader;
 use crate::lex::{CommaSplit, is_token, is_ws, parse_u32, trim};
 use crate::method::Method;
@@ -75,10 +75,11 @@ impl Span {
     }
 }
 
+/// One header field: 20 bytes (the 24-byte `HeaderName` made entries 40 bytes).
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct HeaderEntry {
-    /// Known name, or `Other("")` (the spelling is in `name_span`).
-    pub(crate) name: HeaderName<'static>,
+    /// [`HeaderName::code`] of the name; for [`OTHER`] the spelling is in `name_span`.
+    pub(crate) code: u8,
     pub(crate) name_span: Span,
     pub(crate) value: Span,
 }
@@ -116,6 +117,15 @@ pub struct Message {
     /// whole field, as indexing found.
     top_via_alone: bool,
 }
+
+/// Codes of the names indexing looks at.
+const C_VIA: u8 = HeaderName::Via.code();
+const C_FROM: u8 = HeaderName::From.code();
+const C_TO: u8 = HeaderName::To.code();
+const C_CALL_ID: u8 = HeaderName::CallId.code();
+const C_CSEQ: u8 = HeaderName::CSeq.code();
+const C_MAX_FORWARDS: u8 = HeaderName::MaxForwards.code();
+const C_CONTENT_LENGTH: u8 = HeaderName::ContentLength.code();
 
 /// Slots of `Message::first`.
 const VIA: usize = 0;
@@ -186,7 +196,7 @@ impl Message {
                 return Err(ParseError::new(ErrorKind::TooManyHeaders, line_start));
             }
             let (next, field) = scan::header_field(rest, limits.max_line_length).map_err(fail)?;
-            let (name, name_bytes, value) = (field.id, field.name, field.value);
+            let (code, name_bytes, value) = (field.code, field.name, field.value);
             let vs = offset_in(b, value);
             let value_span = Span::new(vs, vs + value.len());
             // max_headers is clamped below u16::MAX above.
@@ -196,13 +206,13 @@ impl Message {
                     first[slot] = index;
                 }
             };
-            match name {
-                HeaderName::From => note_first(FROM),
-                HeaderName::To => note_first(TO),
-                HeaderName::CallId => note_first(CALL_ID),
-                HeaderName::CSeq => note_first(CSEQ),
-                HeaderName::MaxForwards => note_first(MAX_FORWARDS),
-                HeaderName::ContentLength => {
+            match code {
+                C_FROM => note_first(FROM),
+                C_TO => note_first(TO),
+                C_CALL_ID => note_first(CALL_ID),
+                C_CSEQ => note_first(CSEQ),
+                C_MAX_FORWARDS => note_first(MAX_FORWARDS),
+                C_CONTENT_LENGTH => {
                     let n = parse_u32_bytes(value)
                         .ok_or(ParseError::new(ErrorKind::ContentLength, vs))?;
                     if content_length.is_some_and(|old| old != n) {
@@ -213,7 +223,7 @@ impl Message {
                     }
                     content_length = Some(n);
                 }
-                HeaderName::Via => {
+                C_VIA => {
                     note_first(VIA);
                     let alone = crate::find::find1(value, b',').is_none();
                     if vias == 0 {
@@ -231,7 +241,7 @@ impl Message {
                 _ => {}
             }
             headers.push(HeaderEntry {
-                name,
+                code,
                 name_span: Span::new(line_start, line_start + name_bytes.len()),
                 value: value_span,
             });
@@ -522,9 +532,10 @@ impl Message {
     }
 
     pub(crate) fn name_of(&self, h: &HeaderEntry) -> HeaderName<'_> {
-        match h.name {
-            HeaderName::Other(_) => HeaderName::Other(self.str_at(h.name_span)),
-            known => known,
+        if h.code == OTHER {
+            HeaderName::Other(self.str_at(h.name_span))
+        } else {
+            HeaderName::from_code(h.code)
         }
     }
 
@@ -532,11 +543,13 @@ impl Message {
         &'s self,
         name: HeaderName<'s>,
     ) -> impl Iterator<Item = &'s HeaderEntry> + 's {
-        self.headers.iter().filter(move |h| match (h.name, name) {
-            (HeaderName::Other(_), HeaderName::Other(want)) => {
-                self.str_at(h.name_span).eq_ignore_ascii_case(want)
-            }
-            (have, want) => have == want,
+        let code = name.code();
+        self.headers.iter().filter(move |h| {
+            h.code == code
+                && match name {
+                    HeaderName::Other(want) => self.str_at(h.name_span).eq_ignore_ascii_case(want),
+                    _ => true,
+                }
         })
     }
 

@@ -19,6 +19,7 @@ use nom::{Err, IResult, Needed};
 use crate::HeaderName;
 use crate::error::{ErrorKind, ParseError};
 use crate::find;
+use crate::header_name::OTHER;
 use crate::lex::{is_token, is_ws};
 
 /// Why and where a Layer A parser stopped.
@@ -118,8 +119,8 @@ pub(crate) fn logical_line(i: &[u8]) -> PResult<'_, &[u8]> {
 pub(crate) struct Field<'a> {
     /// The field name as written.
     pub(crate) name: &'a [u8],
-    /// Its classification.
-    pub(crate) id: HeaderName<'static>,
+    /// Its classification ([`HeaderName::code`]).
+    pub(crate) code: u8,
     /// The value, LWS-trimmed (folds inside it kept).
     pub(crate) value: &'a [u8],
 }
@@ -139,8 +140,8 @@ pub(crate) fn header_field(i: &[u8], max_line: usize) -> PResult<'_, Field<'_>> 
             n -= 1;
         }
         if n > 0 {
-            let id = HeaderName::classify_prefix(i, n);
-            if !matches!(id, HeaderName::Other(_)) {
+            let code = HeaderName::classify_prefix(i, n);
+            if code != OTHER {
                 let (rest, tail) = logical_line(&i[colon + 1..])?;
                 if colon + 1 + tail.len() > max_line {
                     return Err(too_long());
@@ -149,7 +150,7 @@ pub(crate) fn header_field(i: &[u8], max_line: usize) -> PResult<'_, Field<'_>> 
                     rest,
                     Field {
                         name: &i[..n],
-                        id,
+                        code,
                         value: trim(tail),
                     },
                 ));
@@ -165,7 +166,7 @@ pub(crate) fn header_field(i: &[u8], max_line: usize) -> PResult<'_, Field<'_>> 
         rest,
         Field {
             name,
-            id: HeaderName::classify(name),
+            code: HeaderName::classify_code(name),
             value,
         },
     ))

@@ -426,7 +426,7 @@ impl Survey {
             second: [None; Survey::COUNT],
         };
         for (i, h) in m.headers.iter().enumerate() {
-            if let Some(slot) = Self::slot(h.name) {
+            if let Some(slot) = Self::slot(HeaderName::from_code(h.code)) {
                 if s.first[slot].is_none() {
                     s.first[slot] = Some(i);
                 } else if s.second[slot].is_none() {
