@@ -72,6 +72,23 @@ enum Cmd {
     Calibrate,
     /// CPU per packet of each transcoding direction, in this process (no sockets).
     Codec(CodecArgs),
+    /// How much of a tone survives PCMU → Opus (the relay's narrowband encoder) → PCMU,
+    /// without loss and with one Opus packet lost: the quality side of the encoder settings
+    /// `codec` prices.
+    Fidelity(FidelityArgs),
+}
+
+#[derive(Parser, Clone)]
+struct FidelityArgs {
+    /// Opus encoder complexity toward the Opus leg (0..=10).
+    #[arg(long, default_value_t = 5)]
+    opus_complexity: u8,
+    /// Cap on the complexity at 8 kHz (`OpusConfig::narrowband_max_complexity`; 10 = none).
+    #[arg(long, default_value_t = OpusConfig::default().narrowband_max_complexity)]
+    opus_nb_max_complexity: u8,
+    /// Opus bitrate toward the Opus leg in bit/s (default: `OpusConfig::effective_bitrate`).
+    #[arg(long)]
+    opus_bitrate: Option<i32>,
 }
 
 #[derive(Parser, Clone)]
@@ -180,6 +197,7 @@ fn main() -> Result<()> {
         Cmd::Relay(args) => relay(&args),
         Cmd::Calibrate => calibrate(),
         Cmd::Codec(args) => codec(&args),
+        Cmd::Fidelity(args) => fidelity(&args),
     }
 }
 
@@ -330,6 +348,106 @@ fn codec(args: &CodecArgs) -> Result<()> {
             args.calls
         );
     }
+    Ok(())
+}
+
+/// Fraction of a tone's power left at its frequency after PCMU → Opus → PCMU, for tones
+/// across the telephone band, with no loss and with Opus packet 30 of 60 lost (concealed, or
+/// rebuilt from in-band FEC); the first quarter (decoder start-up) is not counted.
+fn fidelity(args: &FidelityArgs) -> Result<()> {
+    use rtp_relay::analysis::{dominant_frequency, tone_fraction};
+    const FRAMES: u32 = 60;
+    const LOST: usize = 30;
+    let pcmu = Codec::with_default_pt(CodecKind::Pcmu);
+    let opus_codec = Codec {
+        kind: CodecKind::Opus,
+        payload_type: OPUS_PT,
+    };
+    let mut to_opus = TranscoderConfig::new(pcmu, opus_codec);
+    to_opus.opus = OpusConfig {
+        complexity: args.opus_complexity,
+        narrowband_max_complexity: args.opus_nb_max_complexity,
+        bitrate: args.opus_bitrate,
+        ..OpusConfig::default()
+    };
+    let to_pcmu = TranscoderConfig::new(opus_codec, pcmu);
+    let nb = OpusConfig {
+        sample_rate: 8000,
+        ..to_opus.opus
+    };
+    println!(
+        "PCMU → Opus at 8 kHz, complexity {}, bitrate {:?} → PCMU",
+        nb.effective_complexity(),
+        nb.effective_bitrate()
+    );
+    let mut sums = [0.0f64; 2];
+    let mut worst = [1.0f64; 2];
+    let freqs = [300.0, 440.0, 700.0, 1000.0, 1500.0, 2000.0, 2600.0, 3200.0];
+    for &freq in &freqs {
+        let mut tone =
+            ToneGenerator::new(ToneSpec::new(&[(freq, 0.3)], Cadence::continuous()), 8000);
+        let mut pcm = [0i16; 160];
+        let mut a = Transcoder::new(to_opus)?;
+        let mut opus = Vec::new();
+        for i in 0..FRAMES {
+            tone.fill(&mut pcm);
+            let payload: Vec<u8> = pcm
+                .iter()
+                .map(|&s| rtp_relay::codec::g711::encode_ulaw(s))
+                .collect();
+            a.push(InputPacket {
+                sequence: i as u16,
+                timestamp: i * 160,
+                marker: i == 0,
+                payload: Bytes::from(payload),
+            })?;
+            while let Some(f) = a.poll_frame() {
+                opus.push(f);
+            }
+        }
+        let mut line = format!("{freq:>6.0} Hz:");
+        for (k, lose) in [false, true].into_iter().enumerate() {
+            let mut b = Transcoder::new(to_pcmu)?;
+            let mut back = Vec::new();
+            for (i, f) in opus.iter().enumerate() {
+                if lose && i == LOST {
+                    continue;
+                }
+                b.push(InputPacket {
+                    sequence: f.sequence,
+                    timestamp: f.timestamp,
+                    marker: f.marker,
+                    payload: f.payload.clone(),
+                })?;
+                while let Some(f) = b.poll_frame() {
+                    back.extend(
+                        f.payload
+                            .iter()
+                            .map(|&u| rtp_relay::codec::g711::decode_ulaw(u)),
+                    );
+                }
+            }
+            let steady = &back[back.len() / 4..];
+            let frac = tone_fraction(steady, 8000, freq);
+            let dominant = dominant_frequency(steady, 8000).unwrap_or(0.0);
+            sums[k] += frac;
+            worst[k] = worst[k].min(frac);
+            line += &format!(
+                " {}: {:.3} of the power at the tone (dominant {dominant:.0} Hz)",
+                if lose { "one lost" } else { "no loss" },
+                frac
+            );
+        }
+        println!("{line}");
+    }
+    let n = freqs.len() as f64;
+    println!(
+        "no loss: mean {:.3}, worst {:.3}; one packet lost: mean {:.3}, worst {:.3}",
+        sums[0] / n,
+        worst[0],
+        sums[1] / n,
+        worst[1]
+    );
     Ok(())
 }
 
