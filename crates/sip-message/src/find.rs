@@ -18,6 +18,12 @@ pub(crate) fn find1(h: &[u8], a: u8) -> Option<usize> {
     imp::find2(h, a, a)
 }
 
+/// Bit k set where `c[k]` is `a`.
+#[inline(always)]
+pub(crate) fn mask16(c: &[u8; 16], a: u8) -> u32 {
+    imp::mask16(c, a)
+}
+
 /// Whether every byte of `h` is ASCII (`<[u8]>::is_ascii`, 64 bytes a round).
 #[inline]
 pub(crate) fn is_ascii(h: &[u8]) -> bool {
@@ -88,6 +94,11 @@ mod imp {
     }
 
     #[inline(always)]
+    pub(super) fn mask16(c: &[u8; 16], a: u8) -> u32 {
+        mask(c, a, a)
+    }
+
+    #[inline(always)]
     fn chunk(h: &[u8], k: usize) -> &[u8; 16] {
         h[k..k + 16].try_into().unwrap_or(&[0; 16])
     }
@@ -123,6 +134,14 @@ mod imp {
 
 #[cfg(not(all(target_arch = "x86_64", target_feature = "sse2")))]
 mod imp {
+    #[inline]
+    pub(super) fn mask16(c: &[u8; 16], a: u8) -> u32 {
+        c.iter()
+            .enumerate()
+            .filter(|&(_, &x)| x == a)
+            .fold(0, |m, (k, _)| m | 1 << k)
+    }
+
     #[inline]
     pub(super) fn is_ascii(h: &[u8]) -> bool {
         h.is_ascii()
@@ -171,6 +190,10 @@ mod tests {
                 assert!(is_ascii(&h), "{len} {p}");
             }
         }
+        let mut c = [b'a'; 16];
+        c[3] = b':';
+        c[15] = b':';
+        assert_eq!(mask16(&c, b':'), 1 << 3 | 1 << 15);
         let h = [0xffu8, 0x80, 0x7f, b':', 0xfe];
         assert_eq!(find1(&h, b':'), Some(3));
         assert_eq!(find1(&h, 0xfe), Some(4));
