@@ -10,6 +10,8 @@ command -v cmake >/dev/null 2>&1 || need+=(cmake)
 command -v nats-server >/dev/null 2>&1 || need+=(nats-server)
 # A real softphone for the two-phones-in-a-room audio test.
 command -v baresip >/dev/null 2>&1 || need+=(baresip-core)
+# A real TURN server (coturn) for the WebRTC link's relayed candidates.
+command -v turnserver >/dev/null 2>&1 || need+=(coturn)
 if [ ${#need[@]} -gt 0 ]; then
   echo "run.sh: installing ${need[*]}"
   if [ "$(id -u)" -eq 0 ]; then sudo=""; else sudo="sudo"; fi

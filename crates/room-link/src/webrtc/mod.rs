@@ -5,9 +5,10 @@
 //! 1. Bind a UDP socket (one per session, so an SFU that serves every participant on one
 //!    port still tells our sessions apart by 5-tuple), build an `rtc` peer connection with
 //!    one sendrecv audio transceiver, our host candidate and, with
-//!    [`WebRtcLinkConfig::stun_servers`], a server-reflexive one (module `gather`), plus
-//!    end-of-candidates (no trickle: RFC 9725 §4.3.2 lets the offer carry every
-//!    candidate), create the offer.
+//!    [`WebRtcLinkConfig::stun_servers`], a server-reflexive one (module `gather`), with
+//!    [`WebRtcLinkConfig::turn_servers`] a relayed one allocated on the same socket (module
+//!    `turn`; [`IceTransportPolicy::Relay`] offers it alone), plus end-of-candidates (no
+//!    trickle: RFC 9725 §4.3.2 lets the offer carry every candidate), create the offer.
 //! 2. POST it (`Content-Type: application/sdp`) to the configured URL with `{room}` filled
 //!    in, with `Authorization: Bearer` a JWT minted for this participant and room
 //!    ([`token`]). RFC 9725 §4.2: the answer comes back as `201 Created` with a `Location`
@@ -63,8 +64,8 @@ use rtc::peer_connection::configuration::media_engine::{
 use rtc::peer_connection::configuration::setting_engine::SettingEngineBuilder;
 use rtc::peer_connection::sdp::RTCSessionDescription;
 use rtc::peer_connection::transport::{
-    CandidateConfig, CandidateHostConfig, CandidateServerReflexiveConfig, RTCIceCandidate,
-    RTCIceCandidateInit,
+    CandidateConfig, CandidateHostConfig, CandidateRelayConfig, CandidateServerReflexiveConfig,
+    RTCIceCandidate, RTCIceCandidateInit,
 };
 use rtc::peer_connection::{RTCPeerConnection, RTCPeerConnectionBuilder};
 use rtc::rtp_transceiver::rtp_sender::{
@@ -89,8 +90,10 @@ mod gather;
 mod peer;
 pub mod token;
 mod tracks;
+mod turn;
 
 pub use token::ApiCredentials;
+pub use turn::{IceTransportPolicy, TurnServer};
 
 use driver::{Input, PeerId};
 use peer::{PayloadMap, Peer, Phase};
@@ -150,12 +153,21 @@ pub struct WebRtcLinkConfig {
     pub stun_servers: Vec<SocketAddr>,
     /// Longest the STUN gathering may delay a join (the join's deadline still wins).
     pub stun_timeout: Duration,
+    /// TURN servers to allocate a relayed candidate on (module `turn`); the first that
+    /// grants an allocation is used. Empty allocates none.
+    pub turn_servers: Vec<TurnServer>,
+    /// Longest the TURN allocation may delay a join (the join's deadline still wins).
+    pub turn_timeout: Duration,
+    /// Which candidates the offer carries; [`IceTransportPolicy::Relay`] offers only the
+    /// relayed one, and a join without an allocation then fails.
+    pub ice_transport_policy: IceTransportPolicy,
 }
 
 impl WebRtcLinkConfig {
     /// A configuration for `url_template` with media on `bind`: no token, 10 min token
     /// TTL, 5 s join and 2 s leave timeouts, PCMU allowed, no data channel, 20 ms ICE
-    /// checks, 5 s + 25 s ICE failure, 2 s keepalives.
+    /// checks, 5 s + 25 s ICE failure, 2 s keepalives, no STUN or TURN server (500 ms and
+    /// 1 s gathering budgets when some are set), every candidate type offered.
     #[must_use]
     pub fn new(url_template: impl Into<String>, bind: IpAddr) -> Self {
         WebRtcLinkConfig {
@@ -178,6 +190,9 @@ impl WebRtcLinkConfig {
             drivers: std::thread::available_parallelism().map_or(1, |n| n.get().min(8)),
             stun_servers: Vec::new(),
             stun_timeout: Duration::from_millis(500),
+            turn_servers: Vec::new(),
+            turn_timeout: Duration::from_secs(1),
+            ice_transport_policy: IceTransportPolicy::All,
         }
     }
 }
@@ -259,16 +274,41 @@ impl WebRtcRooms {
         let mut transaction = [0u8; 12];
         transaction[..8].copy_from_slice(&self.random().to_le_bytes());
         transaction[8..].copy_from_slice(&(self.random() as u32).to_le_bytes());
-        let reflexive = gather::server_reflexive(
-            &socket,
-            &cfg.stun_servers,
-            transaction,
-            deadline.min(tokio::time::Instant::now() + cfg.stun_timeout),
-        )
-        .await
-        .filter(|mapped| *mapped != local);
+        let relay_only = cfg.ice_transport_policy == IceTransportPolicy::Relay;
+        let reflexive = if relay_only {
+            None
+        } else {
+            gather::server_reflexive(
+                &socket,
+                &cfg.stun_servers,
+                transaction,
+                deadline.min(tokio::time::Instant::now() + cfg.stun_timeout),
+            )
+            .await
+            .filter(|mapped| *mapped != local)
+        };
+        let mut unused = UnusedRelay {
+            socket: &socket,
+            relay: turn::allocate(
+                &socket,
+                &cfg.turn_servers,
+                deadline.min(tokio::time::Instant::now() + cfg.turn_timeout),
+            )
+            .await,
+        };
+        if relay_only && unused.relay.is_none() {
+            return Err(Error::MediaFailed(
+                "ice_transport_policy is relay and no TURN server granted an allocation",
+            ));
+        }
         let ssrc = self.random() as u32;
-        let (mut pc, sender) = build_peer(cfg, &offered, local, reflexive, ssrc)?;
+        let candidates = Candidates {
+            host: (!relay_only).then_some(local),
+            reflexive,
+            relayed: unused.relay.as_ref().map(turn::TurnRelay::relayed),
+            base: local,
+        };
+        let (mut pc, sender) = build_peer(cfg, &offered, &candidates, ssrc)?;
         let data_channel = match &cfg.dtmf_data_channel {
             Some(label) => Some(
                 pc.create_data_channel(label, None)
@@ -337,6 +377,18 @@ impl WebRtcRooms {
                 ptime: req.media.ptime,
             },
         };
+        let mut turn = unused.relay.take();
+        drop(unused);
+        if let Some(t) = turn.as_mut() {
+            // RFC 8656 §9: the server drops what the room's candidates send to the relayed
+            // address until we hold a permission for them; ask before the first check.
+            let at = tokio::time::Instant::now().into_std();
+            if let Ok(text) = std::str::from_utf8(&answer) {
+                for peer in turn::remote_candidates(text) {
+                    t.permit(at, peer);
+                }
+            }
+        }
         let tx = control_base.driver.clone();
         let (session, side) = RoomSession::new(info, cfg.queues, Box::new(control_base));
         let socket = Arc::new(socket);
@@ -362,6 +414,8 @@ impl WebRtcRooms {
             phase: Phase::Connecting,
             send_drops: 0,
             tracks: tracks::Tracks::new(api_codec, wire_codec),
+            relay_only,
+            turn,
         };
         tokio::spawn(driver::feed(id, socket, side, tx.clone(), stop_rx));
         if tx.send(Input::Add(id, Box::new(peer))).await.is_err() {
@@ -459,11 +513,41 @@ fn codec_parameters(kind: CodecKind) -> (RTCRtpCodecParameters, RTCRtpCodecParam
     (codec, te)
 }
 
+/// The candidates a session offers (RFC 8445 §5.1.1).
+struct Candidates {
+    /// Our host candidate, unless the policy is relay-only.
+    host: Option<SocketAddr>,
+    /// A STUN server's view of `base`.
+    reflexive: Option<SocketAddr>,
+    /// A TURN server's relayed address.
+    relayed: Option<SocketAddr>,
+    /// The session socket's advertised address: the base of the reflexive candidate and the
+    /// related address of the relayed one.
+    base: SocketAddr,
+}
+
+/// Releases an allocation the join could not hand to its peer (every early return after
+/// gathering): the Refresh with lifetime 0 goes out without waiting.
+struct UnusedRelay<'a> {
+    socket: &'a UdpSocket,
+    relay: Option<turn::TurnRelay>,
+}
+
+impl Drop for UnusedRelay<'_> {
+    fn drop(&mut self) {
+        if let Some(r) = self.relay.as_mut() {
+            r.release(tokio::time::Instant::now().into_std());
+            while let Some((to, data)) = r.poll_transmit() {
+                let _ = self.socket.try_send_to(&data, to);
+            }
+        }
+    }
+}
+
 fn build_peer(
     cfg: &WebRtcLinkConfig,
     offered: &[CodecKind],
-    local: SocketAddr,
-    reflexive: Option<SocketAddr>,
+    candidates: &Candidates,
     ssrc: u32,
 ) -> Result<(RTCPeerConnection, rtc::rtp_transceiver::RTCRtpSenderId), Error> {
     let bad = |_| Error::InvalidRequest("webrtc peer connection could not be configured");
@@ -541,21 +625,24 @@ fn build_peer(
         ))?
         .set_codec_preferences(preferences)
         .map_err(bad)?;
-    let candidate = CandidateHostConfig {
-        base_config: CandidateConfig {
-            network: "udp".to_owned(),
-            address: local.ip().to_string(),
-            port: local.port(),
-            component: 1,
+    if let Some(local) = candidates.host {
+        let candidate = CandidateHostConfig {
+            base_config: CandidateConfig {
+                network: "udp".to_owned(),
+                address: local.ip().to_string(),
+                port: local.port(),
+                component: 1,
+                ..Default::default()
+            },
             ..Default::default()
-        },
-        ..Default::default()
+        }
+        .new_candidate_host()
+        .map_err(bad)?;
+        let init = RTCIceCandidate::from(&candidate).to_json().map_err(bad)?;
+        pc.add_local_candidate(init).map_err(bad)?;
     }
-    .new_candidate_host()
-    .map_err(bad)?;
-    let init = RTCIceCandidate::from(&candidate).to_json().map_err(bad)?;
-    pc.add_local_candidate(init).map_err(bad)?;
-    if let Some(mapped) = reflexive {
+    let local = candidates.base;
+    if let Some(mapped) = candidates.reflexive {
         // RFC 8445 §5.1.1.2: the host candidate is its base (raddr/rport).
         let candidate = CandidateServerReflexiveConfig {
             base_config: CandidateConfig {
@@ -570,6 +657,26 @@ fn build_peer(
             url: None,
         }
         .new_candidate_server_reflexive()
+        .map_err(bad)?;
+        let init = RTCIceCandidate::from(&candidate).to_json().map_err(bad)?;
+        pc.add_local_candidate(init).map_err(bad)?;
+    }
+    if let Some(relayed) = candidates.relayed {
+        // RFC 8445 §5.1.1.2: a relayed candidate is its own base; RFC 8839 §5.1 puts the
+        // address it was obtained from in raddr/rport.
+        let candidate = CandidateRelayConfig {
+            base_config: CandidateConfig {
+                network: "udp".to_owned(),
+                address: relayed.ip().to_string(),
+                port: relayed.port(),
+                component: 1,
+                ..Default::default()
+            },
+            rel_addr: local.ip().to_string(),
+            rel_port: local.port(),
+            url: None,
+        }
+        .new_candidate_relay()
         .map_err(bad)?;
         let init = RTCIceCandidate::from(&candidate).to_json().map_err(bad)?;
         pc.add_local_candidate(init).map_err(bad)?;

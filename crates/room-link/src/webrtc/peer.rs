@@ -30,6 +30,7 @@ use crate::session::{AudioFrame, CloseReason, FromSession, LinkSide, Outbound, R
 
 use super::dtmf_message;
 use super::tracks::Tracks;
+use super::turn::TurnRelay;
 
 /// Payload type numbers on the session API and on the wire.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -84,15 +85,58 @@ pub(super) struct Peer {
     pub(super) send_drops: u64,
     /// The room's audio streams, passed through or mixed into one.
     pub(super) tracks: Tracks,
+    /// `ice_transport_policy = relay`: only the relayed candidate was offered, so what
+    /// reaches the socket from anyone but the TURN server is dropped.
+    pub(super) relay_only: bool,
+    /// The TURN allocation behind our relayed candidate, if one was granted.
+    pub(super) turn: Option<TurnRelay>,
 }
 
 impl Peer {
     /// A datagram arrived on the peer's socket.
     pub(super) fn handle_datagram(&mut self, now: Instant, from: SocketAddr, data: BytesMut) {
+        if let Some(turn) = self.turn.as_mut() {
+            if turn.is_server(from) {
+                turn.handle_read(now, self.local, data);
+                self.deliver_relayed(now);
+                return;
+            }
+        }
+        if self.relay_only {
+            return;
+        }
+        self.read(now, self.local, from, data);
+    }
+
+    /// Hands what peers sent to the relayed address to the connection, as received there.
+    fn deliver_relayed(&mut self, now: Instant) {
+        let Some(turn) = self.turn.as_mut() else {
+            return;
+        };
+        let relayed = turn.relayed();
+        // Bounded: the TURN client's queue is (one event per datagram handed to it).
+        while let Some((from, data)) = turn.poll_relayed(now) {
+            let msg = TaggedBytesMut {
+                now,
+                transport: TransportContext {
+                    local_addr: relayed,
+                    peer_addr: from,
+                    ecn: None,
+                    transport_protocol: TransportProtocol::UDP,
+                },
+                message: data,
+            };
+            if let Err(e) = self.pc.handle_read(msg) {
+                tracing::debug!(error = %e, %from, "webrtc room link: relayed datagram refused");
+            }
+        }
+    }
+
+    fn read(&mut self, now: Instant, local: SocketAddr, from: SocketAddr, data: BytesMut) {
         let msg = TaggedBytesMut {
             now,
             transport: TransportContext {
-                local_addr: self.local,
+                local_addr: local,
                 peer_addr: from,
                 ecn: None,
                 transport_protocol: TransportProtocol::UDP,
@@ -123,6 +167,11 @@ impl Peer {
         if let Err(e) = self.pc.handle_timeout(now) {
             tracing::debug!(error = %e, "webrtc room link: timeout handling failed");
         }
+        if let Some(turn) = self.turn.as_mut() {
+            // Retransmissions, allocation and permission refreshes (RFC 8656 §7, §9).
+            turn.handle_timeout(now);
+        }
+        self.deliver_relayed(now);
         self.pump_dtmf(now);
         self.tracks.handle_timeout(now);
         self.deliver_tracks();
@@ -132,7 +181,8 @@ impl Peer {
     pub(super) fn poll_timeout(&mut self) -> Option<Instant> {
         let pc = self.pc.poll_timeout();
         let dtmf = self.dtmf_out.as_ref().and_then(DtmfSender::poll_timeout);
-        [pc, dtmf, self.tracks.poll_timeout()]
+        let turn = self.turn.as_mut().and_then(TurnRelay::poll_timeout);
+        [pc, dtmf, self.tracks.poll_timeout(), turn]
             .into_iter()
             .flatten()
             .min()
@@ -165,6 +215,10 @@ impl Peer {
             tracing::debug!(error = %e, "webrtc room link: close failed");
         }
         self.send_pending();
+        if let Some(turn) = self.turn.as_mut() {
+            turn.release(tokio::time::Instant::now().into_std());
+        }
+        self.send_pending();
         self.end(reason);
     }
 
@@ -190,15 +244,27 @@ impl Peer {
 
     fn send_pending(&mut self) {
         while let Some(out) = self.pc.poll_write() {
-            match self
-                .socket
-                .try_send_to(&out.message, out.transport.peer_addr)
-            {
-                Ok(_) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => self.send_drops += 1,
-                Err(e) => {
-                    tracing::debug!(error = %e, to = %out.transport.peer_addr, "webrtc room link: send failed");
+            let to = out.transport.peer_addr;
+            match self.turn.as_mut() {
+                // Written from the relayed candidate: through the TURN server.
+                Some(turn) if out.transport.local_addr == turn.relayed() => {
+                    turn.send(out.now, to, out.message);
                 }
+                _ => self.send_datagram(&out.message, to),
+            }
+        }
+        // Bounded: the client queues what the sends above and its timers produced.
+        while let Some((to, data)) = self.turn.as_mut().and_then(TurnRelay::poll_transmit) {
+            self.send_datagram(&data, to);
+        }
+    }
+
+    fn send_datagram(&mut self, data: &[u8], to: SocketAddr) {
+        match self.socket.try_send_to(data, to) {
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => self.send_drops += 1,
+            Err(e) => {
+                tracing::debug!(error = %e, %to, "webrtc room link: send failed");
             }
         }
     }

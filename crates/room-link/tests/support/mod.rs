@@ -3,3 +3,4 @@
 pub mod aiortc;
 pub mod phone;
 pub mod room_server;
+pub mod turn_server;

@@ -1,0 +1,490 @@
+//! Relayed candidates: an allocation on a TURN server (RFC 8656), reached from the
+//! session's own UDP socket with webrtc-rs's sans-IO TURN client.
+//!
+//! # Gathering
+//! Before the offer is created, [`allocate`] sends an Allocate request to every configured
+//! server; the client answers the server's 401 with the long-term credential (RFC 8489
+//! §9.2: username, the REALM and NONCE the server chose, MESSAGE-INTEGRITY keyed with
+//! `MD5(username ":" realm ":" password)`). The first success response's
+//! XOR-RELAYED-ADDRESS becomes a relayed candidate (RFC 8445 §5.1.1.2). The wait is bounded
+//! by [`super::WebRtcLinkConfig::turn_timeout`] and the join's deadline; a failure is not
+//! fatal unless [`IceTransportPolicy::Relay`] left nothing else to offer.
+//!
+//! # Media
+//! A [`TurnRelay`] lives in the session's [`super::peer::Peer`]. The peer connection's
+//! datagrams from the relayed candidate (its base is the relayed address itself, RFC 8445
+//! §5.1.1.2) go out as Send indications, or ChannelData once the client has bound a channel
+//! (RFC 8656 §10–§12), after a permission for the peer (RFC 8656 §9: the server drops
+//! traffic to and from addresses without one). Datagrams from the server are unwrapped and
+//! handed to the peer connection as received on the relayed address. The allocation
+//! (half its lifetime) and the permissions (every 120 s of their 300 s) are refreshed from
+//! the client's timers, which the driver runs with the peer's; leaving releases the
+//! allocation with a Refresh of lifetime 0 (RFC 8656 §7).
+
+use std::collections::{HashMap, VecDeque};
+use std::fmt;
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use bytes::BytesMut;
+use rtc::sansio::Protocol;
+use rtc::shared::{TaggedBytesMut, TransportContext, TransportProtocol};
+use rtc::stun::message::TransactionId;
+use rtc::turn::client::{Client, ClientConfig, Event};
+use tokio::net::UdpSocket;
+
+/// Largest datagram read while allocating.
+const MAX_RESPONSE: usize = 1500;
+/// Datagrams held for peers whose permission is still being created (all peers together);
+/// more are dropped, as the network would (ICE retransmits its checks).
+const MAX_HELD: usize = 32;
+/// First retransmission timeout of TURN requests (RFC 8489 §6.2.1: 500 ms is the
+/// default; the join waits for the allocation, so ours is shorter, like STUN gathering's).
+const TURN_RTO_MS: u64 = 100;
+
+/// A TURN server and the long-term credential (RFC 8489 §9.2) used with it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct TurnServer {
+    /// The server's UDP address.
+    pub address: SocketAddr,
+    /// The long-term credential's username.
+    pub username: String,
+    /// The long-term credential's password; never logged.
+    pub credential: String,
+}
+
+impl fmt::Debug for TurnServer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TurnServer")
+            .field("address", &self.address)
+            .field("username", &self.username)
+            .field("credential", &"<redacted>")
+            .finish()
+    }
+}
+
+/// Which candidates the offer carries (the `iceTransportPolicy` of W3C WebRTC §4.2.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum IceTransportPolicy {
+    /// Host, server-reflexive and relayed candidates.
+    #[default]
+    All,
+    /// Relayed candidates only: media always goes through a TURN server, which hides our
+    /// addresses from the room. A join without an allocation fails.
+    Relay,
+}
+
+/// State of one peer's permission.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Permission {
+    /// CreatePermission sent, no answer yet.
+    Pending(TransactionId),
+    /// Installed (and refreshed by the client).
+    Granted,
+}
+
+/// A live allocation and the client that keeps it.
+pub(super) struct TurnRelay {
+    client: Client,
+    server: SocketAddr,
+    relayed: SocketAddr,
+    permissions: HashMap<SocketAddr, Permission>,
+    /// Datagrams waiting for their peer's permission, bounded by [`MAX_HELD`].
+    held: VecDeque<(SocketAddr, BytesMut)>,
+    released: bool,
+}
+
+impl TurnRelay {
+    /// The relayed transport address (the candidate's address).
+    pub(super) fn relayed(&self) -> SocketAddr {
+        self.relayed
+    }
+
+    /// Whether a datagram from `from` is the server's (TURN) rather than a peer's.
+    pub(super) fn is_server(&self, from: SocketAddr) -> bool {
+        from == self.server
+    }
+
+    /// A datagram from the server.
+    pub(super) fn handle_read(&mut self, now: Instant, local: SocketAddr, data: BytesMut) {
+        let msg = tagged(now, local, self.server, data);
+        if let Err(e) = self.client.handle_read(msg) {
+            tracing::debug!(error = %e, server = %self.server, "webrtc room link: TURN datagram refused");
+        }
+    }
+
+    /// The next datagram a peer sent to the relayed address (Data indication or
+    /// ChannelData, unwrapped), with the peer's address. Also settles permissions.
+    pub(super) fn poll_relayed(&mut self, now: Instant) -> Option<(SocketAddr, BytesMut)> {
+        // Bounded: each round consumes one queued event.
+        while let Some(event) = self.client.poll_event() {
+            match event {
+                Event::DataIndicationOrChannelData(_, from, data) => return Some((from, data)),
+                Event::CreatePermissionResponse(_, peer) => {
+                    self.permissions.insert(peer, Permission::Granted);
+                    self.release_held(now, peer);
+                }
+                Event::CreatePermissionError(id, e) => {
+                    tracing::debug!(error = %e, server = %self.server, "webrtc room link: TURN permission refused");
+                    self.forget_pending(id);
+                }
+                Event::TransactionTimeout(id) => {
+                    tracing::debug!(server = %self.server, "webrtc room link: TURN request unanswered");
+                    self.forget_pending(id);
+                }
+                _ => {}
+            }
+        }
+        None
+    }
+
+    /// Asks for a permission for `peer` unless one is granted or pending (RFC 8656 §9.1).
+    pub(super) fn permit(&mut self, now: Instant, peer: SocketAddr) {
+        if self.released || self.permissions.contains_key(&peer) {
+            return;
+        }
+        match self
+            .client
+            .relay(self.relayed)
+            .and_then(|mut r| r.create_permission(now, peer))
+        {
+            Ok(Some(id)) => {
+                self.permissions.insert(peer, Permission::Pending(id));
+            }
+            // The client already holds it.
+            Ok(None) => {
+                self.permissions.insert(peer, Permission::Granted);
+            }
+            Err(e) => {
+                tracing::debug!(error = %e, %peer, "webrtc room link: TURN permission not requested");
+            }
+        }
+    }
+
+    /// Sends `data` to `peer` through the relay; held (bounded) while the peer's permission
+    /// is being created.
+    pub(super) fn send(&mut self, now: Instant, peer: SocketAddr, data: BytesMut) {
+        if self.released {
+            return;
+        }
+        match self.permissions.get(&peer) {
+            Some(Permission::Granted) => self.send_now(now, peer, &data),
+            Some(Permission::Pending(_)) => self.hold(peer, data),
+            None => {
+                self.permit(now, peer);
+                if self.permissions.contains_key(&peer) {
+                    self.hold(peer, data);
+                }
+            }
+        }
+    }
+
+    /// The next datagram for the server.
+    pub(super) fn poll_transmit(&mut self) -> Option<(SocketAddr, BytesMut)> {
+        self.client
+            .poll_write()
+            .map(|t| (t.transport.peer_addr, t.message))
+    }
+
+    /// When the client next needs [`TurnRelay::handle_timeout`]: a retransmission, the
+    /// allocation's or the permissions' refresh.
+    pub(super) fn poll_timeout(&mut self) -> Option<Instant> {
+        if self.released {
+            return None;
+        }
+        self.client.poll_timeout()
+    }
+
+    pub(super) fn handle_timeout(&mut self, now: Instant) {
+        if self.released {
+            return;
+        }
+        if let Err(e) = self.client.handle_timeout(now) {
+            tracing::debug!(error = %e, "webrtc room link: TURN timeout handling failed");
+        }
+    }
+
+    /// Releases the allocation: a Refresh with LIFETIME 0 (RFC 8656 §7.1), sent once (the
+    /// session is over; an unanswered release expires with the allocation's lifetime).
+    pub(super) fn release(&mut self, now: Instant) {
+        if self.released {
+            return;
+        }
+        self.released = true;
+        self.held.clear();
+        if let Err(e) = self
+            .client
+            .relay(self.relayed)
+            .and_then(|mut r| r.close(now))
+        {
+            tracing::debug!(error = %e, "webrtc room link: TURN release not sent");
+        }
+    }
+
+    fn send_now(&mut self, now: Instant, peer: SocketAddr, data: &[u8]) {
+        if let Err(e) = self
+            .client
+            .relay(self.relayed)
+            .and_then(|mut r| r.send_to(now, data, peer))
+        {
+            tracing::debug!(error = %e, %peer, "webrtc room link: TURN send failed");
+        }
+    }
+
+    fn hold(&mut self, peer: SocketAddr, data: BytesMut) {
+        if self.held.len() < MAX_HELD {
+            self.held.push_back((peer, data));
+        }
+    }
+
+    fn release_held(&mut self, now: Instant, peer: SocketAddr) {
+        let held = std::mem::take(&mut self.held);
+        for (to, data) in held {
+            if to == peer {
+                self.send_now(now, to, &data);
+            } else {
+                self.held.push_back((to, data));
+            }
+        }
+    }
+
+    fn forget_pending(&mut self, id: TransactionId) {
+        let peer = self
+            .permissions
+            .iter()
+            .find(|(_, p)| **p == Permission::Pending(id))
+            .map(|(peer, _)| *peer);
+        if let Some(peer) = peer {
+            // Asked again on the next datagram for it.
+            self.permissions.remove(&peer);
+            self.held.retain(|(to, _)| *to != peer);
+        }
+    }
+}
+
+/// One server being asked.
+struct Attempt {
+    server: SocketAddr,
+    client: Client,
+    done: bool,
+}
+
+/// Allocates on the first of `servers` that grants one, from `socket`, waiting until
+/// `deadline` at most; `None` (each server's cause logged at debug) when none did.
+pub(super) async fn allocate(
+    socket: &UdpSocket,
+    servers: &[TurnServer],
+    deadline: tokio::time::Instant,
+) -> Option<TurnRelay> {
+    if servers.is_empty() {
+        return None;
+    }
+    let local = match socket.local_addr() {
+        Ok(a) => a,
+        Err(e) => {
+            tracing::debug!(error = %e, "webrtc room link: no TURN allocation (socket)");
+            return None;
+        }
+    };
+    let provider = match rtc::crypto::default_provider() {
+        Ok(p) => p,
+        Err(e) => {
+            tracing::debug!(error = %e, "webrtc room link: no TURN allocation (crypto)");
+            return None;
+        }
+    };
+    let now = tokio::time::Instant::now().into_std();
+    let mut attempts: Vec<Attempt> = Vec::with_capacity(servers.len());
+    for s in servers {
+        let cfg = ClientConfig {
+            stun_serv_addr: String::new(),
+            turn_serv_addr: s.address.to_string(),
+            local_addr: local,
+            transport_protocol: TransportProtocol::UDP,
+            username: s.username.clone(),
+            password: s.credential.clone(),
+            // Learned from the server's 401 (RFC 8489 §9.2.3).
+            realm: String::new(),
+            software: String::new(),
+            rto_in_ms: TURN_RTO_MS,
+            allocation_refresh_interval_cap: None,
+        };
+        let started = Client::new(cfg, provider.clone()).and_then(|mut c| {
+            c.allocate(now)?;
+            Ok(c)
+        });
+        match started {
+            Ok(client) => attempts.push(Attempt {
+                server: s.address,
+                client,
+                done: false,
+            }),
+            Err(e) => {
+                tracing::debug!(error = %e, server = %s.address, "webrtc room link: TURN Allocate not sent");
+            }
+        }
+    }
+    let mut buf = vec![0u8; MAX_RESPONSE];
+    // Bounded by `deadline`: every round either receives, or sleeps until a timer or the
+    // deadline.
+    loop {
+        for a in attempts.iter_mut() {
+            while let Some(t) = a.client.poll_write() {
+                if let Err(e) = socket.send_to(&t.message, t.transport.peer_addr).await {
+                    tracing::debug!(error = %e, server = %a.server, "webrtc room link: TURN request not sent");
+                }
+            }
+        }
+        for i in 0..attempts.len() {
+            while let Some(event) = attempts[i].client.poll_event() {
+                match event {
+                    Event::AllocateResponse(_, relayed) => {
+                        let a = attempts.swap_remove(i);
+                        tracing::debug!(server = %a.server, %relayed, "webrtc room link: TURN allocation");
+                        return Some(TurnRelay {
+                            client: a.client,
+                            server: a.server,
+                            relayed,
+                            permissions: HashMap::new(),
+                            held: VecDeque::new(),
+                            released: false,
+                        });
+                    }
+                    Event::AllocateError(_, e) => {
+                        // A wrong credential ends here: the second 401 (RFC 8489 §9.2.5).
+                        tracing::debug!(error = %e, server = %attempts[i].server, "webrtc room link: TURN allocation refused");
+                        attempts[i].done = true;
+                    }
+                    Event::TransactionTimeout(_) => {
+                        tracing::debug!(server = %attempts[i].server, "webrtc room link: TURN server did not answer");
+                        attempts[i].done = true;
+                    }
+                    _ => {}
+                }
+            }
+        }
+        attempts.retain(|a| !a.done);
+        if attempts.is_empty() {
+            return None;
+        }
+        let now = tokio::time::Instant::now();
+        if now >= deadline {
+            for a in &attempts {
+                tracing::debug!(server = %a.server, "webrtc room link: TURN allocation timed out");
+            }
+            return None;
+        }
+        let wake = attempts
+            .iter_mut()
+            .filter_map(|a| a.client.poll_timeout())
+            .map(tokio::time::Instant::from_std)
+            .min()
+            .unwrap_or(deadline)
+            .min(deadline);
+        if let Ok(Ok((n, from))) = tokio::time::timeout_at(wake, socket.recv_from(&mut buf)).await {
+            let at = tokio::time::Instant::now().into_std();
+            if let Some(a) = attempts.iter_mut().find(|a| a.server == from) {
+                let msg = tagged(at, local, from, BytesMut::from(&buf[..n]));
+                if let Err(e) = a.client.handle_read(msg) {
+                    tracing::debug!(error = %e, server = %from, "webrtc room link: TURN response refused");
+                }
+            }
+        }
+        // An ICMP error of one server (`Ok(Err)`) must not end the wait for another.
+        let at = tokio::time::Instant::now().into_std();
+        for a in attempts.iter_mut() {
+            if a.client.poll_timeout().is_some_and(|t| t <= at) {
+                if let Err(e) = a.client.handle_timeout(at) {
+                    tracing::debug!(error = %e, server = %a.server, "webrtc room link: TURN timeout handling failed");
+                }
+            }
+        }
+    }
+}
+
+/// The peer addresses of the UDP candidates in an SDP `answer` (RFC 8839 §5.1), which get
+/// permissions before the first check so the room's checks toward the relayed candidate
+/// are let through. Host names (mDNS) are skipped.
+pub(super) fn remote_candidates(answer: &str) -> Vec<SocketAddr> {
+    let mut out = Vec::new();
+    for line in answer.lines() {
+        let Some(rest) = line.trim_end().strip_prefix("a=candidate:") else {
+            continue;
+        };
+        // foundation component-id transport priority address port "typ" type …
+        let mut fields = rest.split_ascii_whitespace();
+        let (Some(_), Some(_), Some(transport), Some(_), Some(address), Some(port)) = (
+            fields.next(),
+            fields.next(),
+            fields.next(),
+            fields.next(),
+            fields.next(),
+            fields.next(),
+        ) else {
+            continue;
+        };
+        if !transport.eq_ignore_ascii_case("udp") {
+            continue;
+        }
+        if let (Ok(ip), Ok(port)) = (address.parse(), port.parse::<u16>()) {
+            let addr = SocketAddr::new(ip, port);
+            if !out.contains(&addr) {
+                out.push(addr);
+            }
+        }
+    }
+    out
+}
+
+fn tagged(now: Instant, local: SocketAddr, peer: SocketAddr, message: BytesMut) -> TaggedBytesMut {
+    TaggedBytesMut {
+        now,
+        transport: TransportContext {
+            local_addr: local,
+            peer_addr: peer,
+            ecn: None,
+            transport_protocol: TransportProtocol::UDP,
+        },
+        message,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn answer_candidates_are_parsed_udp_ip_only() {
+        let sdp = "v=0\r\n\
+            a=candidate:1 1 udp 2130706431 127.0.0.1 40000 typ host\r\n\
+            a=candidate:2 1 UDP 1694498815 203.0.113.7 5000 typ srflx raddr 10.0.0.1 rport 4000\r\n\
+            a=candidate:3 1 tcp 1518280447 127.0.0.1 9 typ host tcptype active\r\n\
+            a=candidate:4 1 udp 2130706431 abc.local 40001 typ host\r\n\
+            a=candidate:1 1 udp 2130706431 127.0.0.1 40000 typ host\r\n\
+            a=candidate:5 1 udp\r\n\
+            a=end-of-candidates\r\n";
+        assert_eq!(
+            remote_candidates(sdp),
+            vec![
+                "127.0.0.1:40000"
+                    .parse::<SocketAddr>()
+                    .unwrap_or_else(|e| panic!("{e}")),
+                "203.0.113.7:5000"
+                    .parse::<SocketAddr>()
+                    .unwrap_or_else(|e| panic!("{e}")),
+            ]
+        );
+    }
+
+    #[test]
+    fn the_credential_is_not_in_debug_output() {
+        let s = TurnServer {
+            address: "127.0.0.1:3478".parse().unwrap_or_else(|e| panic!("{e}")),
+            username: "alice".into(),
+            credential: "hunter2-secret".into(),
+        };
+        let text = format!("{s:?}");
+        assert!(text.contains("alice"), "{text}");
+        assert!(!text.contains("hunter2"), "{text}");
+    }
+}

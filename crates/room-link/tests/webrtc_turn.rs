@@ -1,0 +1,241 @@
+//! The WebRTC room link with a relayed candidate from a real TURN server (coturn on
+//! loopback, OS-chosen port) against the in-repo room server: with
+//! `ice_transport_policy = relay` tones cross both ways through the relay and the
+//! allocation is released on leave; a wrong credential falls back to host candidates with
+//! policy `all` and fails the join with policy `relay`.
+//!
+//! Needs coturn's `turnserver` (tests/run.sh installs it); without it the tests fail unless
+//! SIPBRIDGE_SKIP_TURN is set.
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use room_link::webrtc::{
+    ApiCredentials, IceTransportPolicy, TurnServer as TurnConfig, WebRtcLinkConfig, WebRtcRooms,
+};
+use room_link::{Error, JoinRequest, MediaCapabilities, RoomLink, RoomSession};
+use rtp_relay::analysis::tone_fraction;
+use rtp_relay::codec::{Codec, CodecKind};
+use support::phone::{BOUND, last_half_second, talk};
+use support::room_server::{LOOPBACK, RoomOptions, RoomServer};
+use support::turn_server::TurnServer;
+
+const USER: &str = "sipbridge-test";
+const PASSWORD: &str = "turn-secret-123";
+const ROOM_HZ: f64 = 440.0;
+const PHONE_HZ: f64 = 1000.0;
+
+fn config(
+    server: &RoomServer,
+    turn: &TurnServer,
+    credential: &str,
+    policy: IceTransportPolicy,
+) -> WebRtcLinkConfig {
+    let mut cfg = WebRtcLinkConfig::new(server.url_template(), LOOPBACK);
+    cfg.credentials = Some(ApiCredentials {
+        key: "APItest".into(),
+        secret: "test-secret-test-secret-test-secret".into(),
+    });
+    cfg.turn_servers = vec![TurnConfig {
+        address: turn.addr,
+        username: USER.into(),
+        credential: credential.into(),
+    }];
+    cfg.ice_transport_policy = policy;
+    // Generous on a loaded machine; a healthy loopback allocation takes two round trips.
+    cfg.turn_timeout = Duration::from_secs(3);
+    cfg.join_timeout = BOUND;
+    cfg
+}
+
+fn request(room: &str) -> JoinRequest {
+    JoinRequest {
+        room: room.into(),
+        identity: "sip_+15550100".into(),
+        name: "Caller".into(),
+        attributes: Vec::new(),
+        media: MediaCapabilities {
+            codecs: vec![Codec::with_default_pt(CodecKind::Opus)],
+            telephone_event: Some(101),
+            ptime: Duration::from_millis(20),
+        },
+    }
+}
+
+/// Tone both ways, then checks by frequency what each side heard.
+async fn tones_cross(server: &RoomServer, room: &str, session: &RoomSession) {
+    let id = server
+        .session_of(room)
+        .unwrap_or_else(|| panic!("no session for {room}"));
+    let (heard, rate, _) = talk(session, PHONE_HZ, Duration::from_millis(1200)).await;
+    let phone_hears = tone_fraction(last_half_second(&heard, rate), rate, ROOM_HZ);
+    assert!(
+        phone_hears > 0.5,
+        "room tone at the phone: {phone_hears:.3} of {} samples",
+        heard.len()
+    );
+    let (room_pcm, room_rate) = server
+        .with(&id, |r| (r.pcm.clone(), r.pcm_rate))
+        .unwrap_or_default();
+    let room_hears = tone_fraction(last_half_second(&room_pcm, room_rate), room_rate, PHONE_HZ);
+    assert!(
+        room_hears > 0.5,
+        "phone tone in the room: {room_hears:.3} of {} samples",
+        room_pcm.len()
+    );
+}
+
+fn offer_of(server: &RoomServer, room: &str) -> String {
+    server
+        .lock()
+        .offers
+        .iter()
+        .find(|(r, _)| r == room)
+        .map(|(_, sdp)| sdp.clone())
+        .unwrap_or_else(|| panic!("no offer for {room}"))
+}
+
+#[tokio::test]
+async fn relay_only_media_crosses_both_ways_through_coturn_and_leave_releases_it() {
+    let Some(turn) = TurnServer::start(USER, PASSWORD) else {
+        return;
+    };
+    let server = RoomServer::start(RoomOptions {
+        tone_hz: ROOM_HZ,
+        ..RoomOptions::default()
+    })
+    .await;
+    let link = WebRtcRooms::new(config(&server, &turn, PASSWORD, IceTransportPolicy::Relay));
+    let session = link
+        .join(request("relayed"), Instant::now() + BOUND)
+        .await
+        .unwrap_or_else(|e| panic!("join through TURN: {e}\n{}", turn.log().join("\n")));
+
+    // Only the relayed candidate was offered: the media can have taken no other path.
+    let offer = offer_of(&server, "relayed");
+    assert!(
+        offer.contains("typ relay"),
+        "no relayed candidate:\n{offer}"
+    );
+    assert!(
+        !offer.contains("typ host"),
+        "host candidate offered:\n{offer}"
+    );
+    assert!(
+        !offer.contains("typ srflx"),
+        "reflexive candidate offered:\n{offer}"
+    );
+    let relayed_port = offer
+        .lines()
+        .find(|l| l.contains("typ relay"))
+        .and_then(|l| l.split_ascii_whitespace().nth(5))
+        .unwrap_or_else(|| panic!("relay candidate without a port:\n{offer}"))
+        .to_owned();
+
+    tones_cross(&server, "relayed", &session).await;
+
+    // coturn authenticated our user and granted the allocation, and permissions for the
+    // room's address.
+    let log_bound = Duration::from_secs(5);
+    for parts in [
+        &[USER, "ALLOCATE processed, success"][..],
+        &[USER, "CREATE_PERMISSION processed, success"][..],
+    ] {
+        assert!(
+            turn.wait_for_log(parts, log_bound).await.is_some(),
+            "no {parts:?} in the coturn log:\n{}",
+            turn.log().join("\n")
+        );
+    }
+    assert!(
+        turn.log().iter().any(|l| l.contains(&relayed_port)),
+        "coturn never mentioned the relayed port {relayed_port}:\n{}",
+        turn.log().join("\n")
+    );
+
+    // Leave releases the allocation: a Refresh with lifetime 0 (RFC 8656 §7).
+    session
+        .leave()
+        .await
+        .unwrap_or_else(|e| panic!("leave: {e}"));
+    assert!(
+        turn.wait_for_log(&[USER, "REFRESH processed, success"], log_bound)
+            .await
+            .is_some(),
+        "no released allocation in the coturn log:\n{}",
+        turn.log().join("\n")
+    );
+}
+
+#[tokio::test]
+async fn a_wrong_credential_falls_back_to_host_candidates_with_policy_all() {
+    let Some(turn) = TurnServer::start(USER, PASSWORD) else {
+        return;
+    };
+    let server = RoomServer::start(RoomOptions {
+        tone_hz: ROOM_HZ,
+        ..RoomOptions::default()
+    })
+    .await;
+    let link = WebRtcRooms::new(config(
+        &server,
+        &turn,
+        "not-the-password",
+        IceTransportPolicy::All,
+    ));
+    let session = link
+        .join(request("fallback"), Instant::now() + BOUND)
+        .await
+        .unwrap_or_else(|e| panic!("join over host candidates: {e}"));
+    let offer = offer_of(&server, "fallback");
+    assert!(offer.contains("typ host"), "no host candidate:\n{offer}");
+    assert!(
+        !offer.contains("typ relay"),
+        "relayed candidate offered:\n{offer}"
+    );
+    // coturn saw the attempt and refused it (the credential is checked, not ignored).
+    assert!(
+        turn.wait_for_log(
+            &[&format!("user {USER} credentials are incorrect")],
+            Duration::from_secs(5)
+        )
+        .await
+        .is_some(),
+        "coturn never refused the allocation:\n{}",
+        turn.log().join("\n")
+    );
+    tones_cross(&server, "fallback", &session).await;
+    session
+        .leave()
+        .await
+        .unwrap_or_else(|e| panic!("leave: {e}"));
+}
+
+#[tokio::test]
+async fn a_wrong_credential_fails_the_join_with_policy_relay() {
+    let Some(turn) = TurnServer::start(USER, PASSWORD) else {
+        return;
+    };
+    let server = RoomServer::start(RoomOptions::default()).await;
+    let link = WebRtcRooms::new(config(
+        &server,
+        &turn,
+        "not-the-password",
+        IceTransportPolicy::Relay,
+    ));
+    match link.join(request("refused"), Instant::now() + BOUND).await {
+        Err(e @ Error::MediaFailed(_)) => {
+            let text = e.to_string();
+            assert!(
+                text.contains("relay") && text.contains("TURN"),
+                "unclear error: {text}"
+            );
+            assert_eq!(e.cause(), "room_link_failed");
+        }
+        Err(e) => panic!("expected MediaFailed, got {e:?}"),
+        Ok(_) => panic!("joined without a relayed candidate under policy relay"),
+    }
+    // Nothing reached the room server: the link gave up before POSTing an offer.
+    assert!(server.lock().offers.is_empty());
+}
