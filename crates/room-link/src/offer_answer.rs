@@ -30,8 +30,9 @@ use crate::error::Error;
 /// time for the codecs sipbridge speaks.
 pub const DEFAULT_PTIME: Duration = Duration::from_millis(20);
 
-/// `fmtp` written for Opus (RFC 7587 §6.1): 10 ms minimum packets, in-band FEC wanted.
-const OPUS_FMTP: &str = "minptime=10;useinbandfec=1";
+/// `fmtp` written for Opus by default (RFC 7587 §6.1): 10 ms minimum packets, in-band FEC
+/// wanted; no rate limit (what an Opus leg bridged to another Opus leg declares).
+const OPUS_FMTP: &str = rtp_relay::codec::opus_fmtp_bridged_to(CodecKind::Opus);
 
 /// `fmtp` written for telephone-event: the 16 DTMF events (RFC 4733 §2.4.1, §3.2).
 const TELEPHONE_EVENT_FMTP: &str = "0-16";
@@ -68,6 +69,10 @@ pub struct MediaConfig {
     /// first of the offerer's that we support (RFC 3264 §6.1 lets the answerer choose; the
     /// offerer's order is a preference, not a rule).
     pub prefer_local_order: bool,
+    /// The `a=fmtp` parameters written for Opus. A leg bridged to a narrower one declares
+    /// that leg's rate ([`rtp_relay::codec::opus_fmtp_bridged_to`], RFC 7587 §6.1) so a
+    /// compliant peer does not spend bits and our CPU on audio the bridge throws away.
+    pub opus_fmtp: &'static str,
 }
 
 impl MediaConfig {
@@ -83,6 +88,7 @@ impl MediaConfig {
             direction: Direction::SendRecv,
             rtcp: RtcpMode::Mux,
             prefer_local_order: false,
+            opus_fmtp: OPUS_FMTP,
         }
     }
 
@@ -226,7 +232,7 @@ impl SdpSession {
         Ok(self.write(|origin| {
             let mut m = MediaBuilder::new(MediaType::Audio, local.rtp_port, Proto::RtpAvp);
             for c in &cfg.codecs {
-                m = add_codec(m, *c);
+                m = add_codec(m, *c, cfg.opus_fmtp);
             }
             if let Some(pt) = cfg.telephone_event {
                 m = add_telephone_event(m, pt, 8000);
@@ -285,7 +291,7 @@ impl SdpSession {
                     continue;
                 }
                 let mut mb = MediaBuilder::new(MediaType::Audio, local.rtp_port, m.proto());
-                mb = add_codec(mb, neg.codec);
+                mb = add_codec(mb, neg.codec, cfg.opus_fmtp);
                 if let Some(pt) = neg.telephone_event {
                     mb = add_telephone_event(mb, pt, neg.clock_rate);
                 }
@@ -541,7 +547,7 @@ fn session<'a>(origin: Origin<'a>, local: LocalEndpoint) -> SdpBuilder<'a> {
     SdpBuilder::new(origin, "sipbridge").connection(Connection::ip(local.address))
 }
 
-fn add_codec(m: MediaBuilder<'_>, c: Codec) -> MediaBuilder<'_> {
+fn add_codec<'a>(m: MediaBuilder<'a>, c: Codec, opus_fmtp: &'a str) -> MediaBuilder<'a> {
     let kind = c.kind;
     let m = m.codec(
         c.payload_type,
@@ -550,7 +556,7 @@ fn add_codec(m: MediaBuilder<'_>, c: Codec) -> MediaBuilder<'_> {
         kind.rtpmap_channels().map(u16::from),
     );
     if kind == CodecKind::Opus {
-        m.fmtp(c.payload_type, OPUS_FMTP)
+        m.fmtp(c.payload_type, opus_fmtp)
     } else {
         m
     }

@@ -580,3 +580,56 @@ fn bad_answers_are_reported() {
         Err(Error::MalformedSdp(_))
     ));
 }
+
+/// RFC 7587 §6.1: an Opus leg bridged to a narrower one declares that leg's rate as
+/// `maxplaybackrate` and `sprop-maxcapturerate`; by default no rate is declared.
+#[test]
+fn opus_fmtp_declares_the_bridged_legs_rate() {
+    let cases = [
+        (None, "minptime=10;useinbandfec=1", None),
+        (
+            Some(CodecKind::Pcmu),
+            "maxplaybackrate=8000",
+            Some("sprop-maxcapturerate=8000"),
+        ),
+        (
+            Some(CodecKind::Pcma),
+            "maxplaybackrate=8000",
+            Some("sprop-maxcapturerate=8000"),
+        ),
+        (
+            Some(CodecKind::G722),
+            "maxplaybackrate=16000",
+            Some("sprop-maxcapturerate=16000"),
+        ),
+        (Some(CodecKind::Opus), "minptime=10;useinbandfec=1", None),
+    ];
+    for (bridged, want, also) in cases {
+        let mut cfg = MediaConfig::new(vec![Codec::with_default_pt(CodecKind::Opus)]);
+        if let Some(other) = bridged {
+            cfg.opus_fmtp = rtp_relay::codec::opus_fmtp_bridged_to(other);
+        }
+        let pt = Codec::with_default_pt(CodecKind::Opus).payload_type;
+        let body = SdpSession::new(1)
+            .offer(&cfg, local())
+            .unwrap_or_else(|e| panic!("{e}"));
+        let text = String::from_utf8(body.to_vec()).unwrap_or_default();
+        let line = text
+            .lines()
+            .find(|l| l.starts_with(&format!("a=fmtp:{pt} ")))
+            .unwrap_or_else(|| panic!("{bridged:?}: no Opus fmtp in\n{text}"));
+        assert!(line.contains(want), "{bridged:?}: {line}");
+        match also {
+            Some(a) => assert!(line.contains(a), "{bridged:?}: {line}"),
+            None => assert!(!line.contains("maxplaybackrate"), "{bridged:?}: {line}"),
+        }
+        // The answer to an Opus offer carries the same parameters.
+        let (answer, _) = answer_ok(
+            &offer(&format!(
+                "m=audio 5000 RTP/AVP {pt}\r\na=rtpmap:{pt} opus/48000/2\r\n"
+            )),
+            &cfg,
+        );
+        assert!(answer.contains(want), "{bridged:?} answer:\n{answer}");
+    }
+}

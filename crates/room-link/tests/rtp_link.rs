@@ -30,6 +30,8 @@ struct Seen {
     posts: Vec<Post>,
     deletes: Vec<(String, Option<String>)>,
     datagrams: Vec<Vec<u8>>,
+    /// The SDP offers as posted.
+    offers: Vec<String>,
 }
 
 #[derive(Clone)]
@@ -61,6 +63,11 @@ async fn join(
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_owned),
         ));
+    f.seen
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .offers
+        .push(String::from_utf8_lossy(&body).into_owned());
     match room.as_str() {
         "full" => return StatusCode::SERVICE_UNAVAILABLE.into_response(),
         "empty" => {
@@ -437,4 +444,38 @@ async fn silence_from_the_room_ends_the_session_as_a_link_failure() {
         .unwrap_or_else(|e| panic!("leave: {e}"));
     let seen = fixture.seen.lock().unwrap_or_else(|e| e.into_inner());
     assert_eq!(seen.deletes.len(), 1);
+}
+
+/// A phone on PCMU that also lets the room choose Opus: the offer tells the room the bridge
+/// plays and captures 8 kHz (RFC 7587 §6.1), so a compliant room sends narrowband Opus.
+#[tokio::test]
+async fn an_opus_offer_for_a_narrowband_phone_declares_8_khz() {
+    let (http, fixture) = start_fixture().await;
+    let link = link(http);
+    let codecs = vec![
+        Codec::with_default_pt(CodecKind::Pcmu),
+        Codec::with_default_pt(CodecKind::Opus),
+    ];
+    let session = link
+        .join(request("narrow", codecs), deadline())
+        .await
+        .unwrap_or_else(|e| panic!("join: {e}"));
+    let offer = fixture
+        .seen
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .offers
+        .last()
+        .cloned()
+        .unwrap_or_default();
+    let pt = Codec::with_default_pt(CodecKind::Opus).payload_type;
+    let fmtp = offer
+        .lines()
+        .find(|l| l.starts_with(&format!("a=fmtp:{pt} ")))
+        .unwrap_or_else(|| panic!("no Opus fmtp in\n{offer}"));
+    assert!(
+        fmtp.contains("maxplaybackrate=8000") && fmtp.contains("sprop-maxcapturerate=8000"),
+        "{fmtp}"
+    );
+    let _ = session.leave().await;
 }
