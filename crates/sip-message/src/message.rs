@@ -180,6 +180,8 @@ impl Message {
         let mut vias = 0usize;
         let mut top_via_alone = false;
         let mut first = [0u16; 6];
+        // Non-zero once a header line holds a byte that is not ASCII (`scan::header_field`).
+        let mut high = 0u32;
         // One pass over the header fields; the empty line ends the head.
         let end = loop {
             match rest {
@@ -195,7 +197,8 @@ impl Message {
             if headers.len() >= max_headers {
                 return Err(ParseError::new(ErrorKind::TooManyHeaders, line_start));
             }
-            let (next, field) = scan::header_field(rest, limits.max_line_length).map_err(fail)?;
+            let (next, field) =
+                scan::header_field(rest, limits.max_line_length, &mut high).map_err(fail)?;
             let (code, name_bytes, value) = (field.code, field.name, field.value);
             let vs = offset_in(b, value);
             let value_span = Span::new(vs, vs + value.len());
@@ -247,9 +250,10 @@ impl Message {
             });
             rest = next;
         };
-        // TEXT-UTF8 (RFC 3261 §25.1); the common all-ASCII head skips the full decoder.
+        // TEXT-UTF8 (RFC 3261 §25.1); the common all-ASCII head, seen so by the line scan,
+        // skips the full decoder (a start line that is not UTF-8 is part of `head`).
         let head = &b[headers_from..end];
-        if !crate::find::is_ascii(head) {
+        if (high != 0 || !line_utf8) && !crate::find::is_ascii(head) {
             if let Err(e) = std::str::from_utf8(head) {
                 return Err(ParseError::new(
                     ErrorKind::NotUtf8,

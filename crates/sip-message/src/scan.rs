@@ -78,8 +78,8 @@ fn is_sp_ht(c: u8) -> bool {
 /// The CRLF at or after `from` in `i`: (index of its CR, index after its LF). A bare CR or LF
 /// is an error (RFC 3261 §7: lines end in CRLF); no line end yet is incomplete.
 #[inline]
-fn crlf(i: &[u8], from: usize) -> Result<(usize, usize), Err<Fail>> {
-    let Some(p) = find::find2(&i[from..], b'\r', b'\n') else {
+fn crlf(i: &[u8], from: usize, high: &mut u32) -> Result<(usize, usize), Err<Fail>> {
+    let Some(p) = find::line_end(&i[from..], high) else {
         return Err(Err::Incomplete(Needed::Unknown));
     };
     let at = from + p;
@@ -92,7 +92,7 @@ fn crlf(i: &[u8], from: usize) -> Result<(usize, usize), Err<Fail>> {
 
 /// One physical line (the start line): output is the line without its CRLF.
 pub(crate) fn line(i: &[u8]) -> PResult<'_, &[u8]> {
-    let (le, next) = crlf(i, 0)?;
+    let (le, next) = crlf(i, 0, &mut 0)?;
     Ok((&i[next..], &i[..le]))
 }
 
@@ -102,10 +102,13 @@ pub(crate) fn line(i: &[u8]) -> PResult<'_, &[u8]> {
 /// A CRLF at the very end of the input is incomplete: the next byte decides whether the
 /// field continues.
 #[inline]
-pub(crate) fn logical_line(i: &[u8]) -> PResult<'_, &[u8]> {
+///
+/// `high` is made non-zero if a byte of the line (or one after it) is not ASCII; it is
+/// left alone otherwise (see [`find::line_end`]).
+pub(crate) fn logical_line<'a>(i: &'a [u8], high: &mut u32) -> PResult<'a, &'a [u8]> {
     let mut from = 0;
     loop {
-        let (le, next) = crlf(i, from)?;
+        let (le, next) = crlf(i, from, high)?;
         match i.get(next) {
             Some(b' ' | b'\t') => from = next,
             Some(_) => return Ok((&i[next..], &i[..le])),
@@ -132,7 +135,14 @@ pub(crate) struct Field<'a> {
 /// after the colon is found, which also proves they are tokens; any other line goes
 /// through [`logical_line`] and [`field`], which check every byte.
 #[inline]
-pub(crate) fn header_field(i: &[u8], max_line: usize) -> PResult<'_, Field<'_>> {
+///
+/// `high` is made non-zero if a byte of the line (or one after it) is not ASCII; a zero
+/// `high` after every line of a head proves the head ASCII.
+pub(crate) fn header_field<'a>(
+    i: &'a [u8],
+    max_line: usize,
+    high: &mut u32,
+) -> PResult<'a, Field<'a>> {
     let too_long = || Err::Failure(Fail::at(ErrorKind::LineTooLong, i));
     if let Some(colon) = first_colon(i) {
         let mut n = colon;
@@ -142,7 +152,8 @@ pub(crate) fn header_field(i: &[u8], max_line: usize) -> PResult<'_, Field<'_>> 
         if n > 0 {
             let code = HeaderName::classify_prefix(i, n);
             if code != OTHER {
-                let (rest, tail) = logical_line(&i[colon + 1..])?;
+                // The name (a known one: ASCII letters and '-'), then SP/HT and ':'.
+                let (rest, tail) = logical_line(&i[colon + 1..], high)?;
                 if colon + 1 + tail.len() > max_line {
                     return Err(too_long());
                 }
@@ -157,7 +168,7 @@ pub(crate) fn header_field(i: &[u8], max_line: usize) -> PResult<'_, Field<'_>> 
             }
         }
     }
-    let (rest, line) = logical_line(i)?;
+    let (rest, line) = logical_line(i, high)?;
     if line.len() > max_line {
         return Err(too_long());
     }
@@ -323,6 +334,7 @@ mod tests {
     #[test]
     fn logical_lines_keep_folds_and_reject_bare_line_ends() {
         let b = b"Subject: a\r\n  b\r\nX: y\r\n\r\n";
+        let logical_line = |b| logical_line(b, &mut 0);
         let (rest, l) = logical_line(b).unwrap();
         assert_eq!(l, b"Subject: a\r\n  b");
         assert_eq!(rest, b"X: y\r\n\r\n");
