@@ -78,6 +78,56 @@ pub struct RoomsConfig {
     /// `webrtc`: STUN servers (`IP:port`) asked for our public address, offered as a
     /// server-reflexive candidate beside the host one; empty asks none.
     pub stun_servers: Vec<SocketAddr>,
+    /// `webrtc`: TURN servers (RFC 8656) a relayed candidate is allocated on, with
+    /// long-term credentials; the first that grants an allocation is used. Empty: none.
+    pub turn_servers: Vec<TurnServerConfig>,
+    /// `webrtc`: which candidates the offer carries.
+    pub ice_transport_policy: IcePolicy,
+}
+
+/// One entry of [`RoomsConfig::turn_servers`].
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TurnServerConfig {
+    /// The server's UDP address, `IP:port` (a host name is not resolved). Parsed by
+    /// [`Config::validate`] rather than by serde, whose error would quote the whole line,
+    /// credential included.
+    pub address: String,
+    /// Long-term credential username (RFC 8489 §9.2).
+    pub username: String,
+    /// Long-term credential password; never logged or printed.
+    pub credential: String,
+}
+
+impl TurnServerConfig {
+    /// [`TurnServerConfig::address`] parsed; `None` when it is not a usable `IP:port`.
+    pub fn socket_addr(&self) -> Option<SocketAddr> {
+        self.address
+            .parse::<SocketAddr>()
+            .ok()
+            .filter(|a| !a.ip().is_unspecified() && a.port() != 0)
+    }
+}
+
+impl std::fmt::Debug for TurnServerConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TurnServerConfig")
+            .field("address", &self.address)
+            .field("username", &self.username)
+            .field("credential", &"<redacted>")
+            .finish()
+    }
+}
+
+/// [`RoomsConfig::ice_transport_policy`] (W3C WebRTC `iceTransportPolicy`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum IcePolicy {
+    /// Host, server-reflexive and relayed candidates.
+    #[default]
+    All,
+    /// Only the TURN-relayed candidate; a join without an allocation fails.
+    Relay,
 }
 
 impl Default for RoomsConfig {
@@ -92,6 +142,8 @@ impl Default for RoomsConfig {
             token_key: String::new(),
             token_ttl_s: 600,
             stun_servers: Vec::new(),
+            turn_servers: Vec::new(),
+            ice_transport_policy: IcePolicy::All,
         }
     }
 }
@@ -545,6 +597,27 @@ impl Config {
                 "rooms.join_timeout_ms and rooms.leave_timeout_ms must be positive"
             );
         }
+        for (i, turn) in rooms.turn_servers.iter().enumerate() {
+            ensure!(
+                turn.socket_addr().is_some(),
+                "rooms.turn_servers[{i}].address must be an IP:port with a specified IP and \
+                 a non-zero port, not {:?}",
+                turn.address
+            );
+            ensure!(
+                !turn.username.is_empty(),
+                "rooms.turn_servers[{i}].username must not be empty"
+            );
+            // Never print the credential itself.
+            ensure!(
+                !turn.credential.is_empty(),
+                "rooms.turn_servers[{i}].credential must not be empty"
+            );
+        }
+        ensure!(
+            rooms.ice_transport_policy == IcePolicy::All || !rooms.turn_servers.is_empty(),
+            "rooms.ice_transport_policy = \"relay\" needs at least one rooms.turn_servers entry"
+        );
         ensure!(
             rooms.token_key.is_empty() || self.api.keys.contains_key(&rooms.token_key),
             "rooms.token_key {:?} is not one of api.keys",
@@ -841,6 +914,70 @@ rule = {{ dispatch_rule_individual = {{ room_prefix = "support", pin = "1234" }}
         let config = Config::from_toml(&ok, "test").expect("webrtc rooms");
         assert_eq!(config.rooms.kind, RoomKind::Webrtc);
         assert_eq!(config.rooms.token_key, "devkey");
+    }
+
+    #[test]
+    fn turn_servers_and_the_relay_policy_are_checked_without_printing_the_credential() {
+        let with = |rooms: &str| {
+            DEFAULT_CONFIG
+                .replacen("turn_servers = []", rooms, 1)
+                .replacen("kind = \"embedded\"", "kind = \"webrtc\"", 1)
+                .replacen("url = \"\"", "url = \"http://127.0.0.1:1/whip/{room}\"", 1)
+        };
+        let entry = |address: &str, username: &str, credential: &str| {
+            format!(
+                "turn_servers = [{{ address = \"{address}\", username = \"{username}\", credential = \"{credential}\" }}]"
+            )
+        };
+        let cases = [
+            (
+                with(&entry("0.0.0.0:3478", "u", "pw-1")),
+                "rooms.turn_servers[0].address",
+            ),
+            (
+                with(&entry("192.0.2.1:3478", "", "pw-1")),
+                "rooms.turn_servers[0].username",
+            ),
+            (
+                with(&entry("192.0.2.1:3478", "u", "")),
+                "rooms.turn_servers[0].credential",
+            ),
+            (
+                with(&entry("turn.example.com:3478", "u", "pw-1")),
+                "rooms.turn_servers[0].address",
+            ),
+            (
+                with("turn_servers = []").replacen(
+                    "ice_transport_policy = \"all\"",
+                    "ice_transport_policy = \"relay\"",
+                    1,
+                ),
+                "needs at least one rooms.turn_servers",
+            ),
+            (
+                with("turn_servers = []").replacen(
+                    "ice_transport_policy = \"all\"",
+                    "ice_transport_policy = \"relayed\"",
+                    1,
+                ),
+                "unknown variant",
+            ),
+        ];
+        for (text, expected) in cases {
+            let err = format!("{:#}", Config::from_toml(&text, "test").unwrap_err());
+            assert!(err.contains(expected), "{expected}: {err}");
+            assert!(!err.contains("pw-1"), "credential printed: {err}");
+        }
+        let ok = with(&entry("192.0.2.1:3478", "u", "pw-1")).replacen(
+            "ice_transport_policy = \"all\"",
+            "ice_transport_policy = \"relay\"",
+            1,
+        );
+        let config = Config::from_toml(&ok, "test").expect("relay config");
+        assert_eq!(config.rooms.ice_transport_policy, IcePolicy::Relay);
+        assert_eq!(config.rooms.turn_servers.len(), 1);
+        let debug = format!("{:?}", config.rooms);
+        assert!(!debug.contains("pw-1"), "credential in Debug: {debug}");
     }
 
     #[test]

@@ -132,6 +132,22 @@ fn room_link(config: &Config) -> Arc<dyn RoomLink> {
                 });
             cfg.token_ttl = Duration::from_secs(rooms.token_ttl_s);
             cfg.stun_servers = rooms.stun_servers.clone();
+            // Addresses were checked by `Config::validate`.
+            cfg.turn_servers = rooms
+                .turn_servers
+                .iter()
+                .filter_map(|t| {
+                    Some(room_link::webrtc::TurnServer {
+                        address: t.socket_addr()?,
+                        username: t.username.clone(),
+                        credential: t.credential.clone(),
+                    })
+                })
+                .collect();
+            cfg.ice_transport_policy = match rooms.ice_transport_policy {
+                crate::config::IcePolicy::All => room_link::webrtc::IceTransportPolicy::All,
+                crate::config::IcePolicy::Relay => room_link::webrtc::IceTransportPolicy::Relay,
+            };
             cfg.join_timeout = join_timeout;
             cfg.leave_timeout = leave_timeout;
             cfg.seed = seed();
