@@ -25,8 +25,8 @@ const HOST_NAME: u16 = 1024;
 pub(crate) const PCT: u16 = 2048;
 /// gen-value bytes that are not token bytes (':' '[' ']').
 const GEN_NOT_TOKEN: u16 = 4096;
-/// Host characters other than '.': the bytes of one domain label or IPv4 octet.
-const LABEL: u16 = 8192;
+/// '.' (see [`host_run`]).
+const DOT: u16 = 8192;
 
 const fn build_classes() -> [u16; 256] {
     let mut t = [0u16; 256];
@@ -90,8 +90,8 @@ const fn build_classes() -> [u16; 256] {
             if !b.is_ascii_digit() && b != b'.' {
                 f |= HOST_NAME;
             }
-            if b != b'.' {
-                f |= LABEL;
+            if b == b'.' {
+                f |= DOT;
             }
         }
         if b == b'%' {
@@ -182,20 +182,27 @@ pub(crate) fn is_host_char(b: u8) -> bool {
 /// `None` for an empty label: a leading '.' or "..".
 #[inline]
 pub(crate) fn host_run(b: &[u8]) -> Option<(usize, bool)> {
-    // Label by label: the dots are the only bytes that need a second look.
-    let mut seen = 0u16;
-    let mut i = 0;
-    loop {
-        let (end, acc) = run_acc(b, i, LABEL);
-        seen |= acc;
-        if b.get(end) != Some(&b'.') {
-            return Some((end, seen & HOST_NAME == 0));
-        }
-        if end == i {
-            return None;
-        }
-        i = end + 1;
+    // One loop with one exit: a loop per label cost a mispredicted exit per label (perf).
+    // ".." shows as two neighbours that both have the DOT bit.
+    if b.first() == Some(&b'.') {
+        return None;
     }
+    let (mut seen, mut prev, mut pairs) = (0u16, 0u16, 0u16);
+    let mut i = 0;
+    while let Some(&c) = b.get(i) {
+        let f = CLASSES[c as usize];
+        if f & HOST == 0 {
+            break;
+        }
+        seen |= f;
+        pairs |= prev & f;
+        prev = f;
+        i += 1;
+    }
+    if pairs & DOT != 0 {
+        return None;
+    }
+    Some((i, seen & HOST_NAME == 0))
 }
 
 /// Letters and digits.

@@ -101,10 +101,10 @@ pub(crate) fn line(i: &[u8]) -> PResult<'_, &[u8]> {
 ///
 /// A CRLF at the very end of the input is incomplete: the next byte decides whether the
 /// field continues.
-#[inline]
 ///
 /// `high` is made non-zero if a byte of the line (or one after it) is not ASCII; it is
 /// left alone otherwise (see [`find::line_end`]).
+#[inline]
 pub(crate) fn logical_line<'a>(i: &'a [u8], high: &mut u32) -> PResult<'a, &'a [u8]> {
     let mut from = 0;
     loop {
@@ -134,10 +134,10 @@ pub(crate) struct Field<'a> {
 /// Known names (nearly every field of real traffic) are recognised a word at a time right
 /// after the colon is found, which also proves they are tokens; any other line goes
 /// through [`logical_line`] and [`field`], which check every byte.
-#[inline]
 ///
 /// `high` is made non-zero if a byte of the line (or one after it) is not ASCII; a zero
 /// `high` after every line of a head proves the head ASCII.
+#[inline]
 pub(crate) fn header_field<'a>(
     i: &'a [u8],
     max_line: usize,
