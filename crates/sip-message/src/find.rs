@@ -6,6 +6,12 @@
 //!
 //! Every function answers exactly what the obvious byte loop answers; the tests pin that.
 
+/// Index of the first `a` or `b` in `h`.
+#[inline(always)]
+pub(crate) fn find2(h: &[u8], a: u8, b: u8) -> Option<usize> {
+    imp::find2(h, a, b)
+}
+
 /// Index of the first `a` in `h`.
 #[inline(always)]
 pub(crate) fn find1(h: &[u8], a: u8) -> Option<usize> {
