@@ -4,7 +4,8 @@
 //!
 //! - A [`Message`] owns one [`bytes::Bytes`] (a UDP datagram, or one frame cut from a stream
 //!   by [`frame`]); every string it hands out borrows from it. Parsing indexes the start
-//!   line and all header fields in one pass and allocates once (the header index).
+//!   line and all header fields in one pass and allocates at most once (the header index;
+//!   the indexes of dropped messages are reused per thread, a bounded few).
 //! - Errors are a `Copy` [`ErrorKind`] plus a byte offset ([`ParseError`]): hostile input
 //!   never allocates and never panics.
 //! - [`Message::parse`] rejects what cannot be framed or indexed (start line, header lines,
