@@ -89,8 +89,9 @@ pub enum Error {
     Opus {
         /// The libopus function that failed.
         function: &'static str,
-        /// The libopus error code.
-        code: opus::ErrorCode,
+        /// The libopus error code (`OPUS_BAD_ARG` = -1 … `OPUS_ALLOC_FAIL` = -7,
+        /// opus_defines.h).
+        code: i32,
     },
     /// The G.722 codec failed (only possible when a buffer was sized wrongly).
     #[error("G.722 codec failed: {0:?}")]

@@ -3,7 +3,7 @@
 //! - [`CodecKind`] knows the RTP facts of each codec (payload type, RTP clock, audio rate).
 //! - [`Encoder`] / [`Decoder`] turn 16-bit mono PCM frames into RTP payloads and back:
 //!   G.711 with our own tables ([`g711`]), G.722 through the `audio-codec` crate, Opus
-//!   through libopus (the `opus` crate). Decoders also conceal lost packets
+//!   through libopus 1.6 (`opusic-sys`). Decoders also conceal lost packets
 //!   ([`Decoder::conceal`]).
 //! - [`Resampler`] converts between 8, 12, 16, 24 and 48 kHz with a windowed-sinc
 //!   polyphase filter.

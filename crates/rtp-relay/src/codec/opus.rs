@@ -1,22 +1,33 @@
-//! Opus through libopus (the `opus` crate), mono, VoIP application.
+//! Opus through libopus 1.6 (the `opusic-sys` bindings, libopus built from the bundled
+//! source), mono, VoIP application.
 //!
 //! The RTP clock is 48 kHz whatever rate libopus runs at (RFC 7587 §4.1), so 20 ms is
 //! always 960 ticks; the PCM rate of the encoder and decoder is free among the five rates
 //! libopus supports, which lets a narrowband leg skip resampling entirely.
+//!
+//! Why raw bindings rather than a safe wrapper: the safe `opus` crate is tied to libopus
+//! 1.3.1 (`audiopus_sys`), whose narrowband SILK encoder costs 18 % more per frame and the
+//! whole PCMU ↔ Opus transcode 9–19 % more than 1.6.1 (measured with the same C loop on
+//! both, `benches/relay/README.md`); transcoding is the relay's most expensive path. The
+//! `unsafe` is confined to this file: every libopus call takes a state this module created
+//! and owns, and slices whose lengths are passed along with them.
+#![allow(unsafe_code)]
 
-use ::opus as libopus;
+use core::ffi::c_int;
+use core::ptr::NonNull;
+
+use opusic_sys as ffi;
 
 use super::{CodecKind, OpusConfig, samples_in_ms};
 use crate::error::Error;
 
-fn opus_err(e: &libopus::Error) -> Error {
-    if e.code() == libopus::ErrorCode::InvalidPacket {
-        Error::InvalidPayload(CodecKind::Opus)
+fn check(function: &'static str, code: c_int) -> Result<c_int, Error> {
+    if code >= 0 {
+        Ok(code)
+    } else if code == ffi::OPUS_INVALID_PACKET {
+        Err(Error::InvalidPayload(CodecKind::Opus))
     } else {
-        Error::Opus {
-            function: e.function(),
-            code: e.code(),
-        }
+        Err(Error::Opus { function, code })
     }
 }
 
@@ -27,37 +38,78 @@ fn check_rate(rate: u32) -> Result<(), Error> {
     }
 }
 
+/// A slice length as libopus's `opus_int32`; our buffers are far below 2³¹.
+fn len_i32(len: usize) -> i32 {
+    i32::try_from(len).unwrap_or(i32::MAX)
+}
+
 /// Encoder with its configuration.
 pub(crate) struct OpusEnc {
-    enc: libopus::Encoder,
+    st: NonNull<ffi::OpusEncoder>,
     rate: u32,
     dtx: bool,
 }
 
+// SAFETY: the encoder state is plain memory owned by this value (no thread-local or shared
+// data inside libopus), and every use goes through `&mut self`.
+unsafe impl Send for OpusEnc {}
+
 impl OpusEnc {
     pub(crate) fn new(cfg: &OpusConfig) -> Result<Self, Error> {
         check_rate(cfg.sample_rate)?;
-        let mut enc = libopus::Encoder::new(
-            cfg.sample_rate,
-            libopus::Channels::Mono,
-            libopus::Application::Voip,
-        )
-        .map_err(|e| opus_err(&e))?;
-        if let Some(bps) = cfg.effective_bitrate() {
-            enc.set_bitrate(libopus::Bitrate::Bits(bps))
-                .map_err(|e| opus_err(&e))?;
-        }
-        enc.set_inband_fec(cfg.fec).map_err(|e| opus_err(&e))?;
-        enc.set_packet_loss_perc(i32::from(cfg.expected_loss_percent.min(100)))
-            .map_err(|e| opus_err(&e))?;
-        enc.set_dtx(cfg.dtx).map_err(|e| opus_err(&e))?;
-        enc.set_complexity(i32::from(cfg.effective_complexity()))
-            .map_err(|e| opus_err(&e))?;
-        Ok(Self {
-            enc,
+        let mut err: c_int = 0;
+        // SAFETY: plain FFI call; the rate was checked, channels is 1, and `err` is a valid
+        // out-pointer for the duration of the call.
+        let st = unsafe {
+            ffi::opus_encoder_create(
+                cfg.sample_rate as i32,
+                1,
+                ffi::OPUS_APPLICATION_VOIP,
+                &raw mut err,
+            )
+        };
+        check("opus_encoder_create", err)?;
+        let st = NonNull::new(st).ok_or(Error::Opus {
+            function: "opus_encoder_create",
+            code: ffi::OPUS_ALLOC_FAIL,
+        })?;
+        let mut enc = Self {
+            st,
             rate: cfg.sample_rate,
             dtx: cfg.dtx,
-        })
+        };
+        if let Some(bps) = cfg.effective_bitrate() {
+            enc.set(ffi::OPUS_SET_BITRATE_REQUEST, bps)?;
+        }
+        enc.set(ffi::OPUS_SET_INBAND_FEC_REQUEST, c_int::from(cfg.fec))?;
+        enc.set(
+            ffi::OPUS_SET_PACKET_LOSS_PERC_REQUEST,
+            c_int::from(cfg.expected_loss_percent.min(100)),
+        )?;
+        enc.set(ffi::OPUS_SET_DTX_REQUEST, c_int::from(cfg.dtx))?;
+        enc.set(
+            ffi::OPUS_SET_COMPLEXITY_REQUEST,
+            c_int::from(cfg.effective_complexity()),
+        )?;
+        Ok(enc)
+    }
+
+    /// An `OPUS_SET_*` request taking one `opus_int32`.
+    fn set(&mut self, request: c_int, value: c_int) -> Result<(), Error> {
+        // SAFETY: `st` is a live encoder owned by `self`; every SET request used here takes
+        // exactly one `opus_int32` argument (opus_defines.h), which `value` is.
+        let code = unsafe { ffi::opus_encoder_ctl(self.st.as_ptr(), request, value) };
+        check("opus_encoder_ctl", code).map(drop)
+    }
+
+    /// An `OPUS_GET_*` request writing one `opus_int32`.
+    #[cfg(test)]
+    fn get(&mut self, request: c_int) -> Result<c_int, Error> {
+        let mut value: c_int = 0;
+        // SAFETY: `st` is a live encoder owned by `self`; every GET request used here takes
+        // one `opus_int32*`, which points at `value` for the duration of the call.
+        let code = unsafe { ffi::opus_encoder_ctl(self.st.as_ptr(), request, &raw mut value) };
+        check("opus_encoder_ctl", code).map(|_| value)
     }
 
     pub(crate) fn sample_rate(&self) -> u32 {
@@ -85,25 +137,77 @@ impl OpusEnc {
                 need: 3,
             });
         }
-        self.enc.encode(pcm, out).map_err(|e| opus_err(&e))
+        // SAFETY: `st` is a live encoder owned by `self`; libopus reads `pcm.len()` mono
+        // samples from `pcm` and writes at most `out.len()` bytes into `out`.
+        let n = unsafe {
+            ffi::opus_encode(
+                self.st.as_ptr(),
+                pcm.as_ptr(),
+                len_i32(pcm.len()),
+                out.as_mut_ptr(),
+                len_i32(out.len()),
+            )
+        };
+        check("opus_encode", n).map(|n| n as usize)
+    }
+}
+
+impl Drop for OpusEnc {
+    fn drop(&mut self) {
+        // SAFETY: `st` came from `opus_encoder_create` and is destroyed once, here.
+        unsafe { ffi::opus_encoder_destroy(self.st.as_ptr()) }
     }
 }
 
 /// Decoder plus the duration of the last frame, which PLC repeats.
 pub(crate) struct OpusDec {
-    dec: libopus::Decoder,
+    st: NonNull<ffi::OpusDecoder>,
     rate: u32,
 }
+
+// SAFETY: as for `OpusEnc`: plain memory owned by this value, used through `&mut self`.
+unsafe impl Send for OpusDec {}
 
 impl OpusDec {
     pub(crate) fn new(rate: u32) -> Result<Self, Error> {
         check_rate(rate)?;
-        let dec = libopus::Decoder::new(rate, libopus::Channels::Mono).map_err(|e| opus_err(&e))?;
-        Ok(Self { dec, rate })
+        let mut err: c_int = 0;
+        // SAFETY: plain FFI call; the rate was checked, channels is 1, and `err` is a valid
+        // out-pointer for the duration of the call.
+        let st = unsafe { ffi::opus_decoder_create(rate as i32, 1, &raw mut err) };
+        check("opus_decoder_create", err)?;
+        let st = NonNull::new(st).ok_or(Error::Opus {
+            function: "opus_decoder_create",
+            code: ffi::OPUS_ALLOC_FAIL,
+        })?;
+        Ok(Self { st, rate })
     }
 
     pub(crate) fn sample_rate(&self) -> u32 {
         self.rate
+    }
+
+    /// `opus_decode` into `out` (mono, so `out.len()` samples); an empty `payload` asks for
+    /// concealment of `out.len()` samples.
+    fn raw_decode(&mut self, payload: &[u8], out: &mut [i16], fec: bool) -> Result<usize, Error> {
+        let data = if payload.is_empty() {
+            core::ptr::null()
+        } else {
+            payload.as_ptr()
+        };
+        // SAFETY: `st` is a live decoder owned by `self`; libopus reads `payload.len()` bytes
+        // from `data` (none when it is null) and writes at most `out.len()` mono samples.
+        let n = unsafe {
+            ffi::opus_decode(
+                self.st.as_ptr(),
+                data,
+                len_i32(payload.len()),
+                out.as_mut_ptr(),
+                len_i32(out.len()),
+                c_int::from(fec),
+            )
+        };
+        check("opus_decode", n).map(|n| n as usize)
     }
 
     pub(crate) fn decode(&mut self, payload: &[u8], out: &mut [i16]) -> Result<usize, Error> {
@@ -114,16 +218,22 @@ impl OpusDec {
         }
         // Ask libopus how long the packet is before decoding, so a packet longer than the
         // buffer is reported as such rather than as a library error.
-        let n = libopus::packet::get_nb_samples(payload, self.rate).map_err(|e| opus_err(&e))?;
+        // SAFETY: libopus reads `payload.len()` bytes from a live slice.
+        let n = unsafe {
+            ffi::opus_packet_get_nb_samples(
+                payload.as_ptr(),
+                len_i32(payload.len()),
+                self.rate as i32,
+            )
+        };
+        let n = check("opus_packet_get_nb_samples", n)? as usize;
         if n > out.len() {
             return Err(Error::PayloadTooLong {
                 codec: CodecKind::Opus,
                 len: payload.len(),
             });
         }
-        self.dec
-            .decode(payload, out, false)
-            .map_err(|e| opus_err(&e))
+        self.raw_decode(payload, out, false)
     }
 
     fn check_plc_len(&self, len: usize) -> Result<(), Error> {
@@ -143,12 +253,19 @@ impl OpusDec {
         if next.is_empty() {
             return self.conceal(out);
         }
-        self.dec.decode(next, out, true).map_err(|e| opus_err(&e))
+        self.raw_decode(next, out, true)
     }
 
     pub(crate) fn conceal(&mut self, out: &mut [i16]) -> Result<usize, Error> {
         self.check_plc_len(out.len())?;
-        self.dec.decode(&[], out, false).map_err(|e| opus_err(&e))
+        self.raw_decode(&[], out, false)
+    }
+}
+
+impl Drop for OpusDec {
+    fn drop(&mut self) {
+        // SAFETY: `st` came from `opus_decoder_create` and is destroyed once, here.
+        unsafe { ffi::opus_decoder_destroy(self.st.as_ptr()) }
     }
 }
 
@@ -159,28 +276,29 @@ mod tests {
 
     fn complexity_of(cfg: &OpusConfig) -> i32 {
         let mut enc = OpusEnc::new(cfg).expect("encoder");
-        enc.enc.get_complexity().expect("complexity")
+        enc.get(ffi::OPUS_GET_COMPLEXITY_REQUEST)
+            .expect("complexity")
     }
 
     #[test]
     fn narrowband_encoder_gets_a_bitrate_unless_one_is_configured() {
         let bitrate = |cfg: &OpusConfig| {
             let mut enc = OpusEnc::new(cfg).expect("encoder");
-            enc.enc.get_bitrate().expect("bitrate")
+            enc.get(ffi::OPUS_GET_BITRATE_REQUEST).expect("bitrate")
         };
         let nb = OpusConfig {
             sample_rate: 8000,
             ..OpusConfig::default()
         };
-        assert_eq!(bitrate(&nb), libopus::Bitrate::Bits(NARROWBAND_BITRATE));
+        assert_eq!(bitrate(&nb), NARROWBAND_BITRATE);
         let chosen = OpusConfig {
             bitrate: Some(9000),
             ..nb
         };
-        assert_eq!(bitrate(&chosen), libopus::Bitrate::Bits(9000));
+        assert_eq!(bitrate(&chosen), 9000);
         // libopus reports its automatic choice as a number too; it is not ours.
         let wide = OpusConfig::default();
-        assert_ne!(bitrate(&wide), libopus::Bitrate::Bits(NARROWBAND_BITRATE));
+        assert_ne!(bitrate(&wide), NARROWBAND_BITRATE);
     }
 
     #[test]
@@ -215,5 +333,26 @@ mod tests {
             ..OpusConfig::default()
         };
         assert_eq!(complexity_of(&too_high), 10);
+    }
+
+    #[test]
+    fn library_errors_carry_the_function_and_code() {
+        let mut enc = OpusEnc::new(&OpusConfig::default()).expect("encoder");
+        // Complexity 11 is out of range (opus_defines.h: 0..=10).
+        assert_eq!(
+            enc.set(ffi::OPUS_SET_COMPLEXITY_REQUEST, 11),
+            Err(Error::Opus {
+                function: "opus_encoder_ctl",
+                code: ffi::OPUS_BAD_ARG,
+            })
+        );
+        let mut dec = OpusDec::new(8000).expect("decoder");
+        let mut out = [0i16; 160];
+        // TOC code 3 (arbitrary frame count) with no frame-count byte: malformed
+        // (RFC 6716 §3.2.5).
+        assert_eq!(
+            dec.decode(&[0x03], &mut out),
+            Err(Error::InvalidPayload(CodecKind::Opus))
+        );
     }
 }
