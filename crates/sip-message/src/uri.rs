@@ -76,11 +76,28 @@ impl<'a> Uri<'a> {
     pub fn parse(s: &'a str) -> Result<Self, ParseError> {
         let b = s.as_bytes();
         // Nearly every URI on the wire is sip: (any case).
-        if let Some(head) = b.first_chunk::<4>() {
-            if u32::from_le_bytes(*head) | 0x0020_2020 == u32::from_le_bytes(*b"sip:") {
-                return SipUri::parse_after_scheme(s, &s[4..], 4, false).map(Uri::Sip);
+        let (base, secure) = match b.first_chunk::<4>() {
+            Some(head)
+                if u32::from_le_bytes(*head) | 0x0020_2020 == u32::from_le_bytes(*b"sip:") =>
+            {
+                (4, false)
             }
-        }
+            _ => match Self::parse_scheme(s)? {
+                Ok(sip) => sip,
+                Err(other) => return Ok(other),
+            },
+        };
+        // One call, inlined: the parsed SipUri is built where the Uri goes. Returned from a
+        // call it was copied with loads wider than the stores that wrote it (a
+        // store-forwarding stall per URI, perf).
+        SipUri::parse_after_scheme(s, &s[base..], base, secure).map(Uri::Sip)
+    }
+
+    /// A URI whose scheme is not a lower-case `sip:`: `Ok((offset after the colon,
+    /// secure))` for `sip`/`sips` in any case, or the whole `tel:` / other URI.
+    #[inline(never)]
+    fn parse_scheme(s: &'a str) -> Result<Result<(usize, bool), Self>, ParseError> {
+        let b = s.as_bytes();
         // scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." )
         let colon = match b.iter().position(|&c| c == b':') {
             Some(p) if p > 0 => p,
@@ -96,11 +113,11 @@ impl<'a> Uri<'a> {
         }
         let rest = &s[colon + 1..];
         if scheme.eq_ignore_ascii_case("sip") {
-            SipUri::parse_after_scheme(s, rest, colon + 1, false).map(Uri::Sip)
+            Ok(Ok((colon + 1, false)))
         } else if scheme.eq_ignore_ascii_case("sips") {
-            SipUri::parse_after_scheme(s, rest, colon + 1, true).map(Uri::Sip)
+            Ok(Ok((colon + 1, true)))
         } else if scheme.eq_ignore_ascii_case("tel") {
-            TelUri::parse_after_scheme(s, rest, colon + 1).map(Uri::Tel)
+            TelUri::parse_after_scheme(s, rest, colon + 1).map(|t| Err(Uri::Tel(t)))
         } else {
             // absoluteURI: hier-part / opaque-part, all uric characters.
             if rest.is_empty() {
@@ -111,11 +128,11 @@ impl<'a> Uri<'a> {
             }
             check_escapes(rest.as_bytes())
                 .map_err(|p| ParseError::new(ErrorKind::Escape, colon + 1 + p))?;
-            Ok(Uri::Other {
+            Ok(Err(Uri::Other {
                 scheme,
                 opaque: rest,
                 raw: s,
-            })
+            }))
         }
     }
 
@@ -157,6 +174,7 @@ impl<'a> SipUri<'a> {
     }
 
     /// `base` is the offset of `rest` within `raw` (for error offsets).
+    #[inline(always)]
     fn parse_after_scheme(
         raw: &'a str,
         rest: &'a str,
@@ -373,6 +391,10 @@ pub(crate) fn parse_port(s: &str) -> Option<u16> {
 
 /// Parses a host at `b[start..]`, stopping at the first byte that cannot be part of one.
 /// Returns the host and the index after it. One pass: the scan also classifies.
+///
+/// Inlined: returned through memory, the result was read back wider than it was written
+/// (a store-forwarding stall, the hottest spot of URI parsing in perf).
+#[inline(always)]
 pub(crate) fn parse_host(s: &str, start: usize) -> Result<(Host<'_>, usize), ParseError> {
     let b = s.as_bytes();
     let err = ParseError::new(ErrorKind::Host, start);
