@@ -503,12 +503,21 @@ impl Endpoint {
         }
     }
 
-    /// Removes an ended call once nothing refers to it any more.
+    /// Removes an ended call once nothing needs it any more.
+    ///
+    /// A UAC call waits for its transactions: a 2xx retransmitted (or forked) to its INVITE
+    /// during Timer M must still be ACKed (and BYEd) from the call's dialogs (§13.2.2.4,
+    /// RFC 6026 §8.4). A UAS call only waits for the ACK of its 2xx (`pending_2xx`): what
+    /// its server transactions still do after the call ended — absorb a retransmitted
+    /// INVITE in Accepted (RFC 6026 §8.7), answer a retransmitted BYE or ACK a non-2xx
+    /// (§17.2) — needs no call, and a new request in the gone dialog gets 481 (§12.2.2).
+    /// Not keeping UAS calls for the 64·T1 their transactions linger takes a sixth of the
+    /// memory of a loaded endpoint.
     pub(crate) fn maybe_reap(&mut self, call: u64) {
         let Some(c) = self.calls.get(&call) else {
             return;
         };
-        if c.ended && c.tx_refs == 0 && c.pending_2xx.is_none() {
+        if c.ended && (c.tx_refs == 0 || c.role == Role::Uas) && c.pending_2xx.is_none() {
             if let Some(c) = self.calls.remove(&call) {
                 for d in &c.dialogs {
                     if self.dialogs.get(&d.id) == Some(&call) {

@@ -534,3 +534,74 @@ fn out_of_dialog_options_ping_and_its_timeout() {
     assert_eq!(answers, vec![(408, true)]);
     assert_eq!(net.nodes[0].ep.transaction_count(), 0);
 }
+
+/// After the caller's BYE the UAS call is gone at once (not after the 64·T1 its server
+/// transactions linger), and what those transactions still owe the peer works without it:
+/// a retransmitted BYE gets its 200 again, a retransmitted INVITE is absorbed (RFC 6026
+/// §8.7), and a new request in the ended dialog gets 481 (§12.2.2).
+#[test]
+fn ended_uas_call_is_reaped_while_its_transactions_still_answer() {
+    let mut net = Net::pair(22);
+    net.react(1, |_, e| match e {
+        Event::IncomingCall { call, .. } => {
+            let c = *call;
+            vec![(
+                Duration::ZERO,
+                Box::new(move |ep: &mut Endpoint, now| {
+                    let _ = ep.respond(now, c, Reply::status(200));
+                }) as Action,
+            )]
+        }
+        _ => Vec::new(),
+    });
+    let call = net
+        .with(0, |ep, now| {
+            ep.invite(now, invite_to(addr(2), Duration::from_secs(30)))
+        })
+        .expect("invite");
+    net.run_for(Duration::from_secs(1));
+    assert_eq!(net.nodes[1].ep.call_count(), 1, "answered call");
+    net.with(0, |ep, now| ep.hangup(now, call)).expect("hangup");
+    net.run_for(Duration::from_secs(1));
+    // Well within Timers L and J (64·T1): the transactions are still there, the call not.
+    assert_eq!(
+        net.nodes[1].ep.call_count(),
+        0,
+        "UAS call reaped at the BYE"
+    );
+    assert!(
+        net.nodes[1].ep.transaction_count() >= 2,
+        "INVITE and BYE server tx linger"
+    );
+
+    let replay = |net: &mut Net, data: Bytes| -> Vec<u16> {
+        let now = net.now;
+        net.nodes[1]
+            .ep
+            .handle_datagram(now, Transport::Udp, addr(1), data);
+        std::iter::from_fn(|| net.nodes[1].ep.poll_transmit())
+            .map(|t| status(&t))
+            .collect()
+    };
+    let bye = net.sent_lines(0, "BYE ")[0].1.clone();
+    assert_eq!(
+        replay(&mut net, bye.clone()),
+        vec![200],
+        "retransmitted BYE"
+    );
+    let invite = net.sent_lines(0, "INVITE ")[0].1.clone();
+    assert_eq!(
+        replay(&mut net, invite),
+        Vec::<u16>::new(),
+        "retransmitted INVITE"
+    );
+    let new_bye = String::from_utf8(bye.to_vec())
+        .expect("utf8")
+        .replace("CSeq: 2 BYE", "CSeq: 3 BYE")
+        .replace(";branch=z9hG4bK", ";branch=z9hG4bKagain");
+    assert_eq!(
+        replay(&mut net, Bytes::from(new_bye)),
+        vec![481],
+        "new request"
+    );
+}
