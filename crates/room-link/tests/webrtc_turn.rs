@@ -169,6 +169,60 @@ async fn relay_only_media_crosses_both_ways_through_coturn_and_leave_releases_it
 }
 
 #[tokio::test]
+async fn the_allocation_is_refreshed_before_it_expires() {
+    // coturn answers the Allocate with LIFETIME 4 s: the link must send a Refresh (RFC 8656
+    // §7) before that runs out, from the TURN client's timer run by the driver. (This coturn
+    // keeps relaying past the 4 s anyway, so the log, not the media, shows the Refresh.)
+    let Some(turn) = TurnServer::start_with(USER, PASSWORD, &["--max-allocate-lifetime=4"]) else {
+        return;
+    };
+    let server = RoomServer::start(RoomOptions {
+        tone_hz: ROOM_HZ,
+        ..RoomOptions::default()
+    })
+    .await;
+    let link = WebRtcRooms::new(config(&server, &turn, PASSWORD, IceTransportPolicy::Relay));
+    let session = link
+        .join(request("refreshed"), Instant::now() + BOUND)
+        .await
+        .unwrap_or_else(|e| panic!("join through TURN: {e}"));
+    let id = server
+        .session_of("refreshed")
+        .unwrap_or_else(|| panic!("no session"));
+    // Talk past the granted lifetime, then check both directions still carry the tones.
+    let (heard, rate, _) = talk(&session, PHONE_HZ, Duration::from_millis(6500)).await;
+    let phone_hears = tone_fraction(last_half_second(&heard, rate), rate, ROOM_HZ);
+    let (room_pcm, room_rate) = server
+        .with(&id, |r| (r.pcm.clone(), r.pcm_rate))
+        .unwrap_or_default();
+    let room_hears = tone_fraction(last_half_second(&room_pcm, room_rate), room_rate, PHONE_HZ);
+    assert!(
+        phone_hears > 0.5,
+        "room tone at the phone after 6.5 s: {phone_hears:.3}"
+    );
+    assert!(
+        room_hears > 0.5,
+        "phone tone in the room after 6.5 s: {room_hears:.3}"
+    );
+    let refreshes = turn
+        .log()
+        .iter()
+        .filter(|l| l.contains(USER) && l.contains("REFRESH processed, success"))
+        .count();
+    // coturn answers the first Refresh with its default lifetime (600 s), so one is
+    // expected.
+    assert!(
+        refreshes >= 1,
+        "no Refresh within 6.5 s of a 4 s allocation:\n{}",
+        turn.log().join("\n")
+    );
+    session
+        .leave()
+        .await
+        .unwrap_or_else(|e| panic!("leave: {e}"));
+}
+
+#[tokio::test]
 async fn a_wrong_credential_falls_back_to_host_candidates_with_policy_all() {
     let Some(turn) = TurnServer::start(USER, PASSWORD) else {
         return;

@@ -56,6 +56,11 @@ fn free_port() -> u16 {
 impl TurnServer {
     /// Starts coturn with user `username` / `password` in realm [`REALM`].
     pub fn start(username: &str, password: &str) -> Option<TurnServer> {
+        Self::start_with(username, password, &[])
+    }
+
+    /// [`TurnServer::start`] with more `turnserver` arguments.
+    pub fn start_with(username: &str, password: &str, extra: &[&str]) -> Option<TurnServer> {
         if !available() {
             assert!(
                 std::env::var_os("SIPBRIDGE_SKIP_TURN").is_some(),
@@ -68,14 +73,14 @@ impl TurnServer {
             return None;
         }
         for _ in 0..PORT_ATTEMPTS {
-            if let Some(server) = Self::try_start(username, password, free_port()) {
+            if let Some(server) = Self::try_start(username, password, extra, free_port()) {
                 return Some(server);
             }
         }
         panic!("coturn did not start in {PORT_ATTEMPTS} attempts");
     }
 
-    fn try_start(username: &str, password: &str, port: u16) -> Option<TurnServer> {
+    fn try_start(username: &str, password: &str, extra: &[&str], port: u16) -> Option<TurnServer> {
         let dir =
             std::env::temp_dir().join(format!("sipbridge-turn-{}-{port}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
@@ -99,6 +104,7 @@ impl TurnServer {
             .arg(dir.join("turnserver.pid"))
             .arg("--userdb")
             .arg(dir.join("turndb"))
+            .args(extra)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
