@@ -1,70 +1,150 @@
-//! Server-reflexive candidate gathering: our public address as a STUN server sees it.
+//! Candidate gathering on the session's own socket before the offer: a server-reflexive
+//! candidate from STUN servers and a relayed one from TURN servers (module `turn`), asked
+//! at the same time so neither waits for the other.
 //!
-//! `rtc` is sans-IO and leaves gathering to its user. Before the offer is created, the
-//! session's own socket sends a Binding request (RFC 8489 §6.1, no authentication) to every
-//! configured STUN server; the first success response's XOR-MAPPED-ADDRESS (§14.2) becomes
-//! a server-reflexive candidate whose base is the session's host candidate (RFC 8445
-//! §5.1.1.2). Requests are retransmitted (§6.2.1: the RTO "SHOULD be configurable"; ours
-//! starts at 100 ms and doubles, since the join waits for it) until the gathering budget
-//! runs out; no answer is not an error, the offer then carries the host candidate only.
+//! `rtc` is sans-IO and leaves gathering to its user. [`StunGather`] sends a Binding request
+//! (RFC 8489 §6.1, no authentication) to every configured STUN server; the first success
+//! response's XOR-MAPPED-ADDRESS (§14.2) becomes a server-reflexive candidate whose base is
+//! the session's host candidate (RFC 8445 §5.1.1.2). Requests are retransmitted (§6.2.1:
+//! the RTO "SHOULD be configurable"; ours starts at 100 ms and doubles, since the join waits
+//! for it) until the gathering budget runs out; no answer is not an error, the offer then
+//! goes without that candidate. [`gather`] drives both machines with one receive loop,
+//! routing each response by its source (and, for STUN, its transaction).
 
 use std::net::SocketAddr;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rtc::stun::message::{BINDING_REQUEST, BINDING_SUCCESS, Getter, Message, TransactionId};
 use rtc::stun::xoraddr::XorMappedAddress;
 use tokio::net::UdpSocket;
+
+use super::turn::{TurnGather, TurnRelay};
 
 /// First retransmission timeout.
 const INITIAL_RTO: Duration = Duration::from_millis(100);
 /// Largest datagram read while gathering.
 const MAX_RESPONSE: usize = 1500;
 
-/// The mapped address the first of `servers` reports for `socket`, waiting until
-/// `deadline` at most; `None` when none answered in time.
-pub(super) async fn server_reflexive(
-    socket: &UdpSocket,
-    servers: &[SocketAddr],
+/// Server-reflexive gathering, sans-IO.
+pub(super) struct StunGather<'a> {
+    servers: &'a [SocketAddr],
+    request: Option<Message>,
     transaction: [u8; 12],
-    deadline: tokio::time::Instant,
-) -> Option<SocketAddr> {
-    if servers.is_empty() {
-        return None;
-    }
-    let mut request = Message::new();
-    request
-        .build(&[
+    rto: Duration,
+    next_send: Instant,
+    deadline: Instant,
+    mapped: Option<SocketAddr>,
+}
+
+impl<'a> StunGather<'a> {
+    /// Asks `servers` (none: over at once) with `transaction`, until `deadline`.
+    pub(super) fn new(
+        servers: &'a [SocketAddr],
+        transaction: [u8; 12],
+        now: Instant,
+        deadline: Instant,
+    ) -> Self {
+        let mut request = Message::new();
+        let built = request.build(&[
             Box::new(TransactionId(transaction)),
             Box::new(BINDING_REQUEST),
-        ])
-        .ok()?;
-    let mut rto = INITIAL_RTO;
-    let mut buf = vec![0u8; MAX_RESPONSE];
-    // Bounded: the RTO doubles until the deadline passes.
-    loop {
-        let now = tokio::time::Instant::now();
-        if now >= deadline {
+        ]);
+        StunGather {
+            servers,
+            request: (!servers.is_empty() && built.is_ok()).then_some(request),
+            transaction,
+            rto: INITIAL_RTO,
+            next_send: now,
+            deadline,
+            mapped: None,
+        }
+    }
+
+    fn is_done(&self) -> bool {
+        self.request.is_none()
+    }
+
+    /// The request, when it is due again (to every server); re-arms the retransmission.
+    fn poll_request(&mut self, now: Instant) -> Option<&[u8]> {
+        if now < self.next_send {
             return None;
         }
-        for server in servers {
-            if let Err(e) = socket.send_to(&request.raw, server).await {
-                tracing::debug!(error = %e, %server, "webrtc room link: STUN request not sent");
+        let request = self.request.as_ref()?;
+        self.next_send = now + self.rto;
+        self.rto *= 2;
+        Some(&request.raw)
+    }
+
+    fn handle_read(&mut self, from: SocketAddr, data: &[u8]) {
+        if self.is_done() || !self.servers.contains(&from) {
+            return;
+        }
+        if let Some(mapped) = mapped_address(data, self.transaction) {
+            self.mapped = Some(mapped);
+            self.request = None;
+        }
+    }
+
+    fn handle_timeout(&mut self, now: Instant) {
+        if now >= self.deadline {
+            self.request = None;
+        }
+    }
+
+    fn poll_timeout(&self) -> Option<Instant> {
+        (!self.is_done()).then(|| self.next_send.min(self.deadline))
+    }
+}
+
+/// Runs `stun` and `turn` on `socket` until both are over (each has its deadline): the
+/// mapped address and the allocation, when they were obtained.
+pub(super) async fn gather(
+    socket: &UdpSocket,
+    mut stun: StunGather<'_>,
+    mut turn: TurnGather,
+) -> (Option<SocketAddr>, Option<TurnRelay>) {
+    let mut buf = vec![0u8; MAX_RESPONSE];
+    // Bounded: each machine ends by its deadline, and every round either receives or sleeps
+    // until the earliest timer.
+    loop {
+        let now = tokio::time::Instant::now().into_std();
+        stun.handle_timeout(now);
+        turn.handle_timeout(now);
+        let servers = stun.servers;
+        if let Some(request) = stun.poll_request(now) {
+            for server in servers {
+                if let Err(e) = socket.send_to(request, server).await {
+                    tracing::debug!(error = %e, %server, "webrtc room link: STUN request not sent");
+                }
             }
         }
-        let resend = (now + rto).min(deadline);
-        rto *= 2;
-        while let Ok(received) = tokio::time::timeout_at(resend, socket.recv_from(&mut buf)).await {
-            let Ok((n, from)) = received else {
-                continue; // ICMP errors of one server must not end the wait for another
-            };
-            if !servers.contains(&from) {
-                continue;
+        while let Some((server, data)) = turn.poll_transmit() {
+            if let Err(e) = socket.send_to(&data, server).await {
+                tracing::debug!(error = %e, %server, "webrtc room link: TURN request not sent");
             }
-            if let Some(mapped) = mapped_address(&buf[..n], transaction) {
-                return Some(mapped);
+        }
+        let wake = match (stun.poll_timeout(), turn.poll_timeout()) {
+            (None, None) => break,
+            (Some(a), Some(b)) => a.min(b),
+            (Some(t), None) | (None, Some(t)) => t,
+        };
+        let received = tokio::time::timeout_at(
+            tokio::time::Instant::from_std(wake),
+            socket.recv_from(&mut buf),
+        )
+        .await;
+        // An ICMP error of one server (`Ok(Err)`) must not end the wait for another.
+        if let Ok(Ok((n, from))) = received {
+            let at = tokio::time::Instant::now().into_std();
+            // One server may be both: STUN matches its transaction, TURN drops responses to
+            // transactions it does not know.
+            stun.handle_read(from, &buf[..n]);
+            if turn.is_server(from) {
+                turn.handle_read(at, from, &buf[..n]);
             }
         }
     }
+    (stun.mapped, turn.into_relay())
 }
 
 /// The XOR-MAPPED-ADDRESS of a Binding success response to `transaction`.

@@ -275,26 +275,31 @@ impl WebRtcRooms {
         transaction[..8].copy_from_slice(&self.random().to_le_bytes());
         transaction[8..].copy_from_slice(&(self.random() as u32).to_le_bytes());
         let relay_only = cfg.ice_transport_policy == IceTransportPolicy::Relay;
-        let reflexive = if relay_only {
-            None
-        } else {
-            gather::server_reflexive(
-                &socket,
-                &cfg.stun_servers,
+        let bound = socket.local_addr().map_err(|e| Error::Socket(e.kind()))?;
+        let start = tokio::time::Instant::now();
+        let budget = |timeout: Duration| deadline.min(start + timeout).into_std();
+        // The policy leaves the reflexive candidate out: no point asking for it.
+        let stun_servers: &[SocketAddr] = if relay_only { &[] } else { &cfg.stun_servers };
+        let (reflexive, relay) = gather::gather(
+            &socket,
+            gather::StunGather::new(
+                stun_servers,
                 transaction,
-                deadline.min(tokio::time::Instant::now() + cfg.stun_timeout),
-            )
-            .await
-            .filter(|mapped| *mapped != local)
-        };
+                start.into_std(),
+                budget(cfg.stun_timeout),
+            ),
+            turn::TurnGather::new(
+                &cfg.turn_servers,
+                bound,
+                start.into_std(),
+                budget(cfg.turn_timeout),
+            ),
+        )
+        .await;
+        let reflexive = reflexive.filter(|mapped| *mapped != local);
         let mut unused = UnusedRelay {
             socket: &socket,
-            relay: turn::allocate(
-                &socket,
-                &cfg.turn_servers,
-                deadline.min(tokio::time::Instant::now() + cfg.turn_timeout),
-            )
-            .await,
+            relay,
         };
         if relay_only && unused.relay.is_none() {
             return Err(Error::MediaFailed(

@@ -2,8 +2,8 @@
 //! session's own UDP socket with webrtc-rs's sans-IO TURN client.
 //!
 //! # Gathering
-//! Before the offer is created, [`allocate`] sends an Allocate request to every configured
-//! server; the client answers the server's 401 with the long-term credential (RFC 8489
+//! Before the offer is created, [`TurnGather`] sends an Allocate request to every configured
+//! server (beside STUN gathering, on the same socket: module `gather`); the client answers the server's 401 with the long-term credential (RFC 8489
 //! §9.2: username, the REALM and NONCE the server chose, MESSAGE-INTEGRITY keyed with
 //! `MD5(username ":" realm ":" password)`). The first success response's
 //! XOR-RELAYED-ADDRESS becomes a relayed candidate (RFC 8445 §5.1.1.2). The wait is bounded
@@ -31,10 +31,7 @@ use rtc::sansio::Protocol;
 use rtc::shared::{TaggedBytesMut, TransportContext, TransportProtocol};
 use rtc::stun::message::TransactionId;
 use rtc::turn::client::{Client, ClientConfig, Event};
-use tokio::net::UdpSocket;
 
-/// Largest datagram read while allocating.
-const MAX_RESPONSE: usize = 1500;
 /// Datagrams held for peers whose permission is still being created (all peers together);
 /// more are dropped, as the network would (ICE retransmits its checks).
 const MAX_HELD: usize = 32;
@@ -269,79 +266,158 @@ struct Attempt {
     done: bool,
 }
 
-/// Allocates on the first of `servers` that grants one, from `socket`, waiting until
-/// `deadline` at most; `None` (each server's cause logged at debug) when none did.
-pub(super) async fn allocate(
-    socket: &UdpSocket,
-    servers: &[TurnServer],
-    deadline: tokio::time::Instant,
-) -> Option<TurnRelay> {
-    if servers.is_empty() {
-        return None;
-    }
-    let local = match socket.local_addr() {
-        Ok(a) => a,
-        Err(e) => {
-            tracing::debug!(error = %e, "webrtc room link: no TURN allocation (socket)");
-            return None;
-        }
-    };
-    let provider = match rtc::crypto::default_provider() {
-        Ok(p) => p,
-        Err(e) => {
-            tracing::debug!(error = %e, "webrtc room link: no TURN allocation (crypto)");
-            return None;
-        }
-    };
-    let now = tokio::time::Instant::now().into_std();
-    let mut attempts: Vec<Attempt> = Vec::with_capacity(servers.len());
-    for s in servers {
-        let cfg = ClientConfig {
-            stun_serv_addr: String::new(),
-            turn_serv_addr: s.address.to_string(),
-            local_addr: local,
-            transport_protocol: TransportProtocol::UDP,
-            username: s.username.clone(),
-            password: s.credential.clone(),
-            // Learned from the server's 401 (RFC 8489 §9.2.3).
-            realm: String::new(),
-            software: String::new(),
-            rto_in_ms: TURN_RTO_MS,
-            allocation_refresh_interval_cap: None,
+/// Allocation on the first of the configured servers that grants one, sans-IO: the
+/// gathering loop (module `gather`) feeds it the servers' datagrams and timeouts and sends
+/// what it transmits. Over when one server granted an allocation, all refused or went
+/// silent, or the deadline passed; each failure's cause is logged at debug.
+pub(super) struct TurnGather {
+    local: SocketAddr,
+    attempts: Vec<Attempt>,
+    deadline: Instant,
+    relay: Option<TurnRelay>,
+    done: bool,
+}
+
+impl TurnGather {
+    /// Sends an Allocate to every one of `servers` from `local` (the session socket's
+    /// address), to be answered by `deadline`.
+    pub(super) fn new(
+        servers: &[TurnServer],
+        local: SocketAddr,
+        now: Instant,
+        deadline: Instant,
+    ) -> TurnGather {
+        let mut gather = TurnGather {
+            local,
+            attempts: Vec::with_capacity(servers.len()),
+            deadline,
+            relay: None,
+            done: servers.is_empty(),
         };
-        let started = Client::new(cfg, provider.clone()).and_then(|mut c| {
-            c.allocate(now)?;
-            Ok(c)
-        });
-        match started {
-            Ok(client) => attempts.push(Attempt {
-                server: s.address,
-                client,
-                done: false,
-            }),
-            Err(e) => {
-                tracing::debug!(error = %e, server = %s.address, "webrtc room link: TURN Allocate not sent");
-            }
+        if servers.is_empty() {
+            return gather;
         }
-    }
-    let mut buf = vec![0u8; MAX_RESPONSE];
-    // Bounded by `deadline`: every round either receives, or sleeps until a timer or the
-    // deadline.
-    loop {
-        for a in attempts.iter_mut() {
-            while let Some(t) = a.client.poll_write() {
-                if let Err(e) = socket.send_to(&t.message, t.transport.peer_addr).await {
-                    tracing::debug!(error = %e, server = %a.server, "webrtc room link: TURN request not sent");
+        let provider = match rtc::crypto::default_provider() {
+            Ok(p) => p,
+            Err(e) => {
+                tracing::debug!(error = %e, "webrtc room link: no TURN allocation (crypto)");
+                gather.done = true;
+                return gather;
+            }
+        };
+        for s in servers {
+            let cfg = ClientConfig {
+                stun_serv_addr: String::new(),
+                turn_serv_addr: s.address.to_string(),
+                local_addr: local,
+                transport_protocol: TransportProtocol::UDP,
+                username: s.username.clone(),
+                password: s.credential.clone(),
+                // Learned from the server's 401 (RFC 8489 §9.2.3).
+                realm: String::new(),
+                software: String::new(),
+                rto_in_ms: TURN_RTO_MS,
+                allocation_refresh_interval_cap: None,
+            };
+            let started = Client::new(cfg, provider.clone()).and_then(|mut c| {
+                c.allocate(now)?;
+                Ok(c)
+            });
+            match started {
+                Ok(client) => gather.attempts.push(Attempt {
+                    server: s.address,
+                    client,
+                    done: false,
+                }),
+                Err(e) => {
+                    tracing::debug!(error = %e, server = %s.address, "webrtc room link: TURN Allocate not sent");
                 }
             }
         }
-        for i in 0..attempts.len() {
-            while let Some(event) = attempts[i].client.poll_event() {
+        gather.settle();
+        gather
+    }
+
+    /// Whether `from` is one of the servers being asked.
+    pub(super) fn is_server(&self, from: SocketAddr) -> bool {
+        self.attempts.iter().any(|a| a.server == from)
+    }
+
+    /// A datagram from `from`, one of the servers.
+    pub(super) fn handle_read(&mut self, now: Instant, from: SocketAddr, data: &[u8]) {
+        if self.done {
+            return;
+        }
+        if let Some(a) = self.attempts.iter_mut().find(|a| a.server == from) {
+            let msg = tagged(now, self.local, from, BytesMut::from(data));
+            if let Err(e) = a.client.handle_read(msg) {
+                tracing::debug!(error = %e, server = %from, "webrtc room link: TURN response refused");
+            }
+        }
+        self.settle();
+    }
+
+    /// Retransmissions, and the end at the deadline.
+    pub(super) fn handle_timeout(&mut self, now: Instant) {
+        if self.done {
+            return;
+        }
+        if now >= self.deadline {
+            for a in &self.attempts {
+                tracing::debug!(server = %a.server, "webrtc room link: TURN allocation timed out");
+            }
+            self.done = true;
+            return;
+        }
+        for a in &mut self.attempts {
+            if a.client.poll_timeout().is_some_and(|t| t <= now) {
+                if let Err(e) = a.client.handle_timeout(now) {
+                    tracing::debug!(error = %e, server = %a.server, "webrtc room link: TURN timeout handling failed");
+                }
+            }
+        }
+        self.settle();
+    }
+
+    /// The next request to send, with its server's address.
+    pub(super) fn poll_transmit(&mut self) -> Option<(SocketAddr, BytesMut)> {
+        if self.done {
+            return None;
+        }
+        self.attempts.iter_mut().find_map(|a| {
+            a.client
+                .poll_write()
+                .map(|t| (t.transport.peer_addr, t.message))
+        })
+    }
+
+    /// When [`TurnGather::handle_timeout`] is next due; `None` once over.
+    pub(super) fn poll_timeout(&mut self) -> Option<Instant> {
+        if self.done {
+            return None;
+        }
+        let timers = self
+            .attempts
+            .iter_mut()
+            .filter_map(|a| a.client.poll_timeout());
+        Some(timers.fold(self.deadline, Instant::min))
+    }
+
+    /// The allocation, if one was granted.
+    pub(super) fn into_relay(self) -> Option<TurnRelay> {
+        self.relay
+    }
+
+    /// Takes the clients' events: the first allocation wins; refusals and silence end
+    /// their attempt.
+    fn settle(&mut self) {
+        for i in 0..self.attempts.len() {
+            while let Some(event) = self.attempts[i].client.poll_event() {
                 match event {
                     Event::AllocateResponse(_, relayed) => {
-                        let a = attempts.swap_remove(i);
+                        let a = self.attempts.swap_remove(i);
                         tracing::debug!(server = %a.server, %relayed, "webrtc room link: TURN allocation");
-                        return Some(TurnRelay {
+                        self.relay = Some(TurnRelay {
                             client: a.client,
                             server: a.server,
                             relayed,
@@ -349,55 +425,28 @@ pub(super) async fn allocate(
                             held: VecDeque::new(),
                             released: false,
                         });
+                        // Requests still in flight to other servers are abandoned; an
+                        // allocation they might still grant expires with its lifetime.
+                        self.attempts.clear();
+                        self.done = true;
+                        return;
                     }
                     Event::AllocateError(_, e) => {
                         // A wrong credential ends here: the second 401 (RFC 8489 §9.2.5).
-                        tracing::debug!(error = %e, server = %attempts[i].server, "webrtc room link: TURN allocation refused");
-                        attempts[i].done = true;
+                        tracing::debug!(error = %e, server = %self.attempts[i].server, "webrtc room link: TURN allocation refused");
+                        self.attempts[i].done = true;
                     }
                     Event::TransactionTimeout(_) => {
-                        tracing::debug!(server = %attempts[i].server, "webrtc room link: TURN server did not answer");
-                        attempts[i].done = true;
+                        tracing::debug!(server = %self.attempts[i].server, "webrtc room link: TURN server did not answer");
+                        self.attempts[i].done = true;
                     }
                     _ => {}
                 }
             }
         }
-        attempts.retain(|a| !a.done);
-        if attempts.is_empty() {
-            return None;
-        }
-        let now = tokio::time::Instant::now();
-        if now >= deadline {
-            for a in &attempts {
-                tracing::debug!(server = %a.server, "webrtc room link: TURN allocation timed out");
-            }
-            return None;
-        }
-        let wake = attempts
-            .iter_mut()
-            .filter_map(|a| a.client.poll_timeout())
-            .map(tokio::time::Instant::from_std)
-            .min()
-            .unwrap_or(deadline)
-            .min(deadline);
-        if let Ok(Ok((n, from))) = tokio::time::timeout_at(wake, socket.recv_from(&mut buf)).await {
-            let at = tokio::time::Instant::now().into_std();
-            if let Some(a) = attempts.iter_mut().find(|a| a.server == from) {
-                let msg = tagged(at, local, from, BytesMut::from(&buf[..n]));
-                if let Err(e) = a.client.handle_read(msg) {
-                    tracing::debug!(error = %e, server = %from, "webrtc room link: TURN response refused");
-                }
-            }
-        }
-        // An ICMP error of one server (`Ok(Err)`) must not end the wait for another.
-        let at = tokio::time::Instant::now().into_std();
-        for a in attempts.iter_mut() {
-            if a.client.poll_timeout().is_some_and(|t| t <= at) {
-                if let Err(e) = a.client.handle_timeout(at) {
-                    tracing::debug!(error = %e, server = %a.server, "webrtc room link: TURN timeout handling failed");
-                }
-            }
+        self.attempts.retain(|a| !a.done);
+        if self.attempts.is_empty() {
+            self.done = true;
         }
     }
 }
