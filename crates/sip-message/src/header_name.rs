@@ -86,8 +86,7 @@ macro_rules! header_names {
             /// Classifies the name `buf[..len]` (`0 < len <= buf.len()`), where `buf` may go
             /// on past the name: its bytes let the name be read a word at a time. The name
             /// need not be a token: a known name is returned only if the bytes are one,
-            /// because no non-token byte folds onto a letter or '-' (CR, which folds onto
-            /// '-', always comes with an LF, which folds onto '*').
+            /// because no other byte [`fold`]s onto a letter or '-'.
             #[inline(always)]
             pub(crate) fn classify_prefix(buf: &[u8], len: usize) -> u8 {
                 let b = &buf[..len];
@@ -216,24 +215,33 @@ const WORDS: [[u64; 3]; KNOWN.len()] = {
     t
 };
 
-/// A name of at most `MAX_LEN` token bytes as three little-endian words, zero-padded, each
-/// byte OR-ed with 0x20. Known names are lower-case letters and '-', and for token bytes
-/// OR-ing 0x20 folds case without aliasing, so equal words mean the same name.
+/// Lower-cases the ASCII letters of eight bytes: 0x20 is OR-ed into the bytes that have bit
+/// 0x40 (letters and the rest of 0x40..=0x7F, and non-ASCII bytes, which stay non-ASCII).
+/// No other byte becomes a lower-case letter or '-': OR-ing 0x20 into every byte made CR
+/// (0x0D) into '-', and "Call<CR>ID" a Call-ID (a bare CR is an error, RFC 3261 §7).
+#[inline(always)]
+const fn fold(w: u64) -> u64 {
+    w | (w & 0x4040_4040_4040_4040) >> 1
+}
+
+/// A name of at most `MAX_LEN` bytes as three little-endian words, zero-padded, each
+/// [`fold`]ed. Known names are lower-case letters and '-', and only their own spellings
+/// (any case) fold onto them, so equal words mean the same name.
 #[inline]
 fn folded_words(b: &[u8]) -> [u64; 3] {
-    const FOLD: u64 = 0x2020_2020_2020_2020;
     let mut w = [0u64; 3];
     let mut chunks = b.chunks_exact(8);
     for (slot, c) in w.iter_mut().zip(&mut chunks) {
         let mut a = [0u8; 8];
         a.copy_from_slice(c);
-        *slot = u64::from_le_bytes(a) | FOLD;
+        *slot = fold(u64::from_le_bytes(a));
     }
     let tail = chunks.remainder();
     let mut v = 0u64;
     for (j, &c) in tail.iter().enumerate() {
-        v |= u64::from(c | 0x20) << (8 * j);
+        v |= u64::from(c) << (8 * j);
     }
+    let v = fold(v);
     if let Some(slot) = w.get_mut(b.len() / 8) {
         *slot = v;
     }
@@ -243,23 +251,21 @@ fn folded_words(b: &[u8]) -> [u64; 3] {
 /// The first word of [`folded_words`] for a name `wide[..len]` of `1..=8` bytes.
 #[inline]
 fn folded_word(wide: &[u8; 8], len: usize) -> u64 {
-    const FOLD: u64 = 0x2020_2020_2020_2020;
     // len is 1..=8, so the shift is 0..=56.
     let mask = u64::MAX >> (64 - 8 * len.clamp(1, 8));
-    (u64::from_le_bytes(*wide) | FOLD) & mask
+    fold(u64::from_le_bytes(*wide)) & mask
 }
 
 /// [`folded_words`] of `wide[..len]` (`len <= 24`): three plain loads, OR, mask.
 #[inline]
 fn folded_prefix_words(wide: &[u8; 24], len: usize) -> [u64; 3] {
-    const FOLD: u64 = 0x2020_2020_2020_2020;
     let word = |k: usize| {
         let mut a = [0u8; 8];
         a.copy_from_slice(&wide[8 * k..8 * k + 8]);
         // Keep the bytes of word k that belong to the name: 0..=8 of them.
         let keep = len.saturating_sub(8 * k).min(8) as u32;
         let mask = u64::MAX.checked_shr(64 - 8 * keep).unwrap_or(0);
-        (u64::from_le_bytes(a) | FOLD) & mask
+        fold(u64::from_le_bytes(a)) & mask
     };
     [word(0), word(1), word(2)]
 }
@@ -384,6 +390,18 @@ mod tests {
             );
         }
         assert!(matches!(HeaderName::new("Vib"), HeaderName::Other(_)));
+        // CR in the place of '-' (CR OR 0x20 is '-'), in the one-word and three-word paths.
+        for name in [
+            "Call\rID",
+            "Max\rForwards",
+            "P-Asserted\rIdentity",
+            "Call-ID\r",
+        ] {
+            assert!(
+                matches!(HeaderName::new(name), HeaderName::Other(_)),
+                "{name:?}"
+            );
+        }
         assert!(matches!(HeaderName::new("1via"), HeaderName::Other(_)));
         assert!(matches!(
             HeaderName::new(&"a".repeat(40)),

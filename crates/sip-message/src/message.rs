@@ -816,6 +816,20 @@ mod tests {
     }
 
     #[test]
+    fn a_bare_cr_inside_a_known_name_is_a_bare_line_end() {
+        // Regression: CR OR 0x20 is '-', so the fast name match read "Call<CR>ID" as Call-ID
+        // and the bare CR went unnoticed (RFC 3261 §7: lines end in CRLF).
+        for head in [
+            &b"OPTIONS sip:a@b SIP/2.0\r\nCall\rID: x\r\nCSeq: 1 OPTIONS\r\n\r\n"[..],
+            b"OPTIONS sip:a@b SIP/2.0\r\nMax\rForwards: 70\r\nCall-ID: x\r\n\r\n",
+            b"OPTIONS sip:a@b SIP/2.0\r\nP-Asserted\rIdentity: <sip:a@b>\r\n\r\n",
+        ] {
+            let e = Message::parse(Bytes::from_static(head)).unwrap_err();
+            assert_eq!(e.kind, ErrorKind::BareLineEnd, "{head:?}");
+        }
+    }
+
+    #[test]
     fn reused_header_indexes_start_empty() {
         // A dropped message's index goes back to the thread's pool; the next parse must see
         // only its own fields, however many the previous message had.
