@@ -151,6 +151,31 @@ impl Scheduler {
     /// Arms `t` of `owner` at `at`, recording it in the owner's `table`.
     pub(crate) fn arm(&mut self, table: &mut TimerTable, owner: Owner, t: Timer, at: Instant) {
         table.set(t, at);
+        self.push(owner, t, at);
+    }
+
+    /// Records the deadline of `t` in `table` without scheduling it: for a timeout that a
+    /// retransmission timer of the same owner always reaches first (B after A, F after E,
+    /// the 2xx's ACK timeout after its retransmissions). The retransmission timer then
+    /// calls [`Scheduler::release`] each time it re-arms. Most of these timeouts are
+    /// cancelled by the first response long before they are due; deferred, they never
+    /// enter the scheduler, which then has no stale entry to pop 64·T1 later.
+    pub(crate) fn defer(table: &mut TimerTable, t: Timer, at: Instant) {
+        table.set(t, at);
+    }
+
+    /// Schedules the deferred `t` of `owner` if it is due no later than `next`, the next
+    /// firing of the retransmission timer that carries it. Scheduling it twice is harmless:
+    /// the second entry is stale once the first fired.
+    pub(crate) fn release(&mut self, table: &TimerTable, owner: Owner, t: Timer, next: Instant) {
+        if let Some(at) = table.get(t) {
+            if at <= next {
+                self.push(owner, t, at);
+            }
+        }
+    }
+
+    fn push(&mut self, owner: Owner, t: Timer, at: Instant) {
         let q = &mut self.queues[t.index()];
         if q.back().is_none_or(|&(last, o)| (last, o) <= (at, owner)) {
             q.push_back((at, owner));
@@ -299,5 +324,30 @@ mod tests {
         s.pop();
         assert_eq!(s.len(), 0);
         assert_eq!(s.peek(), None);
+    }
+
+    #[test]
+    fn a_deferred_timeout_is_scheduled_only_when_released_before_it_is_due() {
+        #[allow(clippy::disallowed_methods)] // a test needs some starting Instant
+        let base = Instant::now();
+        let ms = Duration::from_millis;
+        let mut s = Scheduler::default();
+        let mut table = TimerTable::default();
+        let owner = Owner::Client(7);
+        Scheduler::defer(&mut table, Timer::B, base + ms(32_000));
+        assert_eq!(table.get(Timer::B), Some(base + ms(32_000)));
+        s.release(&table, owner, Timer::B, base + ms(15_500));
+        assert_eq!(s.len(), 0, "not yet: the next retransmission comes first");
+        s.release(&table, owner, Timer::B, base + ms(63_500));
+        assert_eq!(
+            s.pop_due(base + ms(32_000)),
+            Some((base + ms(32_000), owner, Timer::B))
+        );
+        // A timeout cancelled before it was released never enters the scheduler.
+        table.cancel(Timer::F);
+        Scheduler::defer(&mut table, Timer::F, base + ms(32_000));
+        table.cancel(Timer::F);
+        s.release(&table, owner, Timer::F, base + ms(40_000));
+        assert_eq!(s.len(), 0);
     }
 }

@@ -218,12 +218,17 @@ impl ClientTx {
         let owner = Owner::Client(id);
         // §17.1.1.2 / §17.1.2.2: retransmit only over unreliable transports; the timeout
         // (B or F) runs in any case.
-        if !transport.is_reliable() {
+        let timeout = if invite { Timer::B } else { Timer::F };
+        if transport.is_reliable() {
+            sched.arm(&mut tx.timers, owner, timeout, now + cfg.t1x64());
+        } else {
+            // The retransmissions (A or E) fire before the timeout and schedule it when it
+            // comes before their next firing (see `Scheduler::defer`).
             let t = if invite { Timer::A } else { Timer::E };
             sched.arm(&mut tx.timers, owner, t, now + cfg.t1);
+            Scheduler::defer(&mut tx.timers, timeout, now + cfg.t1x64());
+            sched.release(&tx.timers, owner, timeout, now + cfg.t1);
         }
-        let t = if invite { Timer::B } else { Timer::F };
-        sched.arm(&mut tx.timers, owner, t, now + cfg.t1x64());
         tx
     }
 
@@ -324,6 +329,7 @@ impl ClientTx {
                 out.send = Some(self.request.clone());
                 self.interval *= 2;
                 sched.arm(&mut self.timers, owner, Timer::A, now + self.interval);
+                sched.release(&self.timers, owner, Timer::B, now + self.interval);
             }
             (ClientState::Invite(InviteClientState::Calling), Timer::B) => {
                 self.timers.cancel_all();
@@ -351,6 +357,7 @@ impl ClientTx {
                     cfg.t2
                 };
                 sched.arm(&mut self.timers, owner, Timer::E, now + self.interval);
+                sched.release(&self.timers, owner, Timer::F, now + self.interval);
             }
             (
                 ClientState::NonInvite(

@@ -14,7 +14,7 @@ use crate::error::Error;
 use crate::ids::{CallId, DialogId, Tag};
 use crate::method::Method;
 use crate::msg::Inbound;
-use crate::timer::{Owner, Timer, TimerTable};
+use crate::timer::{Owner, Scheduler, Timer, TimerTable};
 use crate::transport::Transport;
 use crate::uac::{check_headers, check_text};
 
@@ -459,20 +459,25 @@ impl Endpoint {
         });
         // §13.3.1.4: retransmit at T1 doubling to T2 (only needed on unreliable transports;
         // a reliable hop does not lose it), give up after 64·T1.
-        if !c.transport.is_reliable() {
+        if c.transport.is_reliable() {
+            self.sched.arm(
+                &mut c.timers,
+                Owner::Call(call),
+                Timer::AckTimeout,
+                now + t64,
+            );
+        } else {
             self.sched.arm(
                 &mut c.timers,
                 Owner::Call(call),
                 Timer::Retransmit2xx,
                 now + t1,
             );
+            // Scheduled by the retransmissions when due (see `Scheduler::defer`).
+            Scheduler::defer(&mut c.timers, Timer::AckTimeout, now + t64);
+            self.sched
+                .release(&c.timers, Owner::Call(call), Timer::AckTimeout, now + t1);
         }
-        self.sched.arm(
-            &mut c.timers,
-            Owner::Call(call),
-            Timer::AckTimeout,
-            now + t64,
-        );
     }
 
     /// Forgets an unanswered incoming call without sending anything: the silent drop an edge
@@ -569,6 +574,8 @@ impl Endpoint {
                 let transport = c.transport;
                 self.sched
                     .arm(&mut c.timers, Owner::Call(call), Timer::Retransmit2xx, next);
+                self.sched
+                    .release(&c.timers, Owner::Call(call), Timer::AckTimeout, next);
                 self.transmit(transport, target, bytes);
             }
             Timer::AckTimeout => {
