@@ -223,6 +223,44 @@ async fn the_allocation_is_refreshed_before_it_expires() {
 }
 
 #[tokio::test]
+async fn a_refresh_refused_for_a_stale_nonce_is_sent_again_with_the_new_one() {
+    // Regression: the TURN client takes the new NONCE from a 438 (Stale Nonce) answer to a
+    // Refresh but does not send the Refresh again, so the allocation would run out. coturn
+    // here lets a nonce live 1 s and grants 4 s allocations: the Refresh at 2 s meets a
+    // stale nonce (RFC 8489 §9.2.4 / RFC 8656 §7.3) and must be retried.
+    let Some(turn) = TurnServer::start_with(
+        USER,
+        PASSWORD,
+        &["--max-allocate-lifetime=4", "--stale-nonce=1"],
+    ) else {
+        return;
+    };
+    let server = RoomServer::start(RoomOptions {
+        tone_hz: ROOM_HZ,
+        ..RoomOptions::default()
+    })
+    .await;
+    let link = WebRtcRooms::new(config(&server, &turn, PASSWORD, IceTransportPolicy::Relay));
+    let session = link
+        .join(request("stale"), Instant::now() + BOUND)
+        .await
+        .unwrap_or_else(|e| panic!("join through TURN: {e}\n{}", turn.log().join("\n")));
+    tones_cross(&server, "stale", &session).await;
+    let refreshed = turn
+        .wait_for_log(&[USER, "REFRESH processed, success"], BOUND)
+        .await;
+    assert!(
+        refreshed.is_some(),
+        "no successful Refresh:\n{}",
+        turn.log().join("\n")
+    );
+    session
+        .leave()
+        .await
+        .unwrap_or_else(|e| panic!("leave: {e}"));
+}
+
+#[tokio::test]
 async fn a_wrong_credential_falls_back_to_host_candidates_with_policy_all() {
     let Some(turn) = TurnServer::start(USER, PASSWORD) else {
         return;

@@ -29,12 +29,20 @@ use std::time::Instant;
 use bytes::BytesMut;
 use rtc::sansio::Protocol;
 use rtc::shared::{TaggedBytesMut, TransportContext, TransportProtocol};
-use rtc::stun::message::TransactionId;
+use rtc::stun::error_code::{CODE_STALE_NONCE, ErrorCodeAttribute};
+use rtc::stun::message::{Getter, Message, TransactionId};
 use rtc::turn::client::{Client, ClientConfig, Event};
 
 /// Datagrams held for peers whose permission is still being created (all peers together);
 /// more are dropped, as the network would (ICE retransmits its checks).
 const MAX_HELD: usize = 32;
+/// STUN message type of a Refresh error response (RFC 8656 §7: method 0x004; RFC 8489 §5:
+/// class bits C1 C0 = 11).
+const REFRESH_ERROR: [u8; 2] = [0x01, 0x14];
+/// STUN message type of a Refresh success response.
+const REFRESH_SUCCESS: [u8; 2] = [0x01, 0x04];
+/// Refreshes sent again in a row after 438 (Stale Nonce) answers.
+const MAX_STALE_RETRIES: u8 = 3;
 /// First retransmission timeout of TURN requests (RFC 8489 §6.2.1: 500 ms is the
 /// default; the join waits for the allocation, so ours is shorter, like STUN gathering's).
 const TURN_RTO_MS: u64 = 100;
@@ -89,6 +97,8 @@ pub(super) struct TurnRelay {
     /// Datagrams waiting for their peer's permission, bounded by [`MAX_HELD`].
     held: VecDeque<(SocketAddr, BytesMut)>,
     released: bool,
+    /// Refreshes sent again since the last successful one (see [`TurnRelay::handle_read`]).
+    stale_retries: u8,
 }
 
 impl TurnRelay {
@@ -103,10 +113,31 @@ impl TurnRelay {
     }
 
     /// A datagram from the server.
+    ///
+    /// The client takes the new NONCE from a 438 (Stale Nonce) answer to a Refresh but does
+    /// not send the Refresh again; the next one would come only after another half lifetime,
+    /// when the allocation has expired. RFC 8489 §9.2.5 (and RFC 8656 §7.3): on 438 the
+    /// client retries with the new nonce. So a stale-nonce Refresh error is followed by a
+    /// new Refresh here, a few times in a row at most.
     pub(super) fn handle_read(&mut self, now: Instant, local: SocketAddr, data: BytesMut) {
+        let kind = data.get(..2).and_then(|t| <[u8; 2]>::try_from(t).ok());
+        let stale = kind == Some(REFRESH_ERROR) && is_stale_nonce(&data);
+        if kind == Some(REFRESH_SUCCESS) {
+            self.stale_retries = 0;
+        }
         let msg = tagged(now, local, self.server, data);
         if let Err(e) = self.client.handle_read(msg) {
             tracing::debug!(error = %e, server = %self.server, "webrtc room link: TURN datagram refused");
+        }
+        if stale && !self.released {
+            if self.stale_retries < MAX_STALE_RETRIES {
+                self.stale_retries += 1;
+                if let Err(e) = self.client.refresh_allocations(now) {
+                    tracing::debug!(error = %e, "webrtc room link: TURN refresh not sent again");
+                }
+            } else {
+                tracing::debug!(server = %self.server, "webrtc room link: TURN refresh keeps meeting a stale nonce");
+            }
         }
     }
 
@@ -424,6 +455,7 @@ impl TurnGather {
                             permissions: HashMap::new(),
                             held: VecDeque::new(),
                             released: false,
+                            stale_retries: 0,
                         });
                         // Requests still in flight to other servers are abandoned; an
                         // allocation they might still grant expires with its lifetime.
@@ -483,6 +515,16 @@ pub(super) fn remote_candidates(answer: &str) -> Vec<SocketAddr> {
         }
     }
     out
+}
+
+/// Whether a STUN error response carries ERROR-CODE 438 (Stale Nonce, RFC 8489 §14.8).
+fn is_stale_nonce(datagram: &[u8]) -> bool {
+    let mut msg = Message::new();
+    if msg.unmarshal_binary(datagram).is_err() {
+        return false;
+    }
+    let mut code = ErrorCodeAttribute::default();
+    code.get_from(&msg).is_ok() && code.code == CODE_STALE_NONCE
 }
 
 fn tagged(now: Instant, local: SocketAddr, peer: SocketAddr, message: BytesMut) -> TaggedBytesMut {
