@@ -439,6 +439,23 @@ async fn a_pcmu_only_gateway_gets_opus_from_a_room_without_pcmu() {
         "room tone at the phone: {phone_hears:.3}"
     );
     assert_eq!(server.with(&id, |r| r.codec), Some(Some(CodecKind::Opus)));
+    // RFC 7587 §6.1: the Opus offered for a PCMU phone declares the phone's 8 kHz, and the
+    // room still answers it (rtc matches the answer's Opus whatever its fmtp).
+    let offer = server
+        .lock()
+        .offers
+        .iter()
+        .find(|(room, _)| room == "r9")
+        .map(|(_, sdp)| sdp.clone())
+        .unwrap_or_else(|| panic!("no offer"));
+    let fmtp = offer
+        .lines()
+        .find(|l| l.starts_with("a=fmtp:111 "))
+        .unwrap_or_else(|| panic!("no Opus fmtp in\n{offer}"));
+    assert!(
+        fmtp.contains("maxplaybackrate=8000") && fmtp.contains("sprop-maxcapturerate=8000"),
+        "{fmtp}"
+    );
     // The one telephone-event offered is PCMU's 8 kHz one; the room took it along Opus.
     // Regression: `rtc` collapsed two offered telephone-events into one payload type and
     // the link looked only for one at 48 kHz, so digits were dropped.

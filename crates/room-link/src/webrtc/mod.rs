@@ -313,7 +313,9 @@ impl WebRtcRooms {
             relayed: unused.relay.as_ref().map(turn::TurnRelay::relayed),
             base: local,
         };
-        let (mut pc, sender) = build_peer(cfg, &offered, &candidates, ssrc)?;
+        // The gateway lists the SIP leg's codec first.
+        let phone = req.media.codecs.first().map_or(CodecKind::Opus, |c| c.kind);
+        let (mut pc, sender) = build_peer(cfg, &offered, phone, &candidates, ssrc)?;
         let data_channel = match &cfg.dtmf_data_channel {
             Some(label) => Some(
                 pc.create_data_channel(label, None)
@@ -481,13 +483,20 @@ fn offered_codecs(cfg: &WebRtcLinkConfig, gateway: &[Codec]) -> Vec<CodecKind> {
     kinds
 }
 
-fn codec_parameters(kind: CodecKind) -> (RTCRtpCodecParameters, RTCRtpCodecParameters) {
+/// The formats of `kind` and of its telephone-event. Opus bridged to a `phone` leg narrower
+/// than full band declares that leg's rate (`maxplaybackrate`, `sprop-maxcapturerate`,
+/// RFC 7587 §6.1): a sender that honours it spares itself, the network and our decoder
+/// the audio the bridge throws away.
+fn codec_parameters(
+    kind: CodecKind,
+    phone: CodecKind,
+) -> (RTCRtpCodecParameters, RTCRtpCodecParameters) {
     let (mime, channels, fmtp, pt, te_pt) = match kind {
         // RFC 7587 §7: opus/48000/2 whatever is sent; in-band FEC helps on lossy paths.
         CodecKind::Opus => (
             MIME_TYPE_OPUS,
             2,
-            "minptime=10;useinbandfec=1",
+            rtp_relay::codec::opus_fmtp_bridged_to(phone),
             111,
             TE_48K_PT,
         ),
@@ -552,6 +561,7 @@ impl Drop for UnusedRelay<'_> {
 fn build_peer(
     cfg: &WebRtcLinkConfig,
     offered: &[CodecKind],
+    phone: CodecKind,
     candidates: &Candidates,
     ssrc: u32,
 ) -> Result<(RTCPeerConnection, rtc::rtp_transceiver::RTCRtpSenderId), Error> {
@@ -567,7 +577,7 @@ fn build_peer(
     let mut preferences = Vec::with_capacity(offered.len() + 1);
     let mut event = None;
     for kind in offered {
-        let (codec, te) = codec_parameters(*kind);
+        let (codec, te) = codec_parameters(*kind, phone);
         media
             .register_codec(codec.clone(), RtpCodecKind::Audio)
             .map_err(bad)?;
