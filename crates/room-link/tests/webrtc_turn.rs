@@ -2,10 +2,12 @@
 //! loopback, OS-chosen port) against the in-repo room server: with
 //! `ice_transport_policy = relay` tones cross both ways through the relay and the
 //! allocation is released on leave; a wrong credential falls back to host candidates with
-//! policy `all` and fails the join with policy `relay`.
+//! policy `all` and fails the join with policy `relay`; refreshes (also after a stale
+//! nonce) keep the allocation past its lifetime; aiortc as the room uses the relayed
+//! candidate too.
 //!
 //! Needs coturn's `turnserver` (tests/run.sh installs it); without it the tests fail unless
-//! SIPBRIDGE_SKIP_TURN is set.
+//! SIPBRIDGE_SKIP_TURN is set. The aiortc test skips like webrtc_aiortc.rs without aiortc.
 
 mod support;
 
@@ -17,6 +19,7 @@ use room_link::webrtc::{
 use room_link::{Error, JoinRequest, MediaCapabilities, RoomLink, RoomSession};
 use rtp_relay::analysis::tone_fraction;
 use rtp_relay::codec::{Codec, CodecKind};
+use support::aiortc::AiortcRoom;
 use support::phone::{BOUND, last_half_second, talk};
 use support::room_server::{LOOPBACK, RoomOptions, RoomServer};
 use support::turn_server::TurnServer;
@@ -337,4 +340,53 @@ async fn a_wrong_credential_fails_the_join_with_policy_relay() {
     }
     // Nothing reached the room server: the link gave up before POSTing an offer.
     assert!(server.lock().offers.is_empty());
+}
+
+#[tokio::test]
+async fn relay_only_media_crosses_with_aiortc_as_the_room() {
+    // An independent ICE stack (aiortc's aioice) checks and uses our relayed candidate.
+    let Some(turn) = TurnServer::start(USER, PASSWORD) else {
+        return;
+    };
+    let Some(room) = AiortcRoom::start(ROOM_HZ) else {
+        return;
+    };
+    let mut cfg = WebRtcLinkConfig::new(room.url_template(), LOOPBACK);
+    cfg.turn_servers = vec![TurnConfig {
+        address: turn.addr,
+        username: USER.into(),
+        credential: PASSWORD.into(),
+    }];
+    cfg.ice_transport_policy = IceTransportPolicy::Relay;
+    cfg.turn_timeout = Duration::from_secs(3);
+    cfg.join_timeout = BOUND;
+    let session = WebRtcRooms::new(cfg)
+        .join(request("aio"), Instant::now() + BOUND)
+        .await
+        .unwrap_or_else(|e| panic!("join aiortc through TURN: {e}\n{}", turn.log().join("\n")));
+    let (heard, rate, _) = talk(&session, PHONE_HZ, Duration::from_millis(1500)).await;
+    let phone_hears = tone_fraction(last_half_second(&heard, rate), rate, ROOM_HZ);
+    assert!(
+        phone_hears > 0.5,
+        "aiortc's tone at the phone: {phone_hears:.3} of {} samples",
+        heard.len()
+    );
+    let (room_pcm, room_rate) = room.pcm("aio", 500).await;
+    let room_hears = tone_fraction(&room_pcm, room_rate, PHONE_HZ);
+    assert!(
+        room_hears > 0.5,
+        "the phone's tone in aiortc: {room_hears:.3} of {} samples",
+        room_pcm.len()
+    );
+    assert!(
+        turn.wait_for_log(&[USER, "ALLOCATE processed, success"], BOUND)
+            .await
+            .is_some(),
+        "no allocation in the coturn log:\n{}",
+        turn.log().join("\n")
+    );
+    session
+        .leave()
+        .await
+        .unwrap_or_else(|e| panic!("leave: {e}"));
 }
