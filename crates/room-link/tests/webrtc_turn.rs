@@ -271,6 +271,33 @@ async fn a_refresh_refused_for_a_stale_nonce_is_sent_again_with_the_new_one() {
 }
 
 #[tokio::test]
+async fn an_allocation_is_released_when_the_room_refuses_the_join() {
+    let Some(turn) = TurnServer::start(USER, PASSWORD) else {
+        return;
+    };
+    let server = RoomServer::start(RoomOptions::default()).await;
+    let link = WebRtcRooms::new(config(&server, &turn, PASSWORD, IceTransportPolicy::Relay));
+    // The fixture answers 503 for a room named "full".
+    let err = link
+        .join(request("full"), Instant::now() + BOUND)
+        .await
+        .err()
+        .unwrap_or_else(|| panic!("joined a full room"));
+    assert_eq!(err, Error::Rejected { status: 503 });
+    // The allocation made for the offer is not left to expire: Refresh with lifetime 0.
+    for parts in [
+        &[USER, "ALLOCATE processed, success"][..],
+        &[USER, "REFRESH processed, success"][..],
+    ] {
+        assert!(
+            turn.wait_for_log(parts, BOUND).await.is_some(),
+            "no {parts:?} in the coturn log:\n{}",
+            turn.log().join("\n")
+        );
+    }
+}
+
+#[tokio::test]
 async fn a_wrong_credential_falls_back_to_host_candidates_with_policy_all() {
     let Some(turn) = TurnServer::start(USER, PASSWORD) else {
         return;

@@ -86,6 +86,9 @@ enum Permission {
     Pending(TransactionId),
     /// Installed (and refreshed by the client).
     Granted,
+    /// Refused by the server (e.g. 403 for a forbidden address, 443 for another address
+    /// family): not asked again, and nothing is relayed to that peer.
+    Refused,
 }
 
 /// A live allocation and the client that keeps it.
@@ -154,11 +157,14 @@ impl TurnRelay {
                 }
                 Event::CreatePermissionError(id, e) => {
                     tracing::debug!(error = %e, server = %self.server, "webrtc room link: TURN permission refused");
-                    self.forget_pending(id);
+                    // 438 (Stale Nonce): the client took the new nonce; asked again on the
+                    // next datagram. Anything else is final for that peer.
+                    let retry = e == rtc::shared::error::Error::ErrTryAgain;
+                    self.forget_pending(id, retry);
                 }
                 Event::TransactionTimeout(id) => {
                     tracing::debug!(server = %self.server, "webrtc room link: TURN request unanswered");
-                    self.forget_pending(id);
+                    self.forget_pending(id, true);
                 }
                 _ => {}
             }
@@ -198,6 +204,7 @@ impl TurnRelay {
         match self.permissions.get(&peer) {
             Some(Permission::Granted) => self.send_now(now, peer, &data),
             Some(Permission::Pending(_)) => self.hold(peer, data),
+            Some(Permission::Refused) => {}
             None => {
                 self.permit(now, peer);
                 if self.permissions.contains_key(&peer) {
@@ -276,15 +283,20 @@ impl TurnRelay {
         }
     }
 
-    fn forget_pending(&mut self, id: TransactionId) {
+    /// Ends the pending permission request `id`: asked again on the peer's next datagram
+    /// when `retry`, else marked refused.
+    fn forget_pending(&mut self, id: TransactionId, retry: bool) {
         let peer = self
             .permissions
             .iter()
             .find(|(_, p)| **p == Permission::Pending(id))
             .map(|(peer, _)| *peer);
         if let Some(peer) = peer {
-            // Asked again on the next datagram for it.
-            self.permissions.remove(&peer);
+            if retry {
+                self.permissions.remove(&peer);
+            } else {
+                self.permissions.insert(peer, Permission::Refused);
+            }
             self.held.retain(|(to, _)| *to != peer);
         }
     }
