@@ -4,7 +4,9 @@
 use std::borrow::Cow;
 
 use crate::error::{ErrorKind, ParseError};
-use crate::lex::{Cursor, Params, is_token, is_ws, parse_u32, scan_params, trim, unquote};
+use crate::lex::{
+    Cursor, Params, eq_folded, is_token, is_ws, parse_u32, scan_params, trim, unquote,
+};
 use crate::uri::Uri;
 
 /// A `[display-name] <URI> *(;param)` or `addr-spec *(;param)` value.
@@ -108,7 +110,7 @@ impl<'a> NameAddr<'a> {
         let uri = Uri::parse(uri_str).map_err(|e| ParseError::new(e.kind, uri_off + e.offset))?;
         let mut tag = None;
         let params = scan_params(&mut c, |n, v, token| {
-            if tag.is_none() && n.len() == 3 && n.eq_ignore_ascii_case("tag") {
+            if tag.is_none() && eq_folded(n, b"tag") {
                 // tag = "tag" EQUAL token (RFC 3261 §25.1)
                 tag = v.filter(|_| token);
                 return tag.is_some();

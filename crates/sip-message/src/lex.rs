@@ -212,6 +212,24 @@ pub(crate) fn is_alnum(b: u8) -> bool {
     CLASSES[b as usize] & ALNUM != 0
 }
 
+/// Whether `a` is `lower` (lower-case letters, digits, '-' ...: no byte with bit 0x40 other
+/// than lower-case letters) in any ASCII case. The length is a constant, so the compare is a
+/// few word operations instead of `eq_ignore_ascii_case`'s byte loop.
+///
+/// Case is folded by OR-ing 0x20 into the bytes that have bit 0x40: only 'A'..'Z' and
+/// 'a'..'z' land on a lower-case letter, and no byte lands on a byte without bit 0x40.
+#[inline(always)]
+pub(crate) fn eq_folded<const N: usize>(a: &str, lower: &[u8; N]) -> bool {
+    let Some(x) = a.as_bytes().first_chunk::<N>() else {
+        return false;
+    };
+    let mut diff = 0u8;
+    for (&c, &l) in x.iter().zip(lower) {
+        diff |= (c | (c & 0x40) >> 1) ^ l;
+    }
+    a.len() == N && diff == 0
+}
+
 /// Trims LWS on both ends.
 #[inline]
 pub(crate) fn trim(s: &str) -> &str {
@@ -726,6 +744,40 @@ mod tests {
                     k /= alphabet.len();
                 }
                 assert_eq!(host_run(&buf), reference(&buf), "{buf:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn folded_compares_agree_with_eq_ignore_ascii_case() {
+        for a in [
+            "branch", "BRANCH", "Branch", "branc", "branchx", "bRaNcH", "br\rnch", "tag", "TAG",
+            "t\x01g", "rport", "RPORT", "rp0rt", "received", "RECEIVED", "",
+        ] {
+            assert_eq!(
+                eq_folded(a, b"branch"),
+                a.eq_ignore_ascii_case("branch"),
+                "{a:?}"
+            );
+            assert_eq!(eq_folded(a, b"tag"), a.eq_ignore_ascii_case("tag"), "{a:?}");
+            assert_eq!(
+                eq_folded(a, b"rport"),
+                a.eq_ignore_ascii_case("rport"),
+                "{a:?}"
+            );
+            assert_eq!(
+                eq_folded(a, b"received"),
+                a.eq_ignore_ascii_case("received"),
+                "{a:?}"
+            );
+        }
+        // Every single-byte change of a letter: only its other case matches.
+        for b in 0..=255u8 {
+            let mut name = *b"tag";
+            name[1] = b;
+            let s = String::from_utf8_lossy(&name).into_owned();
+            if s.len() == 3 {
+                assert_eq!(eq_folded(&s, b"tag"), b == b'a' || b == b'A', "{b:#x}");
             }
         }
     }

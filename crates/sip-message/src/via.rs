@@ -4,7 +4,7 @@ use std::fmt;
 
 use crate::HeaderName;
 use crate::error::{ErrorKind, ParseError};
-use crate::lex::{Cursor, Params, scan_params};
+use crate::lex::{Cursor, Params, eq_folded, scan_params};
 use crate::uri::{Host, classify_host, parse_host, parse_port};
 
 const KIND: ErrorKind = ErrorKind::BadHeader(HeaderName::Via);
@@ -172,15 +172,15 @@ impl<'a> Via<'a> {
             (None, None, None, None, None);
         // One pass: validate every parameter and pick out the known ones.
         let params = scan_params(&mut c, |n, v, token| match n.len() {
-            6 if n.eq_ignore_ascii_case("branch") => {
+            6 if eq_folded(n, b"branch") => {
                 branch = v.filter(|_| token);
                 branch.is_some()
             }
-            8 if n.eq_ignore_ascii_case("received") => {
+            8 if eq_folded(n, b"received") => {
                 received = v.filter(|v| classify_host(v).is_some_and(|h| h.is_ip()));
                 received.is_some()
             }
-            5 if n.eq_ignore_ascii_case("rport") => match v {
+            5 if eq_folded(n, b"rport") => match v {
                 None => {
                     rport = Some(None);
                     true
@@ -190,11 +190,11 @@ impl<'a> Via<'a> {
                     rport.is_some()
                 }
             },
-            5 if n.eq_ignore_ascii_case("maddr") => {
+            5 if eq_folded(n, b"maddr") => {
                 maddr = v.filter(|v| classify_host(v).is_some());
                 maddr.is_some()
             }
-            3 if n.eq_ignore_ascii_case("ttl") => {
+            3 if eq_folded(n, b"ttl") => {
                 ttl = v
                     .filter(|v| v.len() <= 3)
                     .and_then(|v| v.parse::<u8>().ok());
