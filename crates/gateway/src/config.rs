@@ -90,7 +90,7 @@ pub struct RoomsConfig {
 #[serde(deny_unknown_fields)]
 pub struct TurnServerConfig {
     /// The server's UDP address, `IP:port` (a host name is not resolved). Parsed by
-    /// [`Config::validate`] rather than by serde, whose error would quote the whole line,
+    /// config validation rather than by serde, whose error would quote the whole line,
     /// credential included.
     pub address: String,
     /// Long-term credential username (RFC 8489 §9.2).
