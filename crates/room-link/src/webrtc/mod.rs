@@ -263,9 +263,11 @@ impl WebRtcRooms {
                 "webrtc link needs a bind or advertise address that is not unspecified",
             ));
         }
-        let socket = UdpSocket::bind(SocketAddr::new(cfg.bind, 0))
-            .await
-            .map_err(|e| Error::Socket(e.kind()))?;
+        let socket = Arc::new(
+            UdpSocket::bind(SocketAddr::new(cfg.bind, 0))
+                .await
+                .map_err(|e| Error::Socket(e.kind()))?,
+        );
         let port = socket
             .local_addr()
             .map_err(|e| Error::Socket(e.kind()))?
@@ -298,8 +300,9 @@ impl WebRtcRooms {
         .await;
         let reflexive = reflexive.filter(|mapped| *mapped != local);
         let mut unused = UnusedRelay {
-            socket: &socket,
+            socket: socket.clone(),
             relay,
+            timeout: cfg.leave_timeout,
         };
         if relay_only && unused.relay.is_none() {
             return Err(Error::MediaFailed(
@@ -398,7 +401,6 @@ impl WebRtcRooms {
         }
         let tx = control_base.driver.clone();
         let (session, side) = RoomSession::new(info, cfg.queues, Box::new(control_base));
-        let socket = Arc::new(socket);
         let (connected_tx, connected_rx) = oneshot::channel();
         let (stop_tx, stop_rx) = oneshot::channel();
         let r = self.random();
@@ -423,6 +425,7 @@ impl WebRtcRooms {
             tracks: tracks::Tracks::new(api_codec, wire_codec),
             relay_only,
             turn,
+            release_timeout: cfg.leave_timeout,
         };
         tokio::spawn(driver::feed(id, socket, side, tx.clone(), stop_rx));
         if tx.send(Input::Add(id, Box::new(peer))).await.is_err() {
@@ -541,19 +544,21 @@ struct Candidates {
 }
 
 /// Releases an allocation the join could not hand to its peer (every early return after
-/// gathering): the Refresh with lifetime 0 goes out without waiting.
-struct UnusedRelay<'a> {
-    socket: &'a UdpSocket,
+/// gathering), in the background.
+struct UnusedRelay {
+    socket: Arc<UdpSocket>,
     relay: Option<turn::TurnRelay>,
+    timeout: Duration,
 }
 
-impl Drop for UnusedRelay<'_> {
+impl Drop for UnusedRelay {
     fn drop(&mut self) {
-        if let Some(r) = self.relay.as_mut() {
-            r.release(tokio::time::Instant::now().into_std());
-            while let Some((to, data)) = r.poll_transmit() {
-                let _ = self.socket.try_send_to(&data, to);
-            }
+        if let Some(r) = self.relay.take() {
+            let local = self
+                .socket
+                .local_addr()
+                .unwrap_or(SocketAddr::new(IpAddr::from([0, 0, 0, 0]), 0));
+            r.release_in_background(self.socket.clone(), local, self.timeout);
         }
     }
 }

@@ -90,6 +90,8 @@ pub(super) struct Peer {
     pub(super) relay_only: bool,
     /// The TURN allocation behind our relayed candidate, if one was granted.
     pub(super) turn: Option<TurnRelay>,
+    /// Longest the allocation's release may be retransmitted after the peer is gone.
+    pub(super) release_timeout: Duration,
 }
 
 impl Peer {
@@ -215,10 +217,9 @@ impl Peer {
             tracing::debug!(error = %e, "webrtc room link: close failed");
         }
         self.send_pending();
-        if let Some(turn) = self.turn.as_mut() {
-            turn.release(tokio::time::Instant::now().into_std());
+        if let Some(turn) = self.turn.take() {
+            turn.release_in_background(self.socket.clone(), self.local, self.release_timeout);
         }
-        self.send_pending();
         self.end(reason);
     }
 

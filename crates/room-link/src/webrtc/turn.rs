@@ -19,12 +19,14 @@
 //! handed to the peer connection as received on the relayed address. The allocation
 //! (half its lifetime) and the permissions (every 120 s of their 300 s) are refreshed from
 //! the client's timers, which the driver runs with the peer's; leaving releases the
-//! allocation with a Refresh of lifetime 0 (RFC 8656 §7).
+//! allocation with a Refresh of lifetime 0 (RFC 8656 §7), retransmitted from a short task
+//! of its own until answered.
 
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::net::SocketAddr;
-use std::time::Instant;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
 use rtc::sansio::Protocol;
@@ -32,7 +34,10 @@ use rtc::shared::{TaggedBytesMut, TransportContext, TransportProtocol};
 use rtc::stun::error_code::{CODE_STALE_NONCE, ErrorCodeAttribute};
 use rtc::stun::message::{Getter, Message, TransactionId};
 use rtc::turn::client::{Client, ClientConfig, Event};
+use tokio::net::UdpSocket;
 
+/// Largest datagram read while releasing.
+const MAX_RESPONSE: usize = 1500;
 /// Datagrams held for peers whose permission is still being created (all peers together);
 /// more are dropped, as the network would (ICE retransmits its checks).
 const MAX_HELD: usize = 32;
@@ -239,9 +244,83 @@ impl TurnRelay {
         }
     }
 
-    /// Releases the allocation: a Refresh with LIFETIME 0 (RFC 8656 §7.1), sent once (the
-    /// session is over; an unanswered release expires with the allocation's lifetime).
-    pub(super) fn release(&mut self, now: Instant) {
+    /// Releases the allocation from a task of its own, on `socket`: a Refresh with
+    /// LIFETIME 0 (RFC 8656 §7.1), retransmitted (RFC 8489 §6.2.1) until the server answers
+    /// or `bound` passes, so that one lost datagram does not leave the allocation (and the
+    /// user's quota on the server) taken for its whole lifetime. Without a runtime it is
+    /// sent once.
+    pub(super) fn release_in_background(
+        mut self,
+        socket: Arc<UdpSocket>,
+        local: SocketAddr,
+        bound: Duration,
+    ) {
+        let now = tokio::time::Instant::now();
+        self.release(now.into_std());
+        let Ok(rt) = tokio::runtime::Handle::try_current() else {
+            while let Some((to, data)) = self.poll_transmit() {
+                let _ = socket.try_send_to(&data, to);
+            }
+            return;
+        };
+        rt.spawn(self.release_task(socket, local, now + bound));
+    }
+
+    async fn release_task(
+        mut self,
+        socket: Arc<UdpSocket>,
+        local: SocketAddr,
+        end: tokio::time::Instant,
+    ) {
+        let mut buf = vec![0u8; MAX_RESPONSE];
+        // Bounded by `end`.
+        loop {
+            while let Some((to, data)) = self.poll_transmit() {
+                if let Err(e) = socket.send_to(&data, to).await {
+                    tracing::debug!(error = %e, "webrtc room link: TURN release not sent");
+                }
+            }
+            let wake = self
+                .client
+                .poll_timeout()
+                .map(tokio::time::Instant::from_std)
+                .map_or(end, |t| t.min(end));
+            if let Ok(Ok((n, from))) =
+                tokio::time::timeout_at(wake, socket.recv_from(&mut buf)).await
+            {
+                let kind = buf.get(..2).and_then(|t| <[u8; 2]>::try_from(t).ok());
+                if from == self.server
+                    && (kind == Some(REFRESH_SUCCESS) || kind == Some(REFRESH_ERROR))
+                {
+                    // Success, or an error such as 437 after a retransmission whose
+                    // original was answered (and taken by the session's reader) already.
+                    let at = tokio::time::Instant::now().into_std();
+                    let msg = tagged(at, local, from, BytesMut::from(&buf[..n]));
+                    if let Err(e) = self.client.handle_read(msg) {
+                        tracing::debug!(error = %e, "webrtc room link: TURN release refused");
+                    }
+                    return;
+                }
+            }
+            let now = tokio::time::Instant::now();
+            if now >= end {
+                tracing::debug!(server = %self.server, "webrtc room link: TURN release unanswered");
+                return;
+            }
+            if let Err(e) = self.client.handle_timeout(now.into_std()) {
+                tracing::debug!(error = %e, "webrtc room link: TURN timeout handling failed");
+            }
+            while let Some(event) = self.client.poll_event() {
+                if matches!(event, Event::TransactionTimeout(_)) {
+                    tracing::debug!(server = %self.server, "webrtc room link: TURN release unanswered");
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Marks the allocation released and queues the Refresh with LIFETIME 0.
+    fn release(&mut self, now: Instant) {
         if self.released {
             return;
         }
