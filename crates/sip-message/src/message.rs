@@ -759,11 +759,10 @@ pub(crate) fn parse_cseq(v: &str) -> Result<CSeq, ParseError> {
     }
     if i > 0 && b.get(i) == Some(&b' ') {
         if let (Ok(seq), Some(m)) = (u32::try_from(n), v.get(i + 1..)) {
-            if !m.is_empty() && m.bytes().all(is_token) {
-                return Ok(CSeq {
-                    seq,
-                    method: Method::new(m),
-                });
+            // A known method is a token; only an extension method needs the byte check.
+            let method = Method::new(m);
+            if !m.is_empty() && (method != Method::Other || m.bytes().all(is_token)) {
+                return Ok(CSeq { seq, method });
             }
         }
     }
