@@ -220,14 +220,20 @@ pub(crate) fn is_alnum(b: u8) -> bool {
 /// 'a'..'z' land on a lower-case letter, and no byte lands on a byte without bit 0x40.
 #[inline(always)]
 pub(crate) fn eq_folded<const N: usize>(a: &str, lower: &[u8; N]) -> bool {
-    let Some(x) = a.as_bytes().first_chunk::<N>() else {
+    a.len() == N && starts_folded(a.as_bytes(), lower)
+}
+
+/// Whether `a` starts with `lower` in any ASCII case (see [`eq_folded`]).
+#[inline(always)]
+pub(crate) fn starts_folded<const N: usize>(a: &[u8], lower: &[u8; N]) -> bool {
+    let Some(x) = a.first_chunk::<N>() else {
         return false;
     };
     let mut diff = 0u8;
     for (&c, &l) in x.iter().zip(lower) {
         diff |= (c | (c & 0x40) >> 1) ^ l;
     }
-    a.len() == N && diff == 0
+    diff == 0
 }
 
 /// Trims LWS on both ends.
@@ -770,6 +776,17 @@ mod tests {
                 a.eq_ignore_ascii_case("received"),
                 "{a:?}"
             );
+        }
+        for v in [
+            "SIP/2.0/UDP",
+            "sip/2.0/x",
+            "SIP/2.0",
+            "SIP\x0f2.0/",
+            "SIP/2.0\x0f",
+            "SIP/2,0/",
+        ] {
+            let want = v.len() >= 8 && v.as_bytes()[..8].eq_ignore_ascii_case(b"sip/2.0/");
+            assert_eq!(starts_folded(v.as_bytes(), b"sip/2.0/"), want, "{v:?}");
         }
         // Every single-byte change of a letter: only its other case matches.
         for b in 0..=255u8 {

@@ -4,7 +4,7 @@ use std::fmt;
 
 use crate::HeaderName;
 use crate::error::{ErrorKind, ParseError};
-use crate::lex::{Cursor, Params, eq_folded, scan_params};
+use crate::lex::{Cursor, Params, eq_folded, scan_params, starts_folded};
 use crate::uri::{Host, classify_host, parse_host, parse_port};
 
 const KIND: ErrorKind = ErrorKind::BadHeader(HeaderName::Via);
@@ -123,7 +123,7 @@ impl<'a> Via<'a> {
         let mut c = Cursor::new(s, KIND);
         // sent-protocol = protocol-name SLASH protocol-version SLASH transport, LWS around
         // the slashes allowed (RFC 4475 §3.1.1.1); "SIP/2.0/" is the common fast path.
-        let protocol = if s.len() > 8 && s.as_bytes()[..8].eq_ignore_ascii_case(b"SIP/2.0/") {
+        let protocol = if s.len() > 8 && starts_folded(s.as_bytes(), b"sip/2.0/") {
             c.pos = 8;
             (&s[..3], &s[4..7])
         } else {
