@@ -22,7 +22,7 @@ use rtp_relay::codec::{Codec, CodecKind};
 use support::aiortc::AiortcRoom;
 use support::phone::{BOUND, last_half_second, talk};
 use support::room_server::{LOOPBACK, RoomOptions, RoomServer};
-use support::turn_server::TurnServer;
+use support::turn_server::{DropFirstRefresh, TurnServer};
 
 const USER: &str = "sipbridge-test";
 const PASSWORD: &str = "turn-secret-123";
@@ -295,6 +295,35 @@ async fn an_allocation_is_released_when_the_room_refuses_the_join() {
             turn.log().join("\n")
         );
     }
+}
+
+#[tokio::test]
+async fn a_lost_release_is_sent_again() {
+    let Some(turn) = TurnServer::start(USER, PASSWORD) else {
+        return;
+    };
+    let lossy = DropFirstRefresh::start(turn.addr).await;
+    let server = RoomServer::start(RoomOptions::default()).await;
+    let mut cfg = config(&server, &turn, PASSWORD, IceTransportPolicy::Relay);
+    cfg.turn_servers[0].address = lossy.addr;
+    let session = WebRtcRooms::new(cfg)
+        .join(request("lossy"), Instant::now() + BOUND)
+        .await
+        .unwrap_or_else(|e| panic!("join through TURN: {e}"));
+    session
+        .leave()
+        .await
+        .unwrap_or_else(|e| panic!("leave: {e}"));
+    // The only Refresh of this short call is the release; the network lost the first one.
+    assert!(
+        turn.wait_for_log(&[USER, "REFRESH processed, success"], BOUND)
+            .await
+            .is_some(),
+        "allocation not released after a lost Refresh ({} seen):\n{}",
+        lossy.refreshes_seen(),
+        turn.log().join("\n")
+    );
+    assert!(lossy.refreshes_seen() >= 2);
 }
 
 #[tokio::test]

@@ -11,6 +11,8 @@
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, UdpSocket};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use rtc::stun::message::{BINDING_REQUEST, BINDING_SUCCESS, Message, TransactionId};
@@ -187,5 +189,70 @@ impl Drop for TurnServer {
         let _ = self.child.kill();
         let _ = self.child.wait();
         let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// A UDP relay between one client and a TURN server that drops the first Refresh request
+/// it sees, standing in for a lossy network; dropped (aborted) with the value.
+pub struct DropFirstRefresh {
+    pub addr: SocketAddr,
+    dropped: Arc<AtomicUsize>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+/// STUN message type of a Refresh request (RFC 8656 §7: method 0x004, class request).
+const REFRESH_REQUEST: [u8; 2] = [0x00, 0x04];
+
+impl DropFirstRefresh {
+    pub async fn start(server: SocketAddr) -> DropFirstRefresh {
+        let front = tokio::net::UdpSocket::bind((Ipv4Addr::LOCALHOST, 0))
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let back = tokio::net::UdpSocket::bind((Ipv4Addr::LOCALHOST, 0))
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let addr = front.local_addr().unwrap_or_else(|e| panic!("{e}"));
+        let dropped = Arc::new(AtomicUsize::new(0));
+        let count = dropped.clone();
+        let task = tokio::spawn(async move {
+            let mut up = [0u8; 2048];
+            let mut down = [0u8; 2048];
+            let mut client = None;
+            // Runs until aborted (dropped with the test).
+            loop {
+                tokio::select! {
+                    r = front.recv_from(&mut up) => {
+                        let Ok((n, from)) = r else { continue };
+                        client = Some(from);
+                        if up[..n].starts_with(&REFRESH_REQUEST)
+                            && count.fetch_add(1, Ordering::SeqCst) == 0
+                        {
+                            continue;
+                        }
+                        let _ = back.send_to(&up[..n], server).await;
+                    }
+                    r = back.recv_from(&mut down) => {
+                        let (Ok((n, _)), Some(to)) = (r, client) else { continue };
+                        let _ = front.send_to(&down[..n], to).await;
+                    }
+                }
+            }
+        });
+        DropFirstRefresh {
+            addr,
+            dropped,
+            task,
+        }
+    }
+
+    /// Refresh requests seen (the first was dropped).
+    pub fn refreshes_seen(&self) -> usize {
+        self.dropped.load(Ordering::SeqCst)
+    }
+}
+
+impl Drop for DropFirstRefresh {
+    fn drop(&mut self) {
+        self.task.abort();
     }
 }
