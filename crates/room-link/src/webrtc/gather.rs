@@ -18,12 +18,98 @@ use rtc::stun::message::{BINDING_REQUEST, BINDING_SUCCESS, Getter, Message, Tran
 use rtc::stun::xoraddr::XorMappedAddress;
 use tokio::net::UdpSocket;
 
+use rtc::peer_connection::RTCPeerConnection;
+use rtc::peer_connection::transport::{
+    CandidateConfig, CandidateHostConfig, CandidateRelayConfig, CandidateServerReflexiveConfig,
+    RTCIceCandidate,
+};
+
+use crate::error::Error;
+
 use super::turn::{TurnGather, TurnRelay};
 
 /// First retransmission timeout.
 const INITIAL_RTO: Duration = Duration::from_millis(100);
 /// Largest datagram read while gathering.
 const MAX_RESPONSE: usize = 1500;
+
+/// The candidates a session offers (RFC 8445 §5.1.1).
+pub(super) struct Candidates {
+    /// Our host candidate, unless the policy is relay-only.
+    pub(super) host: Option<SocketAddr>,
+    /// A STUN server's view of `base`.
+    pub(super) reflexive: Option<SocketAddr>,
+    /// A TURN server's relayed address.
+    pub(super) relayed: Option<SocketAddr>,
+    /// The session socket's advertised address: the base of the reflexive candidate and the
+    /// related address of the relayed one.
+    pub(super) base: SocketAddr,
+}
+
+/// Adds `candidates` to `pc` as its local candidates (end-of-candidates is the caller's).
+pub(super) fn add_local_candidates(
+    pc: &mut RTCPeerConnection,
+    candidates: &Candidates,
+) -> Result<(), Error> {
+    let bad = |_| Error::InvalidRequest("webrtc candidate could not be added");
+    if let Some(local) = candidates.host {
+        let candidate = CandidateHostConfig {
+            base_config: CandidateConfig {
+                network: "udp".to_owned(),
+                address: local.ip().to_string(),
+                port: local.port(),
+                component: 1,
+                ..Default::default()
+            },
+            ..Default::default()
+        }
+        .new_candidate_host()
+        .map_err(bad)?;
+        let init = RTCIceCandidate::from(&candidate).to_json().map_err(bad)?;
+        pc.add_local_candidate(init).map_err(bad)?;
+    }
+    let local = candidates.base;
+    if let Some(mapped) = candidates.reflexive {
+        // RFC 8445 §5.1.1.2: the host candidate is its base (raddr/rport).
+        let candidate = CandidateServerReflexiveConfig {
+            base_config: CandidateConfig {
+                network: "udp".to_owned(),
+                address: mapped.ip().to_string(),
+                port: mapped.port(),
+                component: 1,
+                ..Default::default()
+            },
+            rel_addr: local.ip().to_string(),
+            rel_port: local.port(),
+            url: None,
+        }
+        .new_candidate_server_reflexive()
+        .map_err(bad)?;
+        let init = RTCIceCandidate::from(&candidate).to_json().map_err(bad)?;
+        pc.add_local_candidate(init).map_err(bad)?;
+    }
+    if let Some(relayed) = candidates.relayed {
+        // RFC 8445 §5.1.1.2: a relayed candidate is its own base; RFC 8839 §5.1 puts the
+        // address it was obtained from in raddr/rport.
+        let candidate = CandidateRelayConfig {
+            base_config: CandidateConfig {
+                network: "udp".to_owned(),
+                address: relayed.ip().to_string(),
+                port: relayed.port(),
+                component: 1,
+                ..Default::default()
+            },
+            rel_addr: local.ip().to_string(),
+            rel_port: local.port(),
+            url: None,
+        }
+        .new_candidate_relay()
+        .map_err(bad)?;
+        let init = RTCIceCandidate::from(&candidate).to_json().map_err(bad)?;
+        pc.add_local_candidate(init).map_err(bad)?;
+    }
+    Ok(())
+}
 
 /// Server-reflexive gathering, sans-IO.
 pub(super) struct StunGather<'a> {

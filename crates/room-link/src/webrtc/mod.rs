@@ -63,10 +63,7 @@ use rtc::peer_connection::configuration::media_engine::{
 };
 use rtc::peer_connection::configuration::setting_engine::SettingEngineBuilder;
 use rtc::peer_connection::sdp::RTCSessionDescription;
-use rtc::peer_connection::transport::{
-    CandidateConfig, CandidateHostConfig, CandidateRelayConfig, CandidateServerReflexiveConfig,
-    RTCIceCandidate, RTCIceCandidateInit,
-};
+use rtc::peer_connection::transport::RTCIceCandidateInit;
 use rtc::peer_connection::{RTCPeerConnection, RTCPeerConnectionBuilder};
 use rtc::rtp_transceiver::rtp_sender::{
     RTCRtpCodec, RTCRtpCodecParameters, RTCRtpCodingParameters, RTCRtpEncodingParameters,
@@ -299,7 +296,7 @@ impl WebRtcRooms {
         )
         .await;
         let reflexive = reflexive.filter(|mapped| *mapped != local);
-        let mut unused = UnusedRelay {
+        let mut unused = turn::UnusedRelay {
             socket: socket.clone(),
             relay,
             timeout: cfg.leave_timeout,
@@ -310,7 +307,7 @@ impl WebRtcRooms {
             ));
         }
         let ssrc = self.random() as u32;
-        let candidates = Candidates {
+        let candidates = gather::Candidates {
             host: (!relay_only).then_some(local),
             reflexive,
             relayed: unused.relay.as_ref().map(turn::TurnRelay::relayed),
@@ -530,44 +527,11 @@ fn codec_parameters(
     (codec, te)
 }
 
-/// The candidates a session offers (RFC 8445 §5.1.1).
-struct Candidates {
-    /// Our host candidate, unless the policy is relay-only.
-    host: Option<SocketAddr>,
-    /// A STUN server's view of `base`.
-    reflexive: Option<SocketAddr>,
-    /// A TURN server's relayed address.
-    relayed: Option<SocketAddr>,
-    /// The session socket's advertised address: the base of the reflexive candidate and the
-    /// related address of the relayed one.
-    base: SocketAddr,
-}
-
-/// Releases an allocation the join could not hand to its peer (every early return after
-/// gathering), in the background.
-struct UnusedRelay {
-    socket: Arc<UdpSocket>,
-    relay: Option<turn::TurnRelay>,
-    timeout: Duration,
-}
-
-impl Drop for UnusedRelay {
-    fn drop(&mut self) {
-        if let Some(r) = self.relay.take() {
-            let local = self
-                .socket
-                .local_addr()
-                .unwrap_or(SocketAddr::new(IpAddr::from([0, 0, 0, 0]), 0));
-            r.release_in_background(self.socket.clone(), local, self.timeout);
-        }
-    }
-}
-
 fn build_peer(
     cfg: &WebRtcLinkConfig,
     offered: &[CodecKind],
     phone: CodecKind,
-    candidates: &Candidates,
+    candidates: &gather::Candidates,
     ssrc: u32,
 ) -> Result<(RTCPeerConnection, rtc::rtp_transceiver::RTCRtpSenderId), Error> {
     let bad = |_| Error::InvalidRequest("webrtc peer connection could not be configured");
@@ -645,62 +609,7 @@ fn build_peer(
         ))?
         .set_codec_preferences(preferences)
         .map_err(bad)?;
-    if let Some(local) = candidates.host {
-        let candidate = CandidateHostConfig {
-            base_config: CandidateConfig {
-                network: "udp".to_owned(),
-                address: local.ip().to_string(),
-                port: local.port(),
-                component: 1,
-                ..Default::default()
-            },
-            ..Default::default()
-        }
-        .new_candidate_host()
-        .map_err(bad)?;
-        let init = RTCIceCandidate::from(&candidate).to_json().map_err(bad)?;
-        pc.add_local_candidate(init).map_err(bad)?;
-    }
-    let local = candidates.base;
-    if let Some(mapped) = candidates.reflexive {
-        // RFC 8445 §5.1.1.2: the host candidate is its base (raddr/rport).
-        let candidate = CandidateServerReflexiveConfig {
-            base_config: CandidateConfig {
-                network: "udp".to_owned(),
-                address: mapped.ip().to_string(),
-                port: mapped.port(),
-                component: 1,
-                ..Default::default()
-            },
-            rel_addr: local.ip().to_string(),
-            rel_port: local.port(),
-            url: None,
-        }
-        .new_candidate_server_reflexive()
-        .map_err(bad)?;
-        let init = RTCIceCandidate::from(&candidate).to_json().map_err(bad)?;
-        pc.add_local_candidate(init).map_err(bad)?;
-    }
-    if let Some(relayed) = candidates.relayed {
-        // RFC 8445 §5.1.1.2: a relayed candidate is its own base; RFC 8839 §5.1 puts the
-        // address it was obtained from in raddr/rport.
-        let candidate = CandidateRelayConfig {
-            base_config: CandidateConfig {
-                network: "udp".to_owned(),
-                address: relayed.ip().to_string(),
-                port: relayed.port(),
-                component: 1,
-                ..Default::default()
-            },
-            rel_addr: local.ip().to_string(),
-            rel_port: local.port(),
-            url: None,
-        }
-        .new_candidate_relay()
-        .map_err(bad)?;
-        let init = RTCIceCandidate::from(&candidate).to_json().map_err(bad)?;
-        pc.add_local_candidate(init).map_err(bad)?;
-    }
+    gather::add_local_candidates(&mut pc, candidates)?;
     // The empty candidate ends gathering: the offer carries a=end-of-candidates.
     pc.add_local_candidate(RTCIceCandidateInit::default())
         .map_err(bad)?;

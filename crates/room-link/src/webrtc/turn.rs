@@ -2,9 +2,10 @@
 //! session's own UDP socket with webrtc-rs's sans-IO TURN client.
 //!
 //! # Gathering
-//! Before the offer is created, [`TurnGather`] sends an Allocate request to every configured
-//! server (beside STUN gathering, on the same socket: module `gather`); the client answers the server's 401 with the long-term credential (RFC 8489
-//! §9.2: username, the REALM and NONCE the server chose, MESSAGE-INTEGRITY keyed with
+//! Before the offer is created, [`TurnGather`] sends an Allocate request to every
+//! configured server (beside STUN gathering, on the same socket: module `gather`); the
+//! client answers the server's 401 with the long-term credential (RFC 8489 §9.2: username,
+//! the REALM and NONCE the server chose, MESSAGE-INTEGRITY keyed with
 //! `MD5(username ":" realm ":" password)`). The first success response's
 //! XOR-RELAYED-ADDRESS becomes a relayed candidate (RFC 8445 §5.1.1.2). The wait is bounded
 //! by [`super::WebRtcLinkConfig::turn_timeout`] and the join's deadline; a failure is not
@@ -377,6 +378,26 @@ impl TurnRelay {
                 self.permissions.insert(peer, Permission::Refused);
             }
             self.held.retain(|(to, _)| *to != peer);
+        }
+    }
+}
+
+/// Releases an allocation the join could not hand to its peer (every early return after
+/// gathering), in the background.
+pub(super) struct UnusedRelay {
+    pub(super) socket: Arc<UdpSocket>,
+    pub(super) relay: Option<TurnRelay>,
+    pub(super) timeout: Duration,
+}
+
+impl Drop for UnusedRelay {
+    fn drop(&mut self) {
+        if let Some(r) = self.relay.take() {
+            let local = self
+                .socket
+                .local_addr()
+                .unwrap_or(SocketAddr::new(std::net::IpAddr::from([0, 0, 0, 0]), 0));
+            r.release_in_background(self.socket.clone(), local, self.timeout);
         }
     }
 }
