@@ -107,7 +107,7 @@ impl Peer {
         if self.relay_only {
             return;
         }
-        self.read(now, self.local, from, data);
+        self.read(now, from, data);
     }
 
     /// Hands what peers sent to the relayed address to the connection, as received there.
@@ -134,11 +134,12 @@ impl Peer {
         }
     }
 
-    fn read(&mut self, now: Instant, local: SocketAddr, from: SocketAddr, data: BytesMut) {
+    /// A datagram for our host (or server-reflexive) candidate.
+    fn read(&mut self, now: Instant, from: SocketAddr, data: BytesMut) {
         let msg = TaggedBytesMut {
             now,
             transport: TransportContext {
-                local_addr: local,
+                local_addr: self.local,
                 peer_addr: from,
                 ecn: None,
                 transport_protocol: TransportProtocol::UDP,
