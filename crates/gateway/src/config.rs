@@ -81,6 +81,9 @@ pub struct RoomsConfig {
     /// `webrtc`: TURN servers (RFC 8656) a relayed candidate is allocated on, with
     /// long-term credentials; the first that grants an allocation is used. Empty: none.
     pub turn_servers: Vec<TurnServerConfig>,
+    /// `webrtc`: longest the TURN allocation may delay a join (the join's deadline still
+    /// wins); a server that has not granted one by then is not offered.
+    pub turn_timeout_ms: u64,
     /// `webrtc`: which candidates the offer carries.
     pub ice_transport_policy: IcePolicy,
 }
@@ -143,6 +146,7 @@ impl Default for RoomsConfig {
             token_ttl_s: 600,
             stun_servers: Vec::new(),
             turn_servers: Vec::new(),
+            turn_timeout_ms: 1000,
             ice_transport_policy: IcePolicy::All,
         }
     }
@@ -615,6 +619,10 @@ impl Config {
             );
         }
         ensure!(
+            rooms.turn_servers.is_empty() || rooms.turn_timeout_ms > 0,
+            "rooms.turn_timeout_ms must be positive when rooms.turn_servers is set"
+        );
+        ensure!(
             rooms.ice_transport_policy == IcePolicy::All || !rooms.turn_servers.is_empty(),
             "rooms.ice_transport_policy = \"relay\" needs at least one rooms.turn_servers entry"
         );
@@ -941,6 +949,14 @@ rule = {{ dispatch_rule_individual = {{ room_prefix = "support", pin = "1234" }}
             (
                 with(&entry("192.0.2.1:3478", "u", "")),
                 "rooms.turn_servers[0].credential",
+            ),
+            (
+                with(&entry("192.0.2.1:3478", "u", "pw-1")).replacen(
+                    "turn_timeout_ms = 1000",
+                    "turn_timeout_ms = 0",
+                    1,
+                ),
+                "rooms.turn_timeout_ms",
             ),
             (
                 with(&entry("turn.example.com:3478", "u", "pw-1")),

@@ -144,6 +144,7 @@ fn room_link(config: &Config) -> Arc<dyn RoomLink> {
                     })
                 })
                 .collect();
+            cfg.turn_timeout = Duration::from_millis(rooms.turn_timeout_ms);
             cfg.ice_transport_policy = match rooms.ice_transport_policy {
                 crate::config::IcePolicy::All => room_link::webrtc::IceTransportPolicy::All,
                 crate::config::IcePolicy::Relay => room_link::webrtc::IceTransportPolicy::Relay,
