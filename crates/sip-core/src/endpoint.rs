@@ -104,6 +104,27 @@ pub(crate) struct UasState {
     pub cseq: u32,
 }
 
+/// What an ended UAC call leaves with its INVITE transaction, which lingers in Accepted
+/// until Timer M (RFC 6026 §8.4): enough to ACK a retransmitted 2xx once more
+/// (§13.2.2.4), and to bring the call back, ended, for a fork that answers late (to be ACKed
+/// and BYEd like any extra 2xx). The call itself — its dialogs, the INVITE's options, its map
+/// entries — is freed at once instead of 64·T1 later.
+#[derive(Debug)]
+pub(crate) struct Afterlife {
+    pub call_id: CallId,
+    pub local_tag: Tag,
+    pub transport: Transport,
+    pub peer: SocketAddr,
+    pub contact: Bytes,
+    pub request_uri: Bytes,
+    pub from: Bytes,
+    pub to: Bytes,
+    pub cseq: u32,
+    pub auth: Option<(&'static str, String)>,
+    /// The ACK sent in each answered dialog: remote tag, CSeq of the 2xx, the ACK, where.
+    pub acks: Vec<(Tag, u32, Bytes, SocketAddr)>,
+}
+
 /// One INVITE session.
 #[derive(Debug)]
 pub(crate) struct Call {
@@ -458,8 +479,10 @@ impl Endpoint {
         );
         self.clients.insert(id, tx);
         self.client_index.insert((branch, method), id);
-        if let Some(c) = self.calls.get_mut(&call) {
-            c.tx_refs += 1;
+        if ClientTx::holds_call(purpose) {
+            if let Some(c) = self.calls.get_mut(&call) {
+                c.tx_refs += 1;
+            }
         }
         id
     }
@@ -468,7 +491,9 @@ impl Endpoint {
         if let Some(tx) = self.clients.remove(&id) {
             self.client_index.remove(&(tx.branch, tx.method));
             if let Some(c) = self.calls.get_mut(&tx.call) {
-                c.tx_refs = c.tx_refs.saturating_sub(1);
+                if ClientTx::holds_call(tx.purpose) {
+                    c.tx_refs = c.tx_refs.saturating_sub(1);
+                }
                 if c.invite_tx == Some(id) {
                     c.invite_tx = None;
                 }
@@ -517,7 +542,14 @@ impl Endpoint {
         let Some(c) = self.calls.get(&call) else {
             return;
         };
-        if c.ended && (c.tx_refs == 0 || c.role == Role::Uas) && c.pending_2xx.is_none() {
+        if !c.ended || c.pending_2xx.is_some() {
+            return;
+        }
+        let reap = match c.role {
+            Role::Uas => true,
+            Role::Uac => c.tx_refs == 0 || (c.tx_refs == 1 && self.hand_off(call)),
+        };
+        if reap {
             if let Some(c) = self.calls.remove(&call) {
                 for d in &c.dialogs {
                     if self.dialogs.get(&d.id) == Some(&call) {
@@ -526,6 +558,49 @@ impl Endpoint {
                 }
             }
         }
+    }
+
+    /// Leaves an ended UAC call's [`Afterlife`] with its INVITE transaction when that is
+    /// the only one left and in Accepted; `false` (keep the call) otherwise.
+    fn hand_off(&mut self, call: u64) -> bool {
+        let Some(c) = self.calls.get(&call) else {
+            return false;
+        };
+        let Some(t) = c.invite_tx else {
+            return false;
+        };
+        let (Some(u), true) = (
+            c.uac.as_deref(),
+            self.clients.get(&t).is_some_and(ClientTx::is_accepted),
+        ) else {
+            return false;
+        };
+        let acks = c
+            .dialogs
+            .iter()
+            .filter_map(|d| {
+                let (seq, ack) = d.ack.as_ref()?;
+                let dest = self.in_dialog_destination(call, &d.id);
+                Some((d.id.remote_tag.clone(), *seq, ack.clone(), dest))
+            })
+            .collect();
+        let life = Afterlife {
+            call_id: c.call_id.clone(),
+            local_tag: c.local_tag.clone(),
+            transport: c.transport,
+            peer: c.peer,
+            contact: c.contact.clone(),
+            request_uri: u.request_uri.clone(),
+            from: u.from.clone(),
+            to: u.to.clone(),
+            cseq: u.cseq,
+            auth: u.auth.clone(),
+            acks,
+        };
+        if let Some(tx) = self.clients.get_mut(&t) {
+            tx.afterlife = Some(Box::new(life));
+        }
+        true
     }
 
     /// Ends a call: one `Ended` event, call timers stopped, the call kept (as a zombie that

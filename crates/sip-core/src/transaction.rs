@@ -179,9 +179,23 @@ pub(crate) struct ClientTx {
     pub purpose: Purpose,
     /// The ACK for a non-2xx final response, built once and resent on retransmissions.
     pub ack: Option<Bytes>,
+    /// An INVITE in Accepted whose call ended and was reaped: what it takes to answer
+    /// the 2xx that may still arrive until Timer M (see `Afterlife`).
+    pub afterlife: Option<Box<crate::endpoint::Afterlife>>,
 }
 
 impl ClientTx {
+    /// An INVITE transaction in Accepted (RFC 6026 §8.4): answered, waiting out Timer M.
+    pub(crate) fn is_accepted(&self) -> bool {
+        self.state == ClientState::Invite(InviteClientState::Accepted)
+    }
+
+    /// Whether this transaction needs its call while it lives: a BYE's or a CANCEL's
+    /// responses only close the transaction, so those do not keep an ended call.
+    pub(crate) fn holds_call(purpose: Purpose) -> bool {
+        !matches!(purpose, Purpose::Bye | Purpose::Cancel)
+    }
+
     /// Starts the transaction: the request has just been handed to the transport.
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn start(
@@ -214,6 +228,7 @@ impl ClientTx {
             call,
             purpose,
             ack: None,
+            afterlife: None,
         };
         let owner = Owner::Client(id);
         // §17.1.1.2 / §17.1.2.2: retransmit only over unreliable transports; the timeout

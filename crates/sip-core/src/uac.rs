@@ -216,6 +216,9 @@ impl Endpoint {
     pub(crate) fn uac_invite_response(&mut self, now: Instant, call: u64, tx: u64, m: Inbound) {
         let Some(status) = m.status() else { return };
         let Some(c) = self.calls.get(&call) else {
+            if (200..300).contains(&status) {
+                self.afterlife_2xx(now, call, tx, m);
+            }
             return;
         };
         if c.ended {
@@ -407,6 +410,77 @@ impl Endpoint {
             dialog,
             response: Box::new(m),
         });
+    }
+
+    /// A 2xx reached the INVITE transaction of a call already reaped (see `Afterlife`): a
+    /// retransmission gets the dialog's ACK again; a new dialog (a fork answering late)
+    /// brings the call back, ended, whose zombie path ACKs and BYEs it (§13.2.2.4).
+    fn afterlife_2xx(&mut self, now: Instant, call: u64, tx: u64, m: Inbound) {
+        let Some(life) = self.clients.get(&tx).and_then(|t| t.afterlife.as_deref()) else {
+            return;
+        };
+        let tag = m.to_tag.as_ref().map_or(&b""[..], |r| m.bytes(r));
+        if let Some((_, _, ack, dest)) = life
+            .acks
+            .iter()
+            .find(|(t, seq, _, _)| t.as_bytes() == tag && *seq == m.cseq)
+        {
+            let (transport, ack, dest) = (life.transport, ack.clone(), *dest);
+            self.transmit(transport, dest, ack);
+            return;
+        }
+        let Some(life) = self.clients.get_mut(&tx).and_then(|t| t.afterlife.take()) else {
+            return;
+        };
+        let life = *life;
+        self.calls.insert(
+            call,
+            Call {
+                role: Role::Uac,
+                call_id: life.call_id,
+                local_tag: life.local_tag,
+                transport: life.transport,
+                peer: life.peer,
+                contact: life.contact.clone(),
+                timers: TimerTable::default(),
+                ended: true,
+                dialogs: Vec::new(),
+                answered: None,
+                uac: Some(Box::new(UacState {
+                    request_uri: life.request_uri,
+                    from: life.from,
+                    to: life.to,
+                    contact: life.contact,
+                    routes: Vec::new(),
+                    headers: Vec::new(),
+                    body: None,
+                    cseq: life.cseq,
+                    credentials: None,
+                    digest: Default::default(),
+                    auth_tries: 0,
+                    cancel: CancelState::None,
+                    got_provisional: true,
+                    auth: life.auth,
+                })),
+                uas: None,
+                invite_tx: Some(tx),
+                pending_2xx: None,
+                bye_after_ack: false,
+                reinvite_out: None,
+                reinvite_in: None,
+                tx_refs: 1,
+            },
+        );
+        self.uac_2xx(now, call, m);
+        self.maybe_reap(call);
+        // The ACKs of the dialogs answered before stay with the transaction.
+        let revived = self
+            .clients
+            .get_mut(&tx)
+            .and_then(|t| t.afterlife.as_deref_mut());
+        if let Some(l) = revived {
+            l.acks.extend(life.acks);
+        }
     }
 
     /// Timer B fired for the INVITE (§17.1.1.2): no response at all.

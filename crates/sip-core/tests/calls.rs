@@ -679,3 +679,76 @@ fn tagless_2xx_from_an_rfc2543_peer_still_answers() {
     assert_eq!(ended(&net, 0), vec![EndReason::LocalBye]);
     assert_eq!(net.nodes[0].ep.call_count(), 0);
 }
+
+/// The caller hangs up: its call is freed at once while the INVITE transaction waits out
+/// Timer M (RFC 6026 §8.4), and the 2xx that can still arrive is handled without the call.
+/// A retransmission of the answered 2xx gets the very same ACK again (§13.2.2.4) and no
+/// second BYE; a fork answering only now is ACKed and BYEd.
+#[test]
+fn after_hangup_late_2xx_are_acked_and_late_forks_byed_without_the_call() {
+    let mut net = Net::new(8);
+    net.add(support::config(1), 1);
+    let call = place_call(&mut net, secs(30));
+    let invite = net.sent_lines(0, "INVITE ")[0].1.clone();
+    let from = addr(2);
+    let deliver = |net: &mut Net, b: bytes::Bytes| {
+        let now = net.now;
+        net.nodes[0]
+            .ep
+            .handle_datagram(now, sip_core::Transport::Udp, from, b);
+        net.drain();
+    };
+    let answer = support::response_to(&invite, 200, Some("fork-a"), Some("sip:a@10.0.0.2"));
+    deliver(&mut net, answer.clone());
+    assert_eq!(answered(&net, 0), 1);
+    net.with(0, |ep, now| ep.hangup(now, call)).expect("hangup");
+    net.drain();
+    assert_eq!(ended(&net, 0), vec![EndReason::LocalBye]);
+    assert_eq!(
+        net.nodes[0].ep.call_count(),
+        0,
+        "the call is freed at the hangup"
+    );
+    assert!(
+        net.nodes[0].ep.transaction_count() >= 1,
+        "the INVITE lingers"
+    );
+    let first_ack = net.sent_lines(0, "ACK ")[0].1.clone();
+
+    deliver(&mut net, answer);
+    let acks = net.sent_lines(0, "ACK ");
+    assert_eq!(acks.len(), 2, "the retransmitted 2xx is ACKed again");
+    assert_eq!(acks[1].1, first_ack, "with the same ACK");
+    assert_eq!(net.sent_lines(0, "BYE ").len(), 1, "and not BYEd twice");
+
+    deliver(
+        &mut net,
+        support::response_to(&invite, 200, Some("fork-b"), Some("sip:b@10.0.0.3")),
+    );
+    let acks = net.sent_lines(0, "ACK ");
+    assert_eq!(acks.len(), 3);
+    assert!(
+        acks[2].1.starts_with(b"ACK sip:b@10.0.0.3 "),
+        "late fork ACKed"
+    );
+    let byes = net.sent_lines(0, "BYE ");
+    assert_eq!(byes.len(), 2);
+    assert!(
+        byes[1].1.starts_with(b"BYE sip:b@10.0.0.3 "),
+        "late fork BYEd"
+    );
+    assert!(
+        header(&byes[1].1, "To")
+            .expect("to")
+            .ends_with("tag=fork-b")
+    );
+    assert_eq!(net.nodes[0].ep.call_count(), 0, "and freed again");
+    // Both dialogs' ACKs stay known: the first 2xx once more is only re-ACKed.
+    deliver(
+        &mut net,
+        support::response_to(&invite, 200, Some("fork-a"), Some("sip:a@10.0.0.2")),
+    );
+    assert_eq!(net.sent_lines(0, "BYE ").len(), 2);
+    assert_eq!(net.sent_lines(0, "ACK ").len(), 4);
+    assert_eq!(ended(&net, 0).len(), 1, "one Ended event in all");
+}
