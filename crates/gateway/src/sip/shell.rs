@@ -100,6 +100,34 @@ impl SipHandle {
     }
 }
 
+/// Tries for a port free on both UDP and TCP when the OS picks it (port 0).
+const PORT_PICKS: usize = 16;
+
+/// Binds UDP on `listen`, then TCP on the same port. With port 0 the OS picks the UDP
+/// port, which another process may hold on TCP: then another pick, a bounded number of
+/// times.
+async fn bind_both(
+    listen: SocketAddr,
+    recv_buffer: usize,
+) -> Result<(UdpSocket, std::net::UdpSocket, TcpListener)> {
+    let mut tries = 0;
+    loop {
+        tries += 1;
+        let (udp, udp_send) = bind_udp(listen, recv_buffer)?;
+        let local = udp.local_addr()?;
+        match TcpListener::bind(local).await {
+            Ok(tcp) => return Ok((udp, udp_send, tcp)),
+            Err(e)
+                if listen.port() == 0
+                    && e.kind() == std::io::ErrorKind::AddrInUse
+                    && tries < PORT_PICKS => {}
+            Err(e) => {
+                return Err(e).with_context(|| format!("cannot listen for SIP on tcp {local}"));
+            }
+        }
+    }
+}
+
 /// Binds UDP and TCP on `config.listen` and starts the driver; events go to `events`.
 ///
 /// Returns once the sockets are bound, so callers know the port (useful with port 0).
@@ -108,12 +136,8 @@ pub async fn start(
     endpoint_for: impl FnOnce(SocketAddr) -> Endpoint,
     events: mpsc::Sender<Event>,
 ) -> Result<SipHandle> {
-    let (udp, udp_send) = bind_udp(config.listen, config.udp_recv_buffer)?;
+    let (udp, udp_send, tcp) = bind_both(config.listen, config.udp_recv_buffer).await?;
     let local = udp.local_addr()?;
-    // Same port on TCP (with port 0 the OS chose the UDP port; take the same one for TCP).
-    let tcp = TcpListener::bind(local)
-        .await
-        .with_context(|| format!("cannot listen for SIP on tcp {local}"))?;
     let udp = Arc::new(udp);
     let (inputs, rx) = mpsc::channel(INBOUND_QUEUE);
     let config = Arc::new(config);
