@@ -566,6 +566,13 @@ fn build_peer(
     // Audio only: sender and receiver reports, no NACK/TWCC (they buy nothing for audio
     // and cost per packet; WEBRTC_NOTES.md).
     let registry = configure_rtcp_reports(Registry::new());
+    // As controlling agent `rtc` nominates a pair with a relayed candidate only after
+    // waiting 2 s for a better one (its default, pion's relayAcceptanceMinWait; RFC 8445
+    // §8.1.1 leaves when to stop checking to the controlling agent). With only the relayed
+    // candidate offered there is none to wait for: nominate at once (else every relay-only
+    // join takes 2 s more).
+    let relay_wait = (candidates.host.is_none() && candidates.reflexive.is_none())
+        .then_some(Duration::ZERO);
     let settings = SettingEngineBuilder::new()
         .with_ice_connection_attempts(Some(cfg.ice_check_interval), None)
         .with_ice_timeouts(
@@ -574,6 +581,7 @@ fn build_peer(
             Some(cfg.ice_keepalive_interval),
         )
         .with_include_loopback_candidate(true)
+        .with_relay_acceptance_min_wait(relay_wait)
         .build();
     let mut pc = RTCPeerConnectionBuilder::new()
         .with_configuration(RTCConfigurationBuilder::new().build())
