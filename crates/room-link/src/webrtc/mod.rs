@@ -571,8 +571,8 @@ fn build_peer(
     // §8.1.1 leaves when to stop checking to the controlling agent). With only the relayed
     // candidate offered there is none to wait for: nominate at once (else every relay-only
     // join takes 2 s more).
-    let relay_wait = (candidates.host.is_none() && candidates.reflexive.is_none())
-        .then_some(Duration::ZERO);
+    let relay_wait =
+        (candidates.host.is_none() && candidates.reflexive.is_none()).then_some(Duration::ZERO);
     let settings = SettingEngineBuilder::new()
         .with_ice_connection_attempts(Some(cfg.ice_check_interval), None)
         .with_ice_timeouts(
