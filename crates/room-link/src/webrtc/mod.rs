@@ -156,7 +156,9 @@ pub struct WebRtcLinkConfig {
     /// Longest the TURN allocation may delay a join (the join's deadline still wins).
     pub turn_timeout: Duration,
     /// Which candidates the offer carries; [`IceTransportPolicy::Relay`] offers only the
-    /// relayed one, and a join without an allocation then fails.
+    /// relayed one, and a join without an allocation then fails. With
+    /// [`IceTransportPolicy::All`] a pair using the relayed candidate is nominated only when
+    /// no direct pair has worked for 2 s (`rtc`'s relay acceptance wait).
     pub ice_transport_policy: IceTransportPolicy,
 }
 
