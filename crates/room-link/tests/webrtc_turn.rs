@@ -327,6 +327,43 @@ async fn a_lost_release_is_sent_again() {
 }
 
 #[tokio::test]
+async fn one_server_for_stun_and_turn_gives_both_answers_to_the_right_asker() {
+    // STUN and TURN gathering share the session socket and here the server too: each
+    // response must reach the machine that asked (by transaction).
+    let Some(turn) = TurnServer::start(USER, PASSWORD) else {
+        return;
+    };
+    let server = RoomServer::start(RoomOptions {
+        tone_hz: ROOM_HZ,
+        ..RoomOptions::default()
+    })
+    .await;
+    let mut cfg = config(&server, &turn, PASSWORD, IceTransportPolicy::All);
+    cfg.stun_servers = vec![turn.addr];
+    let session = WebRtcRooms::new(cfg)
+        .join(request("both"), Instant::now() + BOUND)
+        .await
+        .unwrap_or_else(|e| panic!("join: {e}"));
+    let offer = offer_of(&server, "both");
+    // On loopback the mapped address is the host address itself, so no reflexive
+    // candidate: the host and the relayed one.
+    assert!(offer.contains("typ host"), "no host candidate:\n{offer}");
+    assert!(
+        offer.contains("typ relay"),
+        "no relayed candidate:\n{offer}"
+    );
+    assert!(
+        !offer.contains("typ srflx"),
+        "reflexive duplicate of host:\n{offer}"
+    );
+    tones_cross(&server, "both", &session).await;
+    session
+        .leave()
+        .await
+        .unwrap_or_else(|e| panic!("leave: {e}"));
+}
+
+#[tokio::test]
 async fn a_wrong_credential_falls_back_to_host_candidates_with_policy_all() {
     let Some(turn) = TurnServer::start(USER, PASSWORD) else {
         return;
