@@ -25,7 +25,15 @@
 //! Every loop is bounded (call counts, `--seconds`, `--cycles`, join deadlines); the child
 //! is killed when the parent ends.
 //!
-//! # Measured (2026-12-05, 2-vCPU VM shared with two other build/test jobs, load 3.3–5.7)
+//! # Measured (2026-12-05 21:12 UTC, HEAD ef1e5d8, 2-vCPU VM with no other jobs: load 1.2–1.9)
+//!
+//! | run | CPU per call-second | calls per core | loss to room / to phone | RSS per call |
+//! |---|---|---|---|---|
+//! | 100 transcoded | 3.31 ms | 303 | 0 / 0 (110,100 and 110,408 frames) | 192 KiB |
+//! | 300 transcoded | 2.98 ms | 336 | 0 / 0 (329,400 and 334,291 frames) | 141 KiB |
+//! | 1,000 join/leave cycles | | | | RSS −256 KiB (no growth) |
+//!
+//! Earlier, on the same VM shared with two other build/test jobs (load 3.3–5.7):
 //!
 //! | run | CPU per call-second | calls per core | loss to room / to phone | RSS per call |
 //! |---|---|---|---|---|
@@ -34,7 +42,7 @@
 //! | 300 PCMU pass-through | 1.1–1.2 ms | 843–896 | 0 / ≤0.02 % | 134 KiB |
 //! | 1,000 join/leave cycles | | | | RSS −0.2 to −5.8 MiB (no growth) |
 //!
-//! The 300-call loss is all session-queue overflow (the link's consumer more than 640 ms
+//! The loss in the shared runs was all session-queue overflow (the link's consumer more than 640 ms
 //! behind while the host was overloaded; no kernel drops except in the worst run); runs at
 //! load ≤ 4.5 lost 0–1.3 %. Profile (perf, 300 transcoded calls): libopus ~45 % (SILK
 //! encode of the PCMU leg ~25 %, decode of the room's 48 kHz Opus ~15 %), `rtc`'s
