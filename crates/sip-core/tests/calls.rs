@@ -313,20 +313,21 @@ fn answer_racing_the_cancel_is_acked_and_byed() {
     assert!(net.sent_lines(1, "SIP/2.0 487").is_empty());
 }
 
+/// Hands node 0 a datagram from the callee (node 1, `addr(2)`) and lets it answer.
+fn deliver(net: &mut Net, b: bytes::Bytes) {
+    let now = net.now;
+    net.nodes[0]
+        .ep
+        .handle_datagram(now, sip_core::Transport::Udp, addr(2), b);
+    net.drain();
+}
+
 #[test]
 fn forked_2xx_are_acked_and_extras_byed() {
     let mut net = Net::new(7);
     net.add(support::config(1), 1);
     let call = place_call(&mut net, secs(30));
     let invite = net.sent_lines(0, "INVITE ")[0].1.clone();
-    let from = addr(2);
-    let deliver = |net: &mut Net, b: bytes::Bytes| {
-        let now = net.now;
-        net.nodes[0]
-            .ep
-            .handle_datagram(now, sip_core::Transport::Udp, from, b);
-        net.drain();
-    };
     deliver(
         &mut net,
         support::response_to(&invite, 180, Some("fork-a"), Some("sip:a@10.0.0.2")),
@@ -690,14 +691,6 @@ fn after_hangup_late_2xx_are_acked_and_late_forks_byed_without_the_call() {
     net.add(support::config(1), 1);
     let call = place_call(&mut net, secs(30));
     let invite = net.sent_lines(0, "INVITE ")[0].1.clone();
-    let from = addr(2);
-    let deliver = |net: &mut Net, b: bytes::Bytes| {
-        let now = net.now;
-        net.nodes[0]
-            .ep
-            .handle_datagram(now, sip_core::Transport::Udp, from, b);
-        net.drain();
-    };
     let answer = support::response_to(&invite, 200, Some("fork-a"), Some("sip:a@10.0.0.2"));
     deliver(&mut net, answer.clone());
     assert_eq!(answered(&net, 0), 1);

@@ -256,19 +256,25 @@ fn merged_request_gets_482_and_retransmission_is_absorbed() {
     );
 }
 
+/// A UAS that answers every incoming call with 200 at once.
+fn answer_at_once(e: &Event) -> Vec<(Duration, Action)> {
+    let Event::IncomingCall { call, .. } = e else {
+        return Vec::new();
+    };
+    let c = *call;
+    vec![(
+        Duration::ZERO,
+        Box::new(move |ep: &mut Endpoint, now| {
+            let _ = ep.respond(now, c, Reply::status(200));
+        }) as Action,
+    )]
+}
+
 #[test]
 fn lower_cseq_in_dialog_gets_500() {
     let mut net = Net::pair(21);
     net.react(1, |_, e| match e {
-        Event::IncomingCall { call, .. } => {
-            let c = *call;
-            vec![(
-                Duration::ZERO,
-                Box::new(move |ep: &mut Endpoint, now| {
-                    let _ = ep.respond(now, c, Reply::status(200));
-                }) as Action,
-            )]
-        }
+        Event::IncomingCall { .. } => answer_at_once(e),
         Event::Request { request, .. } => {
             let r = *request;
             vec![(
@@ -542,18 +548,7 @@ fn out_of_dialog_options_ping_and_its_timeout() {
 #[test]
 fn ended_uas_call_is_reaped_while_its_transactions_still_answer() {
     let mut net = Net::pair(22);
-    net.react(1, |_, e| match e {
-        Event::IncomingCall { call, .. } => {
-            let c = *call;
-            vec![(
-                Duration::ZERO,
-                Box::new(move |ep: &mut Endpoint, now| {
-                    let _ = ep.respond(now, c, Reply::status(200));
-                }) as Action,
-            )]
-        }
-        _ => Vec::new(),
-    });
+    net.react(1, |_, e| answer_at_once(e));
     let call = net
         .with(0, |ep, now| {
             ep.invite(now, invite_to(addr(2), Duration::from_secs(30)))
