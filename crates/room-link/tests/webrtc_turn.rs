@@ -99,21 +99,28 @@ fn offer_of(server: &RoomServer, room: &str) -> String {
         .unwrap_or_else(|| panic!("no offer for {room}"))
 }
 
-#[tokio::test]
-async fn relay_only_media_crosses_both_ways_through_coturn_and_leave_releases_it() {
-    let Some(turn) = TurnServer::start(USER, PASSWORD) else {
-        return;
-    };
+/// A room playing [`ROOM_HZ`] and a session joined to it through `turn` only
+/// (policy `relay`).
+async fn relayed_call(turn: &TurnServer, room: &str) -> (RoomServer, RoomSession) {
     let server = RoomServer::start(RoomOptions {
         tone_hz: ROOM_HZ,
         ..RoomOptions::default()
     })
     .await;
-    let link = WebRtcRooms::new(config(&server, &turn, PASSWORD, IceTransportPolicy::Relay));
+    let link = WebRtcRooms::new(config(&server, turn, PASSWORD, IceTransportPolicy::Relay));
     let session = link
-        .join(request("relayed"), Instant::now() + BOUND)
+        .join(request(room), Instant::now() + BOUND)
         .await
         .unwrap_or_else(|e| panic!("join through TURN: {e}\n{}", turn.log().join("\n")));
+    (server, session)
+}
+
+#[tokio::test]
+async fn relay_only_media_crosses_both_ways_through_coturn_and_leave_releases_it() {
+    let Some(turn) = TurnServer::start(USER, PASSWORD) else {
+        return;
+    };
+    let (server, session) = relayed_call(&turn, "relayed").await;
 
     // Only the relayed candidate was offered: the media can have taken no other path.
     let offer = offer_of(&server, "relayed");
@@ -179,16 +186,7 @@ async fn the_allocation_is_refreshed_before_it_expires() {
     let Some(turn) = TurnServer::start_with(USER, PASSWORD, &["--max-allocate-lifetime=4"]) else {
         return;
     };
-    let server = RoomServer::start(RoomOptions {
-        tone_hz: ROOM_HZ,
-        ..RoomOptions::default()
-    })
-    .await;
-    let link = WebRtcRooms::new(config(&server, &turn, PASSWORD, IceTransportPolicy::Relay));
-    let session = link
-        .join(request("refreshed"), Instant::now() + BOUND)
-        .await
-        .unwrap_or_else(|e| panic!("join through TURN: {e}"));
+    let (server, session) = relayed_call(&turn, "refreshed").await;
     let id = server
         .session_of("refreshed")
         .unwrap_or_else(|| panic!("no session"));
@@ -245,16 +243,7 @@ async fn a_refresh_refused_for_a_stale_nonce_is_sent_again_with_the_new_one() {
     ) else {
         return;
     };
-    let server = RoomServer::start(RoomOptions {
-        tone_hz: ROOM_HZ,
-        ..RoomOptions::default()
-    })
-    .await;
-    let link = WebRtcRooms::new(config(&server, &turn, PASSWORD, IceTransportPolicy::Relay));
-    let session = link
-        .join(request("stale"), Instant::now() + BOUND)
-        .await
-        .unwrap_or_else(|e| panic!("join through TURN: {e}\n{}", turn.log().join("\n")));
+    let (server, session) = relayed_call(&turn, "stale").await;
     tones_cross(&server, "stale", &session).await;
     let refreshed = turn
         .wait_for_log(&[USER, "REFRESH processed, success"], BOUND)
