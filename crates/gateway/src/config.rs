@@ -86,6 +86,16 @@ pub struct RoomsConfig {
     pub turn_timeout_ms: u64,
     /// `webrtc`: which candidates the offer carries.
     pub ice_transport_policy: IcePolicy,
+    /// `webrtc`: longest the STUN gathering may delay a join (the join's deadline still
+    /// wins); a server that has not answered by then is not offered.
+    pub stun_timeout_ms: u64,
+    /// `webrtc`: interval of ICE consent checks and keepalives (RFC 7675 §5.1).
+    pub ice_keepalive_ms: u64,
+    /// `webrtc`: no ICE response for this long marks the room link disconnected.
+    pub ice_disconnected_timeout_ms: u64,
+    /// `webrtc`: disconnected for this long more fails the link and ends the call with
+    /// cause `room_link_failed` (with 5 s + 25 s, RFC 7675's 30 s consent expiry).
+    pub ice_failed_timeout_ms: u64,
 }
 
 /// One entry of [`RoomsConfig::turn_servers`].
@@ -148,6 +158,10 @@ impl Default for RoomsConfig {
             turn_servers: Vec::new(),
             turn_timeout_ms: 1000,
             ice_transport_policy: IcePolicy::All,
+            stun_timeout_ms: 500,
+            ice_keepalive_ms: 2000,
+            ice_disconnected_timeout_ms: 5000,
+            ice_failed_timeout_ms: 25_000,
         }
     }
 }
@@ -619,6 +633,25 @@ impl Config {
             );
         }
         ensure!(
+            rooms.stun_servers.is_empty() || rooms.stun_timeout_ms > 0,
+            "rooms.stun_timeout_ms must be positive when rooms.stun_servers is set"
+        );
+        for (name, ms) in [
+            ("ice_keepalive_ms", rooms.ice_keepalive_ms),
+            (
+                "ice_disconnected_timeout_ms",
+                rooms.ice_disconnected_timeout_ms,
+            ),
+            ("ice_failed_timeout_ms", rooms.ice_failed_timeout_ms),
+        ] {
+            ensure!(ms > 0, "rooms.{name} must be positive");
+        }
+        ensure!(
+            rooms.ice_keepalive_ms < rooms.ice_disconnected_timeout_ms,
+            "rooms.ice_keepalive_ms must be below rooms.ice_disconnected_timeout_ms (a \
+             quiet but healthy link would be declared disconnected)"
+        );
+        ensure!(
             rooms.turn_servers.is_empty() || rooms.turn_timeout_ms > 0,
             "rooms.turn_timeout_ms must be positive when rooms.turn_servers is set"
         );
@@ -994,6 +1027,48 @@ rule = {{ dispatch_rule_individual = {{ room_prefix = "support", pin = "1234" }}
         assert_eq!(config.rooms.turn_servers.len(), 1);
         let debug = format!("{:?}", config.rooms);
         assert!(!debug.contains("pw-1"), "credential in Debug: {debug}");
+    }
+
+    #[test]
+    fn webrtc_ice_and_stun_timers_come_from_the_config_and_are_checked() {
+        let config = Config::embedded_default().expect("default config");
+        let rooms = &config.rooms;
+        assert_eq!(
+            (
+                rooms.stun_timeout_ms,
+                rooms.ice_keepalive_ms,
+                rooms.ice_disconnected_timeout_ms,
+                rooms.ice_failed_timeout_ms
+            ),
+            (500, 2000, 5000, 25_000)
+        );
+        let set = |from: &str, to: &str| DEFAULT_CONFIG.replacen(from, to, 1);
+        let cases = [
+            (
+                set("stun_servers = []", "stun_servers = [\"192.0.2.1:3478\"]").replacen(
+                    "stun_timeout_ms = 500",
+                    "stun_timeout_ms = 0",
+                    1,
+                ),
+                "rooms.stun_timeout_ms",
+            ),
+            (
+                set("ice_keepalive_ms = 2000", "ice_keepalive_ms = 0"),
+                "rooms.ice_keepalive_ms must be positive",
+            ),
+            (
+                set("ice_failed_timeout_ms = 25000", "ice_failed_timeout_ms = 0"),
+                "rooms.ice_failed_timeout_ms must be positive",
+            ),
+            (
+                set("ice_keepalive_ms = 2000", "ice_keepalive_ms = 5000"),
+                "rooms.ice_keepalive_ms must be below",
+            ),
+        ];
+        for (text, expected) in cases {
+            let err = format!("{:#}", Config::from_toml(&text, "test").unwrap_err());
+            assert!(err.contains(expected), "{expected}: {err}");
+        }
     }
 
     #[test]
