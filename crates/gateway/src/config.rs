@@ -89,6 +89,9 @@ pub struct RoomsConfig {
     /// `webrtc`: longest the STUN gathering may delay a join (the join's deadline still
     /// wins); a server that has not answered by then is not offered.
     pub stun_timeout_ms: u64,
+    /// `webrtc`: first retransmission timeout of STUN and TURN requests, doubling after
+    /// each (RFC 8489 §6.2.1).
+    pub stun_rto_ms: u64,
     /// `webrtc`: interval of ICE consent checks and keepalives (RFC 7675 §5.1).
     pub ice_keepalive_ms: u64,
     /// `webrtc`: no ICE response for this long marks the room link disconnected.
@@ -159,6 +162,7 @@ impl Default for RoomsConfig {
             turn_timeout_ms: 1000,
             ice_transport_policy: IcePolicy::All,
             stun_timeout_ms: 500,
+            stun_rto_ms: 100,
             ice_keepalive_ms: 2000,
             ice_disconnected_timeout_ms: 5000,
             ice_failed_timeout_ms: 25_000,
@@ -637,6 +641,7 @@ impl Config {
             "rooms.stun_timeout_ms must be positive when rooms.stun_servers is set"
         );
         for (name, ms) in [
+            ("stun_rto_ms", rooms.stun_rto_ms),
             ("ice_keepalive_ms", rooms.ice_keepalive_ms),
             (
                 "ice_disconnected_timeout_ms",
@@ -1051,6 +1056,10 @@ rule = {{ dispatch_rule_individual = {{ room_prefix = "support", pin = "1234" }}
                     1,
                 ),
                 "rooms.stun_timeout_ms",
+            ),
+            (
+                set("stun_rto_ms = 100", "stun_rto_ms = 0"),
+                "rooms.stun_rto_ms must be positive",
             ),
             (
                 set("ice_keepalive_ms = 2000", "ice_keepalive_ms = 0"),

@@ -146,6 +146,7 @@ fn room_link(config: &Config) -> Arc<dyn RoomLink> {
                 .collect();
             cfg.turn_timeout = Duration::from_millis(rooms.turn_timeout_ms);
             cfg.stun_timeout = Duration::from_millis(rooms.stun_timeout_ms);
+            cfg.stun_rto = Duration::from_millis(rooms.stun_rto_ms);
             cfg.ice_keepalive_interval = Duration::from_millis(rooms.ice_keepalive_ms);
             cfg.ice_disconnected_timeout = Duration::from_millis(rooms.ice_disconnected_timeout_ms);
             cfg.ice_failed_timeout = Duration::from_millis(rooms.ice_failed_timeout_ms);

@@ -28,10 +28,9 @@ use crate::error::Error;
 
 use super::turn::{TurnGather, TurnRelay};
 
-/// First retransmission timeout.
-const INITIAL_RTO: Duration = Duration::from_millis(100);
-/// Largest datagram read while gathering.
-const MAX_RESPONSE: usize = 1500;
+/// Largest STUN/TURN response read (RFC 8489 §6.1: a STUN message over UDP fits a
+/// path MTU).
+pub(super) const MAX_RESPONSE: usize = 1500;
 
 /// The candidates a session offers (RFC 8445 §5.1.1).
 pub(super) struct Candidates {
@@ -123,10 +122,12 @@ pub(super) struct StunGather<'a> {
 }
 
 impl<'a> StunGather<'a> {
-    /// Asks `servers` (none: over at once) with `transaction`, until `deadline`.
+    /// Asks `servers` (none: over at once) with `transaction`, retransmitting from `rto` on,
+    /// until `deadline`.
     pub(super) fn new(
         servers: &'a [SocketAddr],
         transaction: [u8; 12],
+        rto: Duration,
         now: Instant,
         deadline: Instant,
     ) -> Self {
@@ -139,7 +140,7 @@ impl<'a> StunGather<'a> {
             servers,
             request: (!servers.is_empty() && built.is_ok()).then_some(request),
             transaction,
-            rto: INITIAL_RTO,
+            rto,
             next_send: now,
             deadline,
             mapped: None,

@@ -150,6 +150,10 @@ pub struct WebRtcLinkConfig {
     pub stun_servers: Vec<SocketAddr>,
     /// Longest the STUN gathering may delay a join (the join's deadline still wins).
     pub stun_timeout: Duration,
+    /// First retransmission timeout of STUN Binding and TURN requests, doubling after
+    /// each (RFC 8489 §6.2.1: SHOULD be configurable, 500 ms by default; a join waits for
+    /// these answers, so the link starts lower).
+    pub stun_rto: Duration,
     /// TURN servers to allocate a relayed candidate on (module `turn`); the first that
     /// grants an allocation is used. Empty allocates none.
     pub turn_servers: Vec<TurnServer>,
@@ -189,6 +193,7 @@ impl WebRtcLinkConfig {
             drivers: std::thread::available_parallelism().map_or(1, |n| n.get().min(8)),
             stun_servers: Vec::new(),
             stun_timeout: Duration::from_millis(500),
+            stun_rto: Duration::from_millis(100),
             turn_servers: Vec::new(),
             turn_timeout: Duration::from_secs(1),
             ice_transport_policy: IceTransportPolicy::All,
@@ -286,12 +291,14 @@ impl WebRtcRooms {
             gather::StunGather::new(
                 stun_servers,
                 transaction,
+                cfg.stun_rto,
                 start.into_std(),
                 budget(cfg.stun_timeout),
             ),
             turn::TurnGather::new(
                 &cfg.turn_servers,
                 bound,
+                cfg.stun_rto,
                 start.into_std(),
                 budget(cfg.turn_timeout),
             ),

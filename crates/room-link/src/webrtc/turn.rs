@@ -37,8 +37,8 @@ use rtc::stun::message::{Getter, Message, TransactionId};
 use rtc::turn::client::{Client, ClientConfig, Event};
 use tokio::net::UdpSocket;
 
-/// Largest datagram read while releasing.
-const MAX_RESPONSE: usize = 1500;
+use super::gather::MAX_RESPONSE;
+
 /// Datagrams held for peers whose permission is still being created (all peers together);
 /// more are dropped, as the network would (ICE retransmits its checks).
 const MAX_HELD: usize = 32;
@@ -49,9 +49,6 @@ const REFRESH_ERROR: [u8; 2] = [0x01, 0x14];
 const REFRESH_SUCCESS: [u8; 2] = [0x01, 0x04];
 /// Refreshes sent again in a row after 438 (Stale Nonce) answers.
 const MAX_STALE_RETRIES: u8 = 3;
-/// First retransmission timeout of TURN requests (RFC 8489 §6.2.1: 500 ms is the
-/// default; the join waits for the allocation, so ours is shorter, like STUN gathering's).
-const TURN_RTO_MS: u64 = 100;
 
 /// A TURN server and the long-term credential (RFC 8489 §9.2) used with it.
 #[derive(Clone, PartialEq, Eq)]
@@ -427,6 +424,7 @@ impl TurnGather {
     pub(super) fn new(
         servers: &[TurnServer],
         local: SocketAddr,
+        rto: Duration,
         now: Instant,
         deadline: Instant,
     ) -> TurnGather {
@@ -459,7 +457,7 @@ impl TurnGather {
                 // Learned from the server's 401 (RFC 8489 §9.2.3).
                 realm: String::new(),
                 software: String::new(),
-                rto_in_ms: TURN_RTO_MS,
+                rto_in_ms: u64::try_from(rto.as_millis()).unwrap_or(u64::MAX).max(1),
                 allocation_refresh_interval_cap: None,
             };
             let started = Client::new(cfg, provider.clone()).and_then(|mut c| {
