@@ -50,6 +50,39 @@ fn pcmu() -> Codec {
     Codec::with_default_pt(CodecKind::Pcmu)
 }
 
+/// Joins `room` through a link with `cfg`; the session and the room server's id of it.
+async fn join(
+    server: &RoomServer,
+    cfg: WebRtcLinkConfig,
+    room: &str,
+    codecs: Vec<Codec>,
+) -> (room_link::RoomSession, String) {
+    let session = WebRtcRooms::new(cfg)
+        .join(request(room, codecs), Instant::now() + BOUND)
+        .await
+        .unwrap_or_else(|e| panic!("join: {e}"));
+    let id = server
+        .session_of(room)
+        .unwrap_or_else(|| panic!("no session"));
+    (session, id)
+}
+
+/// The session ends with `reason` and nothing after it; leaving afterwards still DELETEs.
+async fn ends_then_leaves(
+    server: &RoomServer,
+    id: &str,
+    session: room_link::RoomSession,
+    reason: CloseReason,
+) {
+    assert_eq!(next_event(&session).await, Some(RoomEvent::Closed(reason)));
+    assert_eq!(next_event(&session).await, None);
+    session
+        .leave()
+        .await
+        .unwrap_or_else(|e| panic!("leave: {e}"));
+    assert_eq!(server.with(id, |r| r.deleted), Some(true));
+}
+
 /// Polls `f` until it returns `Some`, up to BOUND.
 async fn eventually<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
     let end = Instant::now() + BOUND;
@@ -116,17 +149,8 @@ async fn opus_tone_and_dtmf_cross_both_ways_then_the_room_hangs_up() {
     // The room hangs up (close_notify, no DELETE): the session ends as room closed, long
     // before ICE could notice (30 s timeouts above).
     server.command(&id, Command::Hangup);
-    assert_eq!(
-        next_event(&session).await,
-        Some(RoomEvent::Closed(CloseReason::RoomClosed))
-    );
-    assert_eq!(next_event(&session).await, None);
     // Leaving afterwards still DELETEs (and succeeds).
-    session
-        .leave()
-        .await
-        .unwrap_or_else(|e| panic!("leave: {e}"));
-    assert_eq!(server.with(&id, |r| r.deleted), Some(true));
+    ends_then_leaves(&server, &id, session, CloseReason::RoomClosed).await;
 }
 
 #[tokio::test]
@@ -136,15 +160,8 @@ async fn pcmu_passes_through_when_the_room_accepts_it() {
         ..RoomOptions::default()
     })
     .await;
-    let link = WebRtcRooms::new(config(&server));
-    let session = link
-        .join(request("r2", vec![pcmu(), opus()]), Instant::now() + BOUND)
-        .await
-        .unwrap_or_else(|e| panic!("join: {e}"));
+    let (session, id) = join(&server, config(&server), "r2", vec![pcmu(), opus()]).await;
     assert_eq!(session.info().media.codec, pcmu());
-    let id = server
-        .session_of("r2")
-        .unwrap_or_else(|| panic!("no session"));
     let (heard, rate, _) = talk(&session, 1000.0, Duration::from_millis(1000)).await;
     assert_eq!(rate, 8000);
     let phone_hears = tone_fraction(last_half_second(&heard, rate), rate, 440.0);
@@ -179,15 +196,8 @@ async fn pcmu_passes_through_when_the_room_accepts_it() {
 #[tokio::test]
 async fn opus_is_the_fallback_when_the_room_refuses_pcmu() {
     let server = RoomServer::start(RoomOptions::default()).await;
-    let link = WebRtcRooms::new(config(&server));
-    let session = link
-        .join(request("r8", vec![pcmu(), opus()]), Instant::now() + BOUND)
-        .await
-        .unwrap_or_else(|e| panic!("join: {e}"));
+    let (session, id) = join(&server, config(&server), "r8", vec![pcmu(), opus()]).await;
     assert_eq!(session.info().media.codec, opus());
-    let id = server
-        .session_of("r8")
-        .unwrap_or_else(|| panic!("no session"));
     let (heard, rate, _) = talk(&session, 1000.0, Duration::from_millis(800)).await;
     let phone_hears = tone_fraction(last_half_second(&heard, rate), rate, 440.0);
     assert!(
@@ -204,14 +214,7 @@ async fn opus_is_the_fallback_when_the_room_refuses_pcmu() {
 #[tokio::test]
 async fn leaving_closes_dtls_and_deletes_the_session() {
     let server = RoomServer::start(RoomOptions::default()).await;
-    let link = WebRtcRooms::new(config(&server));
-    let session = link
-        .join(request("r3", vec![opus()]), Instant::now() + BOUND)
-        .await
-        .unwrap_or_else(|e| panic!("join: {e}"));
-    let id = server
-        .session_of("r3")
-        .unwrap_or_else(|| panic!("no session"));
+    let (session, id) = join(&server, config(&server), "r3", vec![opus()]).await;
     eventually("room connected", || {
         server.with(&id, |r| r.connected).filter(|c| *c)
     })
@@ -240,28 +243,12 @@ async fn consent_expiry_mid_call_ends_the_session_as_a_link_failure() {
     cfg.ice_keepalive_interval = Duration::from_millis(200);
     cfg.ice_disconnected_timeout = Duration::from_millis(600);
     cfg.ice_failed_timeout = Duration::from_millis(600);
-    let link = WebRtcRooms::new(cfg);
-    let session = link
-        .join(request("r12", vec![opus()]), Instant::now() + BOUND)
-        .await
-        .unwrap_or_else(|e| panic!("join: {e}"));
-    let id = server
-        .session_of("r12")
-        .unwrap_or_else(|| panic!("no session"));
+    let (session, id) = join(&server, cfg, "r12", vec![opus()]).await;
     let (heard, _, _) = talk(&session, 1000.0, Duration::from_millis(400)).await;
     assert!(!heard.is_empty(), "media flowed before the room vanished");
     server.command(&id, Command::Vanish);
-    assert_eq!(
-        next_event(&session).await,
-        Some(RoomEvent::Closed(CloseReason::LinkFailed))
-    );
-    assert_eq!(next_event(&session).await, None);
     // Leaving still DELETEs.
-    session
-        .leave()
-        .await
-        .unwrap_or_else(|e| panic!("leave: {e}"));
-    assert_eq!(server.with(&id, |r| r.deleted), Some(true));
+    ends_then_leaves(&server, &id, session, CloseReason::LinkFailed).await;
 }
 
 #[tokio::test]
@@ -273,14 +260,7 @@ async fn dtmf_uses_the_data_channel_when_the_room_has_no_telephone_event() {
     .await;
     let mut cfg = config(&server);
     cfg.dtmf_data_channel = Some("dtmf".into());
-    let link = WebRtcRooms::new(cfg);
-    let session = link
-        .join(request("r4", vec![opus()]), Instant::now() + BOUND)
-        .await
-        .unwrap_or_else(|e| panic!("join: {e}"));
-    let id = server
-        .session_of("r4")
-        .unwrap_or_else(|| panic!("no session"));
+    let (session, id) = join(&server, cfg, "r4", vec![opus()]).await;
     // The channel opens after DTLS and SCTP: keep pressing until one arrives.
     let msg = eventually("a DTMF message in the room", || {
         let _ = session.send_dtmf('#', Duration::from_millis(80));
@@ -423,15 +403,8 @@ async fn room_server_errors_map_to_link_errors_and_the_token_carries_the_grant()
 #[tokio::test]
 async fn a_pcmu_only_gateway_gets_opus_from_a_room_without_pcmu() {
     let server = RoomServer::start(RoomOptions::default()).await;
-    let link = WebRtcRooms::new(config(&server));
-    let session = link
-        .join(request("r9", vec![pcmu()]), Instant::now() + BOUND)
-        .await
-        .unwrap_or_else(|e| panic!("join: {e}"));
+    let (session, id) = join(&server, config(&server), "r9", vec![pcmu()]).await;
     assert_eq!(session.info().media.codec, opus());
-    let id = server
-        .session_of("r9")
-        .unwrap_or_else(|| panic!("no session"));
     let (heard, rate, _) = talk(&session, 1000.0, Duration::from_millis(800)).await;
     let phone_hears = tone_fraction(last_half_second(&heard, rate), rate, 440.0);
     assert!(
