@@ -99,20 +99,32 @@ fn offer_of(server: &RoomServer, room: &str) -> String {
         .unwrap_or_else(|| panic!("no offer for {room}"))
 }
 
-/// A room playing [`ROOM_HZ`] and a session joined to it through `turn` only
-/// (policy `relay`).
-async fn relayed_call(turn: &TurnServer, room: &str) -> (RoomServer, RoomSession) {
+/// A room playing [`ROOM_HZ`] and a session joined to it with `turn` as the TURN server
+/// (`password` for its credential) under `policy`; `tweak` adjusts the link's config.
+async fn call_with(
+    turn: &TurnServer,
+    room: &str,
+    password: &str,
+    policy: IceTransportPolicy,
+    tweak: impl FnOnce(&mut WebRtcLinkConfig),
+) -> (RoomServer, RoomSession) {
     let server = RoomServer::start(RoomOptions {
         tone_hz: ROOM_HZ,
         ..RoomOptions::default()
     })
     .await;
-    let link = WebRtcRooms::new(config(&server, turn, PASSWORD, IceTransportPolicy::Relay));
-    let session = link
+    let mut cfg = config(&server, turn, password, policy);
+    tweak(&mut cfg);
+    let session = WebRtcRooms::new(cfg)
         .join(request(room), Instant::now() + BOUND)
         .await
-        .unwrap_or_else(|e| panic!("join through TURN: {e}\n{}", turn.log().join("\n")));
+        .unwrap_or_else(|e| panic!("join: {e}\n{}", turn.log().join("\n")));
     (server, session)
+}
+
+/// [`call_with`] through `turn` only (policy `relay`).
+async fn relayed_call(turn: &TurnServer, room: &str) -> (RoomServer, RoomSession) {
+    call_with(turn, room, PASSWORD, IceTransportPolicy::Relay, |_| {}).await
 }
 
 #[tokio::test]
@@ -322,17 +334,11 @@ async fn one_server_for_stun_and_turn_gives_both_answers_to_the_right_asker() {
     let Some(turn) = TurnServer::start(USER, PASSWORD) else {
         return;
     };
-    let server = RoomServer::start(RoomOptions {
-        tone_hz: ROOM_HZ,
-        ..RoomOptions::default()
+    let stun = turn.addr;
+    let (server, session) = call_with(&turn, "both", PASSWORD, IceTransportPolicy::All, |c| {
+        c.stun_servers = vec![stun];
     })
     .await;
-    let mut cfg = config(&server, &turn, PASSWORD, IceTransportPolicy::All);
-    cfg.stun_servers = vec![turn.addr];
-    let session = WebRtcRooms::new(cfg)
-        .join(request("both"), Instant::now() + BOUND)
-        .await
-        .unwrap_or_else(|e| panic!("join: {e}"));
     let offer = offer_of(&server, "both");
     // On loopback the mapped address is the host address itself, so no reflexive
     // candidate: the host and the relayed one.
@@ -357,21 +363,14 @@ async fn a_wrong_credential_falls_back_to_host_candidates_with_policy_all() {
     let Some(turn) = TurnServer::start(USER, PASSWORD) else {
         return;
     };
-    let server = RoomServer::start(RoomOptions {
-        tone_hz: ROOM_HZ,
-        ..RoomOptions::default()
-    })
-    .await;
-    let link = WebRtcRooms::new(config(
-        &server,
+    let (server, session) = call_with(
         &turn,
+        "fallback",
         "not-the-password",
         IceTransportPolicy::All,
-    ));
-    let session = link
-        .join(request("fallback"), Instant::now() + BOUND)
-        .await
-        .unwrap_or_else(|e| panic!("join over host candidates: {e}"));
+        |_| {},
+    )
+    .await;
     let offer = offer_of(&server, "fallback");
     assert!(offer.contains("typ host"), "no host candidate:\n{offer}");
     assert!(
