@@ -10,20 +10,18 @@
 #[path = "../../crates/room-link/tests/support/room_server.rs"]
 mod room_server;
 
-use std::net::{SocketAddr, UdpSocket};
+use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use room_server::{Command, RoomOptions, RoomServer};
 use rtp_relay::analysis::tone_fraction;
-use rtp_relay::codec::{CodecKind, g711};
-use rtp_relay::rtp::{RtpHeader, RtpPacket};
+use rtp_relay::codec::CodecKind;
 use sipbridge_e2e::{API_KEY, Child, Gateway, free_port, sipp, workspace_root};
 
-const RATE: u32 = 8000;
-const FRAME: usize = 160;
+mod phone;
+use phone::{Phone, RATE};
+
 const ROOM_HZ: f64 = 440.0;
 const PHONE_HZ: f64 = 1000.0;
 /// Safety bound on every wait (not a speed assertion).
@@ -122,120 +120,6 @@ fn sipp_ok(child: Child, what: &str, gw: &Gateway) {
     );
 }
 
-/// The phone's media: one UDP socket, a receiver thread decoding PCMU into a buffer.
-struct Phone {
-    socket: Arc<UdpSocket>,
-    port: u16,
-    heard: Arc<Mutex<Vec<i16>>>,
-    stop: Arc<AtomicBool>,
-    seq: u16,
-    ts: u32,
-}
-
-impl Phone {
-    fn new() -> Self {
-        let socket = UdpSocket::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("bind: {e}"));
-        socket
-            .set_read_timeout(Some(Duration::from_millis(50)))
-            .unwrap_or_else(|e| panic!("{e}"));
-        let port = socket.local_addr().unwrap_or_else(|e| panic!("{e}")).port();
-        let socket = Arc::new(socket);
-        let heard = Arc::new(Mutex::new(Vec::new()));
-        let stop = Arc::new(AtomicBool::new(false));
-        {
-            let (socket, heard, stop) = (socket.clone(), heard.clone(), stop.clone());
-            std::thread::spawn(move || {
-                let mut buf = [0u8; 1500];
-                while !stop.load(Ordering::Relaxed) {
-                    let Ok(n) = socket.recv(&mut buf) else {
-                        continue;
-                    };
-                    let Ok(p) = RtpPacket::parse(&buf[..n]) else {
-                        continue;
-                    };
-                    if p.payload_type() == 0 {
-                        let mut heard = heard.lock().unwrap_or_else(|e| e.into_inner());
-                        heard.extend(p.payload().iter().map(|&b| g711::decode_ulaw(b)));
-                    }
-                }
-            });
-        }
-        Phone {
-            socket,
-            port,
-            heard,
-            stop,
-            seq: 1,
-            ts: 0,
-        }
-    }
-
-    fn packet(&mut self, pt: u8, marker: bool, payload: &[u8]) -> Vec<u8> {
-        let header = RtpHeader {
-            marker,
-            payload_type: pt,
-            sequence: self.seq,
-            timestamp: self.ts,
-            ssrc: 0x5eed_0000 | u32::from(self.port),
-        };
-        self.seq = self.seq.wrapping_add(1);
-        let mut out = vec![0u8; 12 + payload.len()];
-        let n = header
-            .write(payload, &mut out)
-            .unwrap_or_else(|e| panic!("write RTP: {e}"));
-        out.truncate(n);
-        out
-    }
-
-    /// Sends `ms` of a `freq` Hz tone as paced 20 ms PCMU packets.
-    fn send_tone(&mut self, to: SocketAddr, freq: f64, ms: u64) {
-        let start = Instant::now();
-        let mut phase = 0f64;
-        for n in 0..ms / 20 {
-            let payload: Vec<u8> = (0..FRAME)
-                .map(|_| {
-                    phase += freq / f64::from(RATE);
-                    g711::encode_ulaw(((phase * std::f64::consts::TAU).sin() * 8000.0) as i16)
-                })
-                .collect();
-            let p = self.packet(0, n == 0, &payload);
-            self.ts = self.ts.wrapping_add(FRAME as u32);
-            let _ = self.socket.send_to(&p, to);
-            let due = start + Duration::from_millis((n + 1) * 20);
-            if let Some(wait) = due.checked_duration_since(Instant::now()) {
-                std::thread::sleep(wait);
-            }
-        }
-    }
-
-    /// Sends `digit` as RFC 4733 telephone-events (PT 101): 100 ms, three end packets.
-    fn send_digit(&mut self, to: SocketAddr, digit: char) {
-        let event =
-            rtp_relay::dtmf::event_for_digit(digit).unwrap_or_else(|| panic!("digit {digit}"));
-        for i in 1..=5u16 {
-            let d = i * 160;
-            let p = self.packet(101, i == 1, &[event, 10, (d >> 8) as u8, d as u8]);
-            let _ = self.socket.send_to(&p, to);
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        for _ in 0..3 {
-            let p = self.packet(101, false, &[event, 0x80 | 10, 0x03, 0x20]);
-            let _ = self.socket.send_to(&p, to);
-        }
-        self.ts = self.ts.wrapping_add(800 + FRAME as u32);
-    }
-
-    fn heard(&self) -> Vec<i16> {
-        self.heard.lock().unwrap_or_else(|e| e.into_inner()).clone()
-    }
-}
-
-impl Drop for Phone {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-    }
-}
-
 /// Polls `f` until it returns `Some`, up to BOUND.
 fn eventually<T>(what: &str, gw: &Gateway, mut f: impl FnMut() -> Option<T>) -> T {
     let end = Instant::now() + BOUND;
@@ -330,7 +214,7 @@ room_name = "webrtc-in"
 
     tones_cross(&mut phone, gw_rtp, &server, &id);
 
-    phone.send_digit(gw_rtp, '4');
+    phone.send_digits(gw_rtp, "4");
     eventually("digit 4 in the room", &gw, || {
         server
             .with(&id, |r| r.dtmf_events.contains(&'4'))
