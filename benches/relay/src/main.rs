@@ -6,7 +6,9 @@
 //! send 50 packets/s of RTP to its relay port for a warm-up and a measured window. It
 //! reports, over the measured window: relay CPU per relayed packet (from the relay
 //! process's `utime + stime` in `/proc/PID/stat`), loss, the latency of the whole path
-//! (p50/p99/max), and the kernel's `RcvbufErrors` (`/proc/net/snmp`) before and after.
+//! (p50/p99/max: from the wall-clock stamp a packet carries when its batch is handed to
+//! the kernel to the kernel's arrival stamp on the far phone's socket, see `phone_io`),
+//! and the kernel's `RcvbufErrors` (`/proc/net/snmp`) before and after.
 //! `--direct` sends phone to phone without a relay: the baseline latency of the loopback
 //! path and the generator itself.
 //!
@@ -37,6 +39,8 @@ use mio::{Events, Interest, Poll, Token};
 use rtp_relay::codec::{Encoder, InputPacket, Transcoder, TranscoderConfig};
 use rtp_relay::rtp::{RtpHeader, RtpPacket};
 use rtp_relay::tone::{Cadence, ToneGenerator, ToneSpec};
+
+mod phone_io;
 
 /// RTP header (12) + 20 ms of G.711 (160).
 const PCMU_PACKET: usize = 172;
@@ -157,6 +161,21 @@ struct RunArgs {
     /// then includes up to 1 ms of the generator's sleep: use it for CPU figures.
     #[arg(long)]
     gen_rx_per_slot: bool,
+    /// Each generator thread sends all its A phones' packets from one socket and all its B
+    /// phones' from another (like a trunk's media gateway), `sendmmsg` by `sendmmsg`; the
+    /// relay latches each leg to that address as to any peer. The generator then needs a
+    /// fraction of the CPU of a socket per phone, which leaves the relay a core of its own
+    /// on a 2-core machine at 3,000 calls.
+    #[arg(long)]
+    shared_sockets: bool,
+    /// Length of a send slot in µs: each call sends in one slot of every 20 ms period, so
+    /// shorter slots spread the load more evenly (1000: bursts of calls/20 per ms).
+    #[arg(long, default_value_t = 1000)]
+    slot_us: u64,
+    /// Run the relay process on these CPUs (`taskset -c LIST`), e.g. with the generator
+    /// itself started under `taskset -c 0` and `--relay-cpus 1`.
+    #[arg(long)]
+    relay_cpus: Option<String>,
     /// Phones send straight to each other: no relay (baseline).
     #[arg(long)]
     direct: bool,
@@ -575,7 +594,8 @@ fn relay(args: &RelayArgs) -> Result<()> {
 
 /// One phone of a call.
 struct Phone {
-    socket: mio::net::UdpSocket,
+    /// Index of its socket among its generator thread's sockets.
+    socket: usize,
     target: SocketAddr,
     ssrc: u32,
     seq: u16,
@@ -588,25 +608,112 @@ struct Tally {
     received_in_window: u64,
     sent_total: u64,
     received_total: u64,
+    /// Datagrams the kernel refused to send (full send buffer).
+    send_refused: u64,
     latency: Vec<u64>,
+}
+
+impl Tally {
+    fn new() -> Self {
+        Self {
+            sent_in_window: 0,
+            received_in_window: 0,
+            sent_total: 0,
+            received_total: 0,
+            send_refused: 0,
+            latency: vec![0; BUCKETS],
+        }
+    }
+
+    fn add(&mut self, t: &Self) {
+        self.sent_in_window += t.sent_in_window;
+        self.received_in_window += t.received_in_window;
+        self.sent_total += t.sent_total;
+        self.received_total += t.received_total;
+        self.send_refused += t.send_refused;
+        for (x, y) in self.latency.iter_mut().zip(&t.latency) {
+            *x += y;
+        }
+    }
+}
+
+/// A generator thread's sockets and calls; phone A of call `i` is `sockets[a_socket[i]]`.
+struct Thread {
+    sockets: Vec<UdpSocket>,
+    /// (socket of phone A, socket of phone B, call number) per call.
+    calls: Vec<(usize, usize, usize)>,
+}
+
+/// What one generator thread drives: its sockets and its calls' phones.
+struct Load {
+    sockets: Vec<mio::net::UdpSocket>,
+    /// (phone A, phone B, call number).
+    calls: Vec<(Phone, Phone, usize)>,
 }
 
 fn run(args: &RunArgs) -> Result<()> {
     ensure!(args.calls > 0, "--calls must be positive");
+    ensure!(
+        (1..=20_000).contains(&args.slot_us),
+        "--slot-us must be 1..=20000"
+    );
     let n = args.calls;
-    let mut phones_a = Vec::with_capacity(n);
-    let mut phones_b = Vec::with_capacity(n);
-    for _ in 0..n {
-        phones_a.push(bind_phone()?);
-        phones_b.push(bind_phone()?);
+    let threads = args.gen_threads.clamp(1, n);
+    let mut gen_threads: Vec<Thread> = (0..threads)
+        .map(|_| Thread {
+            sockets: Vec::new(),
+            calls: Vec::new(),
+        })
+        .collect();
+    if args.shared_sockets {
+        for t in &mut gen_threads {
+            for _ in 0..2 {
+                let s = bind_phone()?;
+                phone_io::large_buffers(&s, 4 << 20)?;
+                t.sockets.push(s);
+            }
+        }
     }
+    // Call i runs on thread i % threads; (thread, socket A, socket B) per call.
+    let mut placement = Vec::with_capacity(n);
+    for i in 0..n {
+        let t = &mut gen_threads[i % threads];
+        let (a, b) = if args.shared_sockets {
+            (0, 1)
+        } else {
+            t.sockets.push(bind_phone()?);
+            t.sockets.push(bind_phone()?);
+            (t.sockets.len() - 2, t.sockets.len() - 1)
+        };
+        t.calls.push((a, b, i));
+        placement.push((i % threads, a, b));
+    }
+    for t in &gen_threads {
+        for s in &t.sockets {
+            phone_io::stamp_arrivals(s)?;
+        }
+    }
+    let addr_of = |i: usize| -> Result<(SocketAddr, SocketAddr)> {
+        let (t, a, b) = placement[i];
+        let s = &gen_threads[t].sockets;
+        Ok((s[a].local_addr()?, s[b].local_addr()?))
+    };
     let mut child: Option<Child> = None;
     let targets: Vec<(SocketAddr, SocketAddr)> = if args.direct {
         (0..n)
-            .map(|i| Ok((phones_b[i].local_addr()?, phones_a[i].local_addr()?)))
+            .map(|i| addr_of(i).map(|(a, b)| (b, a)))
             .collect::<Result<_>>()?
     } else {
-        let mut c = Command::new(std::env::current_exe()?)
+        let exe = std::env::current_exe()?;
+        let mut cmd = match &args.relay_cpus {
+            Some(cpus) => {
+                let mut c = Command::new("taskset");
+                c.args(["-c", cpus]).arg(&exe);
+                c
+            }
+            None => Command::new(&exe),
+        };
+        let mut c = cmd
             .args([
                 "relay",
                 "--mode",
@@ -632,12 +739,8 @@ fn run(args: &RunArgs) -> Result<()> {
         let mut stdin = c.stdin.take().context("relay stdin")?;
         writeln!(stdin, "{n}")?;
         for i in 0..n {
-            writeln!(
-                stdin,
-                "{} {}",
-                phones_a[i].local_addr()?,
-                phones_b[i].local_addr()?
-            )?;
+            let (a, b) = addr_of(i)?;
+            writeln!(stdin, "{a} {b}")?;
         }
         stdin.flush()?;
         let mut stdout = BufReader::new(c.stdout.take().context("relay stdout")?);
@@ -688,15 +791,28 @@ fn run(args: &RunArgs) -> Result<()> {
     let stop_at = measure_to + Duration::from_millis(500);
 
     let snmp_before = rcvbuf_errors()?;
-    let threads = args.gen_threads.clamp(1, n);
     let rx_per_slot = args.gen_rx_per_slot;
-    let mut calls: Vec<Vec<(Phone, Phone, usize)>> = (0..threads).map(|_| Vec::new()).collect();
-    for (i, ((a, b), (ta, tb))) in phones_a.into_iter().zip(phones_b).zip(targets).enumerate() {
-        calls[i % threads].push((
-            phone(a, ta, 2 * i as u32 + 1)?,
-            phone(b, tb, 2 * i as u32 + 2)?,
-            i,
-        ));
+    let slot = Duration::from_micros(args.slot_us);
+    let mut work = Vec::with_capacity(threads);
+    for t in gen_threads {
+        let calls = t
+            .calls
+            .iter()
+            .map(|&(a, b, i)| {
+                let (ta, tb) = targets[i];
+                (
+                    phone(a, ta, 2 * i as u32 + 1),
+                    phone(b, tb, 2 * i as u32 + 2),
+                    i,
+                )
+            })
+            .collect();
+        let sockets = t
+            .sockets
+            .into_iter()
+            .map(mio::net::UdpSocket::from_std)
+            .collect();
+        work.push(Load { sockets, calls });
     }
     let pid = child.as_ref().map(Child::id);
     let cpu_marks = Arc::new(std::sync::Mutex::new((None, None, 0u64, Sched::default())));
@@ -727,17 +843,18 @@ fn run(args: &RunArgs) -> Result<()> {
     };
     let mode = args.mode;
     let failed = Arc::new(AtomicBool::new(false));
-    let handles: Vec<_> = calls
+    let handles: Vec<_> = work
         .into_iter()
-        .map(|calls| {
+        .map(|load| {
             let opus = opus_frames.clone();
             let pcmu = pcmu_tone.clone();
             let failed = failed.clone();
             std::thread::spawn(move || {
                 let r = generate(
-                    calls,
+                    load,
                     mode,
                     rx_per_slot,
+                    slot,
                     &opus,
                     &pcmu,
                     epoch,
@@ -753,24 +870,12 @@ fn run(args: &RunArgs) -> Result<()> {
             })
         })
         .collect();
-    let mut tally = Tally {
-        sent_in_window: 0,
-        received_in_window: 0,
-        sent_total: 0,
-        received_total: 0,
-        latency: vec![0; BUCKETS],
-    };
+    let mut tally = Tally::new();
     for h in handles {
         let t = h
             .join()
             .map_err(|_| anyhow::anyhow!("generator thread panicked"))??;
-        tally.sent_in_window += t.sent_in_window;
-        tally.received_in_window += t.received_in_window;
-        tally.sent_total += t.sent_total;
-        tally.received_total += t.received_total;
-        for (x, y) in tally.latency.iter_mut().zip(&t.latency) {
-            *x += y;
-        }
+        tally.add(&t);
     }
     sampler
         .join()
@@ -793,8 +898,8 @@ fn run(args: &RunArgs) -> Result<()> {
         .sent_in_window
         .saturating_sub(tally.received_in_window);
     println!(
-        "mode={:?} calls={n} relay_workers={} gen_threads={threads} gen_rx_per_slot={rx_per_slot} direct={} window={secs}s",
-        args.mode, args.workers, args.direct
+        "mode={:?} calls={n} relay_workers={} gen_threads={threads} gen_rx_per_slot={rx_per_slot} shared_sockets={} slot_us={} relay_cpus={:?} direct={} window={secs}s",
+        args.mode, args.workers, args.shared_sockets, args.slot_us, args.relay_cpus, args.direct
     );
     println!(
         "packets: sent_in_window={} received_in_window={} lost={} loss={:.4}% ({:.0} pkt/s into the relay)",
@@ -805,8 +910,8 @@ fn run(args: &RunArgs) -> Result<()> {
         tally.sent_in_window as f64 / secs
     );
     println!(
-        "whole run: sent={} received={}",
-        tally.sent_total, tally.received_total
+        "whole run: sent={} received={} refused by the generator's send buffer={}",
+        tally.sent_total, tally.received_total, tally.send_refused
     );
     if let Some(gen_cpu) = cpu1 {
         println!(
@@ -853,9 +958,11 @@ fn run(args: &RunArgs) -> Result<()> {
             .rposition(|&c| c > 0)
             .map_or(0, |i| (i as u64 + 1) * BUCKET_NS);
         println!(
-            "latency (send → receive, whole path): p50={:.3} ms p99={:.3} ms max={:.3} ms over {total} packets",
+            "latency (generator's send → kernel arrival at the phone, whole path): p50={:.3} ms p90={:.3} ms p99={:.3} ms p99.9={:.3} ms max={:.3} ms over {total} packets",
             pct(0.50) as f64 / 1e6,
+            pct(0.90) as f64 / 1e6,
             pct(0.99) as f64 / 1e6,
+            pct(0.999) as f64 / 1e6,
             max as f64 / 1e6
         );
     }
@@ -927,14 +1034,14 @@ fn bind_phone() -> Result<UdpSocket> {
     Ok(s)
 }
 
-fn phone(socket: UdpSocket, target: SocketAddr, ssrc: u32) -> Result<Phone> {
-    Ok(Phone {
-        socket: mio::net::UdpSocket::from_std(socket),
+fn phone(socket: usize, target: SocketAddr, ssrc: u32) -> Phone {
+    Phone {
+        socket,
         target,
         ssrc,
         seq: (ssrc as u16).wrapping_mul(7919),
         sent: 0,
-    })
+    }
 }
 
 /// 50 frames (one second) of a 1 kHz tone as PCMU payloads.
@@ -1010,11 +1117,13 @@ fn frame_kinds(frames: &[Vec<u8>]) -> String {
     format!("SILK/hybrid/CELT {silk}/{hybrid}/{celt}, audio bandwidth up to {widest} Hz")
 }
 
+/// One generator thread: sends every call's packets in its slot, reads what comes back.
 #[allow(clippy::too_many_arguments)]
 fn generate(
-    mut calls: Vec<(Phone, Phone, usize)>,
+    load: Load,
     mode: Mode,
     rx_per_slot: bool,
+    slot: Duration,
     opus: &[Vec<u8>],
     pcmu: &[Vec<u8>],
     epoch: Instant,
@@ -1023,31 +1132,27 @@ fn generate(
     measure_to: Instant,
     stop_at: Instant,
 ) -> Result<Tally> {
+    let Load {
+        mut sockets,
+        mut calls,
+    } = load;
     let mut poll = Poll::new()?;
-    for (i, (a, b, _)) in calls.iter_mut().enumerate() {
-        poll.registry()
-            .register(&mut a.socket, Token(2 * i), Interest::READABLE)?;
-        poll.registry()
-            .register(&mut b.socket, Token(2 * i + 1), Interest::READABLE)?;
+    for (i, s) in sockets.iter_mut().enumerate() {
+        poll.registry().register(s, Token(i), Interest::READABLE)?;
     }
-    let ns = |t: Instant| t.duration_since(epoch).as_nanos() as u64;
-    let (from_ns, to_ns) = (ns(measure_from), ns(measure_to));
-    let mut tally = Tally {
-        sent_in_window: 0,
-        received_in_window: 0,
-        sent_total: 0,
-        received_total: 0,
-        latency: vec![0; BUCKETS],
-    };
-    // 20 slots of 1 ms per 20 ms period: call i sends in slot (index % 20), so the load is
-    // spread evenly instead of arriving in one burst per period.
-    let slot = Duration::from_millis(1);
-    let slots = (1000 / RATE) as usize;
+    // The window on the wall clock, which send stamps and kernel arrival stamps use.
+    let wall_epoch = phone_io::wall_ns().saturating_sub(epoch.elapsed().as_nanos() as u64);
+    let wall = |t: Instant| wall_epoch + t.duration_since(epoch).as_nanos() as u64;
+    let (from_ns, to_ns) = (wall(measure_from), wall(measure_to));
+    let mut tally = Tally::new();
+    // Call i sends in slot (i % slots) of every 20 ms period, so the load is spread evenly
+    // instead of arriving in one burst per period.
+    let slots = ((1000 / RATE) as u128 * 1000 / slot.as_micros().max(1)).max(1) as usize;
     let mut next = start_at;
     let mut tick: u64 = 0;
     let mut events = Events::with_capacity(4096);
-    let mut buf = [0u8; 2048];
-    let mut packet = [0u8; 2048];
+    let mut rx = phone_io::Receiver::new();
+    let mut tx = phone_io::Sender::new();
     // After sending stops, keep receiving until the path is quiet (or a bound), so that
     // packets still queued count as late, not lost.
     let mut last_rx = stop_at;
@@ -1064,13 +1169,16 @@ fn generate(
         if sending && now >= next {
             let s = (tick % slots as u64) as usize;
             let frame = (tick / slots as u64) as usize;
-            for (a, b, call) in calls.iter_mut().filter(|(_, _, c)| c % slots == s) {
-                let t = ns(Instant::now());
-                for (phone, is_b) in [(&mut *a, false), (&mut *b, true)] {
+            // All A phones of the slot, then all B phones: with shared sockets each side
+            // goes out in `sendmmsg` batches.
+            for is_b in [false, true] {
+                for (a, b, call) in calls.iter_mut().filter(|(_, _, c)| c % slots == s) {
+                    let phone = if is_b { b } else { a };
                     let (pt, payload): (u8, &[u8]) = match (mode, is_b) {
                         (Mode::Transcode, true) => (OPUS_PT, &opus[frame % opus.len()]),
-                        (Mode::Transcode, false) => (0, &pcmu[frame % pcmu.len()]),
-                        (Mode::Passthrough, _) => (0, &pcmu[frame % pcmu.len()]),
+                        (Mode::Transcode, false) | (Mode::Passthrough, _) => {
+                            (0, &pcmu[frame % pcmu.len()])
+                        }
                     };
                     let ticks = if pt == OPUS_PT { 960 } else { 160 };
                     let header = RtpHeader {
@@ -1080,26 +1188,37 @@ fn generate(
                         timestamp: (phone.sent as u32).wrapping_mul(ticks),
                         ssrc: phone.ssrc,
                     };
-                    let len = header.write(payload, &mut packet)?;
+                    let buf = tx.next(phone.socket, phone.target);
+                    let len = header.write(payload, buf)?;
                     ensure!(
                         pt == OPUS_PT || len == PCMU_PACKET,
                         "PCMU packets are 172 bytes"
                     );
                     if mode == Mode::Passthrough {
-                        // Send time and identity in the payload (the relay leaves it alone).
-                        packet[12..20].copy_from_slice(&t.to_be_bytes());
-                        packet[20..24].copy_from_slice(&(*call as u32).to_be_bytes());
+                        // Identity in the payload (the relay leaves it alone); the send
+                        // time goes in at [12..20] when the batch leaves.
+                        buf[20..24].copy_from_slice(&(*call as u32).to_be_bytes());
                     }
-                    // A full send buffer loses the packet, as the network would.
-                    let _ = phone.socket.send_to(&packet[..len], phone.target);
+                    tx.commit(len);
                     phone.seq = phone.seq.wrapping_add(1);
                     phone.sent += 1;
-                    tally.sent_total += 1;
-                    if (from_ns..to_ns).contains(&t) {
-                        tally.sent_in_window += 1;
-                    }
                 }
             }
+            let sent = tx.flush(
+                &sockets,
+                |packet, t| {
+                    if mode == Mode::Passthrough {
+                        packet[12..20].copy_from_slice(&t.to_be_bytes());
+                    }
+                },
+                |t, n| {
+                    tally.sent_total += n;
+                    if (from_ns..to_ns).contains(&t) {
+                        tally.sent_in_window += n;
+                    }
+                },
+            );
+            tally.send_refused += sent.refused;
             tick += 1;
             next += slot;
         }
@@ -1118,50 +1237,40 @@ fn generate(
         };
         poll.poll(&mut events, Some(wait))?;
         for ev in events.iter() {
-            let i = ev.token().0 / 2;
-            let is_b = ev.token().0 % 2 == 1;
-            let Some((a, b, _)) = calls.get_mut(i) else {
+            let Some(socket) = sockets.get(ev.token().0) else {
                 continue;
             };
-            let rx = if is_b { b } else { a };
-            loop {
-                let n = match rx.socket.recv_from(&mut buf) {
-                    Ok((n, _)) => n,
-                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
-                    Err(e) => return Err(e.into()),
-                };
-                let now = Instant::now();
-                last_rx = now;
-                let now_ns = ns(now);
+            let got = rx.drain(socket, |datagram, arrived| {
                 tally.received_total += 1;
-                let Ok(p) = RtpPacket::parse(&buf[..n]) else {
-                    continue;
+                let Ok(p) = RtpPacket::parse(datagram) else {
+                    return;
                 };
-                let sent_at = match mode {
+                match mode {
                     Mode::Passthrough => {
                         let pl = p.payload();
                         if pl.len() < 8 {
-                            continue;
+                            return;
                         }
                         let mut t = [0u8; 8];
                         t.copy_from_slice(&pl[..8]);
-                        Some(u64::from_be_bytes(t))
+                        let sent_at = u64::from_be_bytes(t);
+                        if (from_ns..to_ns).contains(&sent_at) {
+                            tally.received_in_window += 1;
+                            let d = arrived.saturating_sub(sent_at) / BUCKET_NS;
+                            tally.latency[(d as usize).min(BUCKETS - 1)] += 1;
+                        }
                     }
                     Mode::Transcode => {
                         // Re-encoded audio carries no send time: count arrivals in the
                         // window (at a steady state as many as were sent in it).
-                        if (from_ns..to_ns).contains(&now_ns) {
+                        if (from_ns..to_ns).contains(&arrived) {
                             tally.received_in_window += 1;
                         }
-                        None
                     }
-                };
-                let Some(sent_at) = sent_at else { continue };
-                if (from_ns..to_ns).contains(&sent_at) {
-                    tally.received_in_window += 1;
-                    let d = now_ns.saturating_sub(sent_at) / BUCKET_NS;
-                    tally.latency[(d as usize).min(BUCKETS - 1)] += 1;
                 }
+            })?;
+            if got > 0 {
+                last_rx = Instant::now();
             }
         }
     }
