@@ -195,6 +195,28 @@ fn g711_concealment_continues_the_tone_without_a_click() {
 }
 
 #[test]
+fn concealment_after_a_long_stream_continues_from_the_newest_audio_only() {
+    // Two seconds of frames push the history through many cut-offs; the concealment must
+    // equal that of a concealer that saw only the last two frames (25 ms of history at
+    // 8 kHz fits in them).
+    let rate = 8000;
+    let pcm = sine(440.0, 0.4, rate, 16_000);
+    let mut long = Concealer::new(rate).expect("plc");
+    for frame in pcm.chunks_exact(160) {
+        long.observe(&mut frame.to_vec());
+    }
+    let mut short = Concealer::new(rate).expect("plc");
+    for frame in pcm[16_000 - 320..].chunks_exact(160) {
+        short.observe(&mut frame.to_vec());
+    }
+    let (mut a, mut b) = ([0i16; 480], [0i16; 480]);
+    long.conceal(&mut a);
+    short.conceal(&mut b);
+    assert_eq!(a, b);
+    assert!(tone_fraction(&a[..160], rate, 440.0) > 0.8);
+}
+
+#[test]
 fn concealment_fades_to_silence_on_long_loss() {
     let rate = 16000;
     let mut plc = Concealer::new(rate).expect("plc");

@@ -44,6 +44,8 @@ fn in_order_packets_pass_without_delay() {
         assert_eq!(b.pop(), None);
     }
     assert!(b.is_empty());
+    let st = b.stats();
+    assert_eq!((st.accepted, st.released, st.lost), (10, 10, 0));
 }
 
 #[test]

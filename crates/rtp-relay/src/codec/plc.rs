@@ -21,16 +21,20 @@ const HOLD_MS: u32 = 10;
 const FADE_END_MS: u32 = 60;
 /// Length of the blend from extrapolation into real audio after a loss.
 const MERGE_MS_X10: u32 = 25;
+/// The history vector grows to this many times the history before old samples are cut.
+const HISTORY_SLACK: usize = 4;
 
 /// Pitch-repeating loss concealment for one stream at one sample rate.
 #[derive(Debug, Clone)]
 pub struct Concealer {
     rate: u32,
-    /// The last `history_len` good (or concealed) samples, oldest first.
-    history: Vec<f32>,
+    /// Good (or concealed) samples, oldest first; the newest `history_len` are the
+    /// history. Older ones are cut off only when the vector reaches [`HISTORY_SLACK`]
+    /// times that, so a frame costs a copy of itself, not a move of the whole history.
+    history: Vec<i16>,
     history_len: usize,
     /// One pitch period being repeated while concealing.
-    cycle: Vec<f32>,
+    cycle: Vec<i16>,
     /// Position within `cycle` of the next concealed sample.
     pos: usize,
     /// Samples concealed since the last good frame; 0 when not concealing.
@@ -49,7 +53,7 @@ impl Concealer {
         let history_len = ms(rate, MAX_PITCH_MS + WINDOW_MS);
         Ok(Self {
             rate,
-            history: Vec::with_capacity(history_len * 2),
+            history: Vec::with_capacity(history_len * HISTORY_SLACK),
             history_len,
             cycle: Vec::with_capacity(ms(rate, MAX_PITCH_MS)),
             pos: 0,
@@ -77,7 +81,7 @@ impl Concealer {
             }
             self.lost = 0;
         }
-        self.push_history(pcm.iter().map(|&s| f32::from(s)));
+        self.push_history(pcm);
     }
 
     /// Fills `out` with concealment audio continuing the last good audio.
@@ -90,7 +94,7 @@ impl Concealer {
             self.lost += 1;
         }
         // Concealed audio becomes history too, so a second loss in a row continues from it.
-        self.push_history(out.iter().map(|&s| f32::from(s)));
+        self.push_history(out);
     }
 
     /// Next extrapolated sample with the fade applied; advances the cycle.
@@ -107,17 +111,20 @@ impl Concealer {
         } else {
             1.0 - (self.lost - hold) as f32 / (end - hold) as f32
         };
-        let v = self.cycle[self.pos] * gain;
+        let v = f32::from(self.cycle[self.pos]) * gain;
         self.pos = (self.pos + 1) % self.cycle.len();
         v
     }
 
-    fn push_history<I: IntoIterator<Item = f32>>(&mut self, samples: I) {
-        self.history.extend(samples);
-        if self.history.len() > self.history_len {
-            let excess = self.history.len() - self.history_len;
+    fn push_history(&mut self, samples: &[i16]) {
+        let limit = self.history_len * HISTORY_SLACK;
+        if self.history.len() + samples.len() > limit {
+            let keep = self.history_len.saturating_sub(samples.len());
+            let excess = self.history.len().saturating_sub(keep);
             self.history.drain(..excess);
         }
+        let take = samples.len().saturating_sub(limit);
+        self.history.extend_from_slice(&samples[take..]);
     }
 
     /// Picks the pitch period by normalised cross-correlation of the newest window with
@@ -125,11 +132,14 @@ impl Concealer {
     fn start_concealment(&mut self) {
         self.cycle.clear();
         self.pos = 0;
-        let h = &self.history;
-        if h.len() < self.history_len {
+        if self.history.len() < self.history_len {
             // Not enough audio yet (start of the stream): conceal with silence.
             return;
         }
+        let h: Vec<f32> = self.history[self.history.len() - self.history_len..]
+            .iter()
+            .map(|&s| f32::from(s))
+            .collect();
         let min_lag = (self.rate * MIN_PITCH_MS_X10 / 10_000) as usize;
         let max_lag = ms(self.rate, MAX_PITCH_MS);
         let win = ms(self.rate, WINDOW_MS);
@@ -160,7 +170,8 @@ impl Concealer {
         }
         // Repeating the newest period: sample n of the concealment equals the sample one
         // period earlier, so the waveform continues where the good audio stopped.
-        self.cycle.extend_from_slice(&h[h.len() - best_lag..]);
+        let newest = &self.history[self.history.len() - best_lag..];
+        self.cycle.extend_from_slice(newest);
     }
 }
 
