@@ -229,6 +229,22 @@ impl Gateway {
 
     /// Like [`Gateway::start`] with `rtp_ports` RTP ports and room for `max_calls` calls.
     pub fn start_sized(name: &str, extra: &str, rtp_ports: u16, max_calls: usize) -> Self {
+        Self::start_with(name, extra, rtp_ports, max_calls, [30, 60])
+    }
+
+    /// Like [`Gateway::start`] with `[rtp]` media timeouts `[first_packet_timeout_s,
+    /// silence_timeout_s]`.
+    pub fn start_with_media_timeouts(name: &str, extra: &str, timeouts_s: [u64; 2]) -> Self {
+        Self::start_with(name, extra, 1000, 1000, timeouts_s)
+    }
+
+    fn start_with(
+        name: &str,
+        extra: &str,
+        rtp_ports: u16,
+        max_calls: usize,
+        [first_packet_s, silence_s]: [u64; 2],
+    ) -> Self {
         let dir = std::env::temp_dir().join(format!("sipbridge-e2e-{}-{name}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("temp dir");
@@ -261,8 +277,8 @@ address = "127.0.0.1"
 port_range = [{base}, {end}]
 port_drain_s = 2
 udp_recv_buffer = 1048576
-first_packet_timeout_s = 30
-silence_timeout_s = 60
+first_packet_timeout_s = {first_packet_s}
+silence_timeout_s = {silence_s}
 workers = 1
 
 [api]

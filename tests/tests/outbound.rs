@@ -309,3 +309,80 @@ fn duplicate_create_with_the_same_request_id_dials_once() {
     );
     assert_eq!(received(&sipp_messages(name), "INVITE"), 1);
 }
+
+/// A callee that answers and never sends RTP: the media engine's first-packet timeout
+/// (`[rtp] first_packet_timeout_s`, 2 s here) ends the call with a BYE, reported as a
+/// timeout with the named cause `media_timeout`, not earlier than the timeout.
+#[test]
+fn silent_callee_is_hung_up_at_the_first_packet_timeout() {
+    let name = "silent";
+    let port = free_port();
+    let xml = scenario("uas_ring.xml").to_string_lossy().into_owned();
+    let peer = sipp(
+        &[
+            "-sf",
+            &xml,
+            "-i",
+            "127.0.0.1",
+            "-p",
+            &port.to_string(),
+            "-m",
+            "1",
+            "-d",
+            "0",
+        ],
+        60,
+    );
+    let gw = Gateway::start_with_media_timeouts(name, &trunk(port, ""), [2, 60]);
+    let res = gw.twirp(
+        "livekit.SIP/CreateSIPParticipant",
+        &create_json(name, true, None),
+        &[],
+    );
+    assert_eq!(res.status, 200, "{}\n{}", res.body, gw.log());
+    let answered = Instant::now();
+    let call_id = json(&res.body)["sipCallId"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    // The gateway's BYE completes the callee's scenario.
+    let out = peer.wait_for(Duration::from_secs(30));
+    let hung_up_after = answered.elapsed();
+    assert!(
+        out.status.success(),
+        "sipp: {}\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        gw.log()
+    );
+    // SIPp exits after its 1 s timewait.
+    assert!(
+        hung_up_after >= Duration::from_secs(2) && hung_up_after < Duration::from_secs(8),
+        "BYE after {hung_up_after:?}"
+    );
+    let mut info = serde_json::Value::Null;
+    for _ in 0..100 {
+        let got = gw.twirp(
+            "sipbridge.Calls/GetCall",
+            &format!(r#"{{"call_id":"{call_id}"}}"#),
+            &[],
+        );
+        info = json(&got.body);
+        if !info["endCause"].as_str().unwrap_or_default().is_empty()
+            || !info["end_cause"].as_str().unwrap_or_default().is_empty()
+        {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let text = info.to_string();
+    assert!(text.contains("\"timeout\""), "{text}");
+    assert!(text.contains("media_timeout"), "{text}");
+    let metrics = gw.metrics();
+    assert!(
+        metrics.contains(r#"timeout_cause="media_timeout""#),
+        "{metrics}"
+    );
+    // The media engine's worker noticed the silence (not the SIP side or the room).
+    let log = gw.log();
+    assert!(log.contains("no media from the phone"), "{log}");
+}

@@ -59,7 +59,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
             ),
             None => "invalid trunks or dispatch rules".to_owned(),
         })?;
-    let gateway = Gateway::new(config.clone(), catalog.clone(), sip.clone(), rooms, seed());
+    let gateway = Gateway::new(config.clone(), catalog.clone(), sip.clone(), rooms, seed())?;
     tokio::spawn(gateway.clone().run_events(events));
 
     let api = &config.api;

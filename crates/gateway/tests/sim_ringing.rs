@@ -88,7 +88,7 @@ async fn gateway_to(callee: SocketAddr) -> Arc<Gateway> {
     let (sip, events) = sip_stack().await;
     let rooms = Arc::new(EmbeddedRooms::new(EmbeddedConfig::default()));
     let catalog = control::Catalog::open(None, config.catalog_entries()).expect("catalog");
-    let gw = Gateway::new(Arc::new(config), catalog, sip, rooms, 5);
+    let gw = Gateway::new(Arc::new(config), catalog, sip, rooms, 5).expect("gateway");
     tokio::spawn(gw.clone().run_events(events));
     gw
 }

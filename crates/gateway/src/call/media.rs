@@ -1,26 +1,35 @@
-//! The SIP leg's media for calls bridged into an in-process room (embedded rooms): one UDP
-//! socket toward the phone and a [`RoomSession`] toward the room, pumped by one task.
+//! The SIP leg's media of a call: the phone's RTP port, an endpoint of the gateway's
+//! [`MediaEngine`], and a [`RoomSession`] toward the room, pumped by one task.
 //!
-//! Phone → room: RTP is validated, latched (RFC 3550 §8.2-style symmetric RTP: the first
-//! valid packet's source becomes the destination), telephone-events (RFC 4733) become room
-//! DTMF, audio frames go to the room — transcoded when the codec the phone answered with
-//! differs from the session's codec. Room → phone: frames are re-stamped onto one continuous
+//! The engine's worker receives the phone's RTP (batched, into a multi-MB socket buffer),
+//! validates it, latches the peer (symmetric RTP, RFC 4961: the first valid packet's source
+//! becomes the destination), counts it in the `sipbridge_rtp_*` metrics, and watches the
+//! media timeouts of `[rtp]`; a timeout ends the call with cause `media_timeout`.
+//!
+//! Phone → room: telephone-events (RFC 4733) become room DTMF, audio frames go to the
+//! room — transcoded when the codec the phone answered with differs from the session's
+//! codec. Room → phone: frames are re-stamped onto one continuous
 //! stream (our SSRC, sequence and a wall-clock-anchored timestamp) and digits queued with
 //! [`PumpCommand::SendDigits`] are sent as telephone-events on the same stream.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use control::TimeoutCause;
 use control::validate::{DTMF_PAUSE, Dtmf, DtmfStep};
 use room_link::offer_answer::NegotiatedMedia;
 use room_link::{AudioFrame, CloseReason, RoomEvent, RoomSession};
 use rtp_relay::codec::{Codec, InputPacket, MediaPath, Transcoder, TranscoderConfig};
 use rtp_relay::dtmf::{DtmfEvent, DtmfReceiver, DtmfSender, DtmfSenderConfig};
 use rtp_relay::rtp::{RtpHeader, RtpPacket};
-use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
+
+use super::MediaRoutes;
+use crate::media::{
+    EndpointConfig, LegSpec, MediaEngine, MediaError, MediaEventKind, MediaId, MediaPort, MediaRx,
+    MediaTag, MediaTx,
+};
 
 /// How long each sent DTMF digit lasts (ITU-T Q.24 asks for at least 40 ms; 100 ms with a
 /// 0.5 s `w` pause matches common dialers).
@@ -33,6 +42,11 @@ const DTMF_VOLUME: u8 = 10;
 const DTMF_QUEUE: usize = 64;
 /// Largest RTP packet handled.
 const MAX_PACKET: usize = 1500;
+/// Phone packets the endpoint queues for the pump (1.28 s of 20 ms audio) before it drops
+/// the oldest.
+const PHONE_QUEUE: usize = 64;
+/// Engine events a call's pump holds (it needs only the first media timeout).
+const EVENT_QUEUE: usize = 8;
 
 /// Commands to a running pump.
 #[derive(Debug)]
@@ -46,8 +60,11 @@ pub enum PumpCommand {
 pub enum PumpEvent {
     /// The room ended the session.
     RoomClosed(CloseReason),
-    /// The socket failed.
-    SocketFailed,
+    /// The phone's media port could not be started, or the engine stopped.
+    MediaFailed,
+    /// No RTP from the phone within `[rtp] first_packet_timeout_s` of the answer, or none
+    /// for `silence_timeout_s` after it flowed.
+    MediaTimeout,
 }
 
 impl PumpEvent {
@@ -57,15 +74,115 @@ impl PumpEvent {
         match self {
             PumpEvent::RoomClosed(CloseReason::RoomClosed) => EndCause::RoomHangup,
             PumpEvent::RoomClosed(CloseReason::LinkFailed) => EndCause::RoomLinkFailed,
-            PumpEvent::SocketFailed => EndCause::Error,
+            PumpEvent::MediaFailed => EndCause::Error,
+            PumpEvent::MediaTimeout => EndCause::Timeout,
         }
+    }
+
+    /// The timeout cause of a call this event ends.
+    pub fn timeout_cause(&self) -> Option<TimeoutCause> {
+        match self {
+            PumpEvent::MediaTimeout => Some(TimeoutCause::MediaTimeout),
+            _ => None,
+        }
+    }
+}
+
+/// The phone's endpoint in the engine, released when dropped (also when the task that
+/// owns it is aborted at teardown).
+struct Endpoint {
+    engine: MediaEngine,
+    id: MediaId,
+    routes: Arc<MediaRoutes>,
+    tag: MediaTag,
+}
+
+impl Drop for Endpoint {
+    fn drop(&mut self) {
+        self.routes.remove(self.tag);
+        self.engine.discard(self.id);
+    }
+}
+
+/// The phone's RTP through the media engine, from the answer to the end of the call: what
+/// arrives (validated and latched by the engine's worker), a way to send toward the
+/// latched peer, and the engine's events for the call. Released when dropped.
+pub struct PhoneMedia {
+    rx: MediaRx,
+    tx: MediaTx,
+    events: mpsc::Receiver<MediaEventKind>,
+    _endpoint: Endpoint,
+}
+
+impl PhoneMedia {
+    /// Turns the call's allocated port into an engine endpoint for the negotiated media,
+    /// with the media timeouts of `[rtp]` armed from now.
+    ///
+    /// # Errors
+    /// When the engine refuses the endpoint (RTCP port unavailable, engine stopped).
+    pub async fn start(
+        engine: &MediaEngine,
+        routes: &Arc<MediaRoutes>,
+        port: MediaPort,
+        negotiated: &NegotiatedMedia,
+        tag: MediaTag,
+    ) -> Result<Self, MediaError> {
+        // The phone sends with the payload types we declared (RFC 3264 §5.1).
+        let mut leg = LegSpec::new(Codec {
+            kind: negotiated.codec.kind,
+            payload_type: negotiated.local_payload_type,
+        });
+        leg.telephone_event = negotiated.local_telephone_event;
+        leg.remote_rtp = Some(negotiated.remote_rtp);
+        leg.remote_rtcp = negotiated.remote_rtcp;
+        leg.rtcp_mux = negotiated.rtcp_mux;
+        // A phone that sends nothing by its SDP (we are sendonly, or inactive) is not
+        // timed out for its silence.
+        leg.watch_media = negotiated.receives();
+        let (events_tx, events) = mpsc::channel(EVENT_QUEUE);
+        routes.insert(tag, events_tx);
+        let config = EndpointConfig {
+            tag,
+            leg,
+            timeouts: engine.default_timeouts(),
+            ringing: false,
+            queue: PHONE_QUEUE,
+        };
+        match engine.endpoint(port, config).await {
+            Ok((id, rx, tx)) => Ok(Self {
+                rx,
+                tx,
+                events,
+                _endpoint: Endpoint {
+                    engine: engine.clone(),
+                    id,
+                    routes: routes.clone(),
+                    tag,
+                },
+            }),
+            Err(e) => {
+                routes.remove(tag);
+                Err(e)
+            }
+        }
+    }
+
+    /// The next packet from the phone; `None` once the engine stopped.
+    pub async fn recv(&mut self) -> Option<Bytes> {
+        self.rx.recv().await
+    }
+
+    /// Sends toward the phone. A full send buffer or a peer not known yet loses the
+    /// packet, as UDP may.
+    pub fn send(&self, packet: &[u8]) {
+        let _ = self.tx.send(packet);
     }
 }
 
 /// Everything the pump needs.
 pub struct PumpSetup {
-    /// The SIP leg's RTP socket.
-    pub socket: UdpSocket,
+    /// The phone's media.
+    pub phone: PhoneMedia,
     /// The negotiated SIP-leg media.
     pub negotiated: NegotiatedMedia,
     /// The room session.
@@ -74,66 +191,76 @@ pub struct PumpSetup {
     pub seed: u64,
 }
 
-/// Runs the pump until the room closes, the socket fails, or the task is aborted.
+/// Runs the pump until the room closes, the media fails or times out, or the task is
+/// aborted.
 pub async fn run(
     setup: PumpSetup,
     mut commands: mpsc::Receiver<PumpCommand>,
     events: mpsc::Sender<PumpEvent>,
 ) {
     let PumpSetup {
-        socket,
+        phone,
         negotiated,
         session,
         seed,
     } = setup;
+    let result = pump(phone, negotiated, &session, seed, &mut commands).await;
+    let _ = events.send(result).await;
+}
+
+/// The pump's loop over a running endpoint; returns why it stopped.
+async fn pump(
+    mut phone: PhoneMedia,
+    negotiated: NegotiatedMedia,
+    session: &RoomSession,
+    seed: u64,
+    commands: &mut mpsc::Receiver<PumpCommand>,
+) -> PumpEvent {
     let room_codec = session.info().media.codec;
     let phone_codec = negotiated.codec;
     let mut state = Pump::new(&negotiated, room_codec, phone_codec, seed);
-    let mut buf = vec![0u8; MAX_PACKET];
     let mut out = vec![0u8; MAX_PACKET];
     let mut dtmf_tick = tokio::time::interval(state.ptime);
     dtmf_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let result = loop {
+    loop {
         tokio::select! {
-            received = socket.recv_from(&mut buf) => {
-                let Ok((len, from)) = received else { break PumpEvent::SocketFailed };
-                state.on_phone_packet(&buf[..len], from, &session);
+            received = phone.rx.recv() => {
+                let Some(packet) = received else { return PumpEvent::MediaFailed };
+                state.on_phone_packet(&packet, session);
             }
             event = session.recv() => match event {
                 Some(RoomEvent::Audio(frame)) => {
                     for packet in state.packets_for_phone(frame, &mut out) {
-                        if let Some(dest) = state.remote {
-                            // Awaited, not try_send: a fresh socket is not yet known writable.
-                            let _ = socket.send_to(&packet, dest).await;
-                        }
+                        phone.send(&packet);
                     }
                 }
-                Some(RoomEvent::Closed(reason)) => break PumpEvent::RoomClosed(reason),
+                Some(RoomEvent::Closed(reason)) => return PumpEvent::RoomClosed(reason),
                 // A digit pressed in the room reaches the phone as RFC 4733 events when
                 // they were negotiated (the phone leg has no other DTMF path).
                 Some(RoomEvent::Dtmf { digit, .. }) => state.queue_room_digit(digit),
                 Some(_) => {}
-                None => break PumpEvent::RoomClosed(CloseReason::RoomClosed),
+                None => return PumpEvent::RoomClosed(CloseReason::RoomClosed),
             },
+            Some(event) = phone.events.recv() => {
+                if let MediaEventKind::MediaTimeout { side, kind } = event {
+                    tracing::info!(?side, ?kind, "no media from the phone");
+                    return PumpEvent::MediaTimeout;
+                }
+            }
             Some(command) = commands.recv() => match command {
                 PumpCommand::SendDigits(digits) => state.queue_digits(&digits),
             },
             _ = dtmf_tick.tick(), if state.dtmf_pending() => {
                 let now = tokio::time::Instant::now().into_std();
                 while let Some(packet) = state.poll_dtmf(now, &mut out) {
-                    if let Some(dest) = state.remote {
-                        let _ = socket.send_to(&packet, dest).await;
-                    }
+                    phone.send(&packet);
                 }
             }
         }
-    };
-    let _ = events.send(result).await;
+    }
 }
 
 struct Pump {
-    remote: Option<SocketAddr>,
-    latched: bool,
     local_pt: u8,
     local_te: Option<u8>,
     send_pt: u8,
@@ -185,8 +312,6 @@ impl Pump {
             .ok()
         });
         Self {
-            remote: Some(neg.remote_rtp),
-            latched: false,
             local_pt: neg.local_payload_type,
             local_te: neg.local_telephone_event,
             send_pt: neg.codec.payload_type,
@@ -213,13 +338,12 @@ impl Pump {
         }
     }
 
-    fn on_phone_packet(&mut self, packet: &[u8], from: SocketAddr, session: &RoomSession) {
+    fn on_phone_packet(&mut self, packet: &[u8], session: &RoomSession) {
         let Ok(rtp) = RtpPacket::parse(packet) else {
             return;
         };
         let pt = rtp.payload_type();
         if Some(pt) == self.local_te {
-            self.latch(from);
             if self
                 .dtmf_in
                 .handle_payload(rtp.marker(), rtp.timestamp(), rtp.payload())
@@ -236,7 +360,6 @@ impl Pump {
         if pt != self.local_pt {
             return;
         }
-        self.latch(from);
         let payload = Bytes::copy_from_slice(rtp.payload());
         match &mut self.to_room {
             None => {
@@ -267,14 +390,6 @@ impl Pump {
                     }
                 }
             }
-        }
-    }
-
-    /// Symmetric RTP: send where the phone's media comes from (it may sit behind a NAT).
-    fn latch(&mut self, from: SocketAddr) {
-        if !self.latched {
-            self.latched = true;
-            self.remote = Some(from);
         }
     }
 
@@ -488,7 +603,14 @@ mod tests {
             PumpEvent::RoomClosed(CloseReason::RoomClosed).end_cause(),
             EndCause::RoomHangup
         );
-        assert_eq!(PumpEvent::SocketFailed.end_cause(), EndCause::Error);
+        assert_eq!(PumpEvent::MediaFailed.end_cause(), EndCause::Error);
+        assert_eq!(PumpEvent::MediaFailed.timeout_cause(), None);
+        // No RTP from the phone is a timeout with its own named cause.
+        assert_eq!(PumpEvent::MediaTimeout.end_cause(), EndCause::Timeout);
+        assert_eq!(
+            PumpEvent::MediaTimeout.timeout_cause(),
+            Some(TimeoutCause::MediaTimeout)
+        );
     }
 
     /// Regression: the last queued digit was never sent, because the pump stopped ticking

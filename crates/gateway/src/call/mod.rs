@@ -24,11 +24,10 @@ use room_link::RoomLink;
 use room_link::offer_answer::MediaConfig;
 use rtp_relay::codec::{Codec, CodecKind};
 use sip_core::{Credentials, Event, Reply, Transport};
-use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 
 use crate::config::Config;
-use crate::media::port_pool::PortPool;
+use crate::media::{MediaEngine, MediaEvent, MediaEventKind, MediaPort, MediaTag, RtcpPort};
 use crate::sip::shell::SipHandle;
 use outbound::{OutboundCall, Progress};
 use registry::{CallCommand, Registry};
@@ -38,8 +37,6 @@ const ENDED_RETENTION: Duration = Duration::from_secs(300);
 /// ... and at most this many of them (about 1 KiB each): at 1,000 calls/s the retention
 /// alone would keep 300,000.
 const MAX_ENDED_CALLS: usize = 50_000;
-/// Ports tried per call before giving up when other processes hold ports of the range.
-const RTP_BIND_ATTEMPTS: usize = 64;
 
 /// Routes `sip-core` events to the task of the call they belong to.
 #[derive(Debug, Default)]
@@ -69,6 +66,37 @@ impl SipRoutes {
         &self,
     ) -> std::sync::MutexGuard<'_, HashMap<sip_core::CallHandle, mpsc::UnboundedSender<Event>>>
     {
+        self.routes.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// Routes the media engine's events to the pump of the call they belong to (by the
+/// [`MediaTag`] the pump gave its endpoint).
+#[derive(Debug, Default)]
+pub struct MediaRoutes {
+    routes: Mutex<HashMap<u64, mpsc::Sender<MediaEventKind>>>,
+}
+
+impl MediaRoutes {
+    fn insert(&self, tag: MediaTag, tx: mpsc::Sender<MediaEventKind>) {
+        self.lock().insert(tag.0, tx);
+    }
+
+    fn remove(&self, tag: MediaTag) {
+        self.lock().remove(&tag.0);
+    }
+
+    /// Hands every event to its call until the engine stops. A full queue drops the event:
+    /// a pump acts on the first media timeout and ignores the rest.
+    async fn run(self: Arc<Self>, mut events: mpsc::Receiver<MediaEvent>) {
+        while let Some(event) = events.recv().await {
+            if let Some(tx) = self.lock().get(&event.tag.0) {
+                let _ = tx.try_send(event.kind);
+            }
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<u64, mpsc::Sender<MediaEventKind>>> {
         self.routes.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
@@ -108,23 +136,31 @@ pub struct Gateway {
     routes: Arc<SipRoutes>,
     registry: Registry,
     rooms: Arc<dyn RoomLink>,
-    ports: Mutex<PortPool>,
+    media: MediaEngine,
+    media_routes: Arc<MediaRoutes>,
     seed: AtomicU64,
 }
 
 impl Gateway {
-    /// A gateway over a started SIP shell; `seed` feeds call ids and RTP randomness.
+    /// A gateway over a started SIP shell; `seed` feeds call ids and RTP randomness. Starts
+    /// the media engine of `[rtp]` (its workers stop when the gateway is dropped); call it
+    /// within a tokio runtime, after the metrics recorder is installed.
+    ///
+    /// # Errors
+    /// When the media engine cannot start (empty port range, no poll).
     pub fn new(
         config: Arc<Config>,
         catalog: Catalog,
         sip: SipHandle,
         rooms: Arc<dyn RoomLink>,
         seed: u64,
-    ) -> Arc<Self> {
-        let [low, high] = config.rtp.port_range;
-        let ports = PortPool::new(low, high, Duration::from_secs(config.rtp.port_drain_s));
+    ) -> Result<Arc<Self>> {
+        let (media, media_events) =
+            MediaEngine::start(&config.rtp).context("cannot start the media engine")?;
+        let media_routes = Arc::new(MediaRoutes::default());
+        tokio::spawn(media_routes.clone().run(media_events));
         let guards = inbound::InboundGuards::new(&config.inbound, config.t1(), seed ^ 0xD16E_57A1);
-        Arc::new_cyclic(|me| Self {
+        Ok(Arc::new_cyclic(|me| Self {
             me: me.clone(),
             config,
             catalog,
@@ -133,9 +169,10 @@ impl Gateway {
             routes: Arc::new(SipRoutes::default()),
             registry: Registry::new(ENDED_RETENTION, MAX_ENDED_CALLS),
             rooms,
-            ports: Mutex::new(ports),
+            media,
+            media_routes,
             seed: AtomicU64::new(seed),
-        })
+        }))
     }
 
     /// Consumes the SIP stack's events: routes call events to their calls and answers what
@@ -217,30 +254,20 @@ impl Gateway {
         CallId(format!("SCL_{suffix}"))
     }
 
-    /// Binds an RTP socket on a free even port of the pool.
-    async fn bind_rtp(&self) -> Result<(UdpSocket, u16)> {
-        let ip = self.config.rtp.address;
-        for _ in 0..RTP_BIND_ATTEMPTS {
-            let port = self
-                .ports
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .allocate(Instant::now())
-                .context("RTP port range exhausted")?;
-            match UdpSocket::bind(SocketAddr::new(ip, port)).await {
-                Ok(socket) => return Ok((socket, port)),
-                // Taken by another process: give it back (it drains) and try the next one.
-                Err(_) => self.release_rtp(port),
-            }
-        }
-        anyhow::bail!("no bindable RTP port after {RTP_BIND_ATTEMPTS} attempts")
+    /// A free even RTP port of the engine's pool, bound (rtcp-mux unless the peer's SDP
+    /// asks for `port + 1`). Dropped unused, it goes back to the pool.
+    fn allocate_rtp(&self) -> Result<MediaPort> {
+        Ok(self.media.allocate(RtcpPort::Mux)?)
     }
 
-    fn release_rtp(&self, port: u16) {
-        self.ports
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .release(port, Instant::now());
+    /// The phone's media for the negotiated SDP, on the call's allocated port.
+    async fn start_phone_media(
+        &self,
+        port: MediaPort,
+        negotiated: &room_link::offer_answer::NegotiatedMedia,
+    ) -> Result<media::PhoneMedia, crate::media::MediaError> {
+        let tag = MediaTag(self.next_seed());
+        media::PhoneMedia::start(&self.media, &self.media_routes, port, negotiated, tag).await
     }
 
     fn media_config(&self, media: &MediaOptions) -> MediaConfig {

@@ -16,7 +16,7 @@ use sip_core::{Body, EndReason, Event, InviteOptions};
 use tokio::sync::{mpsc, oneshot};
 use tracing::Instrument as _;
 
-use super::media::{self, PumpCommand, PumpEvent, PumpSetup};
+use super::media::{self, PhoneMedia, PumpCommand, PumpEvent, PumpSetup};
 use super::metrics as m;
 use super::registry::{CallCommand, CallUpdater};
 use super::{Gateway, ResolvedTrunk};
@@ -52,7 +52,6 @@ pub struct OutboundCall {
 
 /// Everything a call holds while it lives, released in one place.
 struct Resources {
-    socket_port: Option<u16>,
     session: Option<Arc<RoomSession>>,
     pump: Option<tokio::task::JoinHandle<()>>,
 }
@@ -78,16 +77,13 @@ impl OutboundCall {
         } = self;
         let created = Instant::now();
         let mut res = Resources {
-            socket_port: None,
             session: None,
             pump: None,
         };
 
-        // A failure before the INVITE left: release what was taken, report, end the record.
-        let setup_failed = |port: Option<u16>, error: CallError| {
-            if let Some(port) = port {
-                gw.release_rtp(port);
-            }
+        // A failure before the INVITE left: report, end the record (the RTP port goes back
+        // to the pool when dropped).
+        let setup_failed = |error: CallError| {
             finish(
                 &updater,
                 &progress,
@@ -101,16 +97,16 @@ impl OutboundCall {
         };
 
         // 1. Media for the SIP leg.
-        let (socket, port) = match gw.bind_rtp().await {
-            Ok(s) => s,
+        let rtp = match gw.allocate_rtp() {
+            Ok(rtp) => rtp,
             Err(err) => {
                 tracing::warn!(%err, "no RTP port");
                 let error = CallError::new(TwirpCode::ResourceExhausted, "no RTP port available");
-                setup_failed(None, error);
+                setup_failed(error);
                 return;
             }
         };
-        res.socket_port = Some(port);
+        let port = rtp.port();
         let media_cfg = gw.media_config(&req.media);
         let mut sdp = SdpSession::new(gw.next_seed());
         let offer = match sdp.offer(
@@ -126,7 +122,7 @@ impl OutboundCall {
                     TwirpCode::Internal,
                     format!("cannot build SDP offer: {err}"),
                 );
-                setup_failed(Some(port), error);
+                setup_failed(error);
                 return;
             }
         };
@@ -163,12 +159,12 @@ impl OutboundCall {
             Ok(Err(err)) => {
                 let error =
                     CallError::new(TwirpCode::InvalidArgument, format!("cannot dial: {err}"));
-                setup_failed(Some(port), error);
+                setup_failed(error);
                 return;
             }
             Err(err) => {
                 let error = CallError::new(TwirpCode::Unavailable, format!("SIP stack: {err}"));
-                setup_failed(Some(port), error);
+                setup_failed(error);
                 return;
             }
         };
@@ -206,7 +202,8 @@ impl OutboundCall {
         let (pump_tx, mut pump_events) = mpsc::channel(4);
         let (pump_cmd_tx, pump_cmd_rx) = mpsc::channel(4);
         let mut pump_cmd_rx = Some(pump_cmd_rx);
-        let mut socket = Some(socket);
+        let mut rtp = Some(rtp);
+        let mut phone: Option<PhoneMedia> = None;
         let mut negotiated = None;
         // Armed on answer (reset below); disabled until then by the select guard.
         let max_duration = tokio::time::sleep(req.max_call_duration);
@@ -224,7 +221,7 @@ impl OutboundCall {
                                 dialing_reported = true;
                                 let _ = progress.try_send(Progress::Dialing);
                             }
-                            maybe_start_pump(&gw, &mut res, &mut socket, &negotiated, &pump_tx, &mut pump_cmd_rx);
+                            maybe_start_pump(&gw, &mut res, &mut phone, &negotiated, &pump_tx, &mut pump_cmd_rx);
                         }
                         _ => {
                             tracing::warn!("room leg failed to join");
@@ -258,16 +255,29 @@ impl OutboundCall {
                             }
                             updater.set_state(CallState::Active);
                             tracing::info!(after_ms = invite_sent.elapsed().as_millis() as u64, "answered");
-                            maybe_start_pump(&gw, &mut res, &mut socket, &negotiated, &pump_tx, &mut pump_cmd_rx);
-                            if !req.dtmf.is_empty() {
-                                let _ = pump_cmd_tx.try_send(PumpCommand::SendDigits(req.dtmf.clone()));
-                            }
                             max_duration.as_mut().reset(tokio::time::Instant::now() + req.max_call_duration);
                             if room_joined && !dialing_reported {
                                 dialing_reported = true;
                                 let _ = progress.try_send(Progress::Dialing);
                             }
+                            // The waiter hears of the answer first; the media starts right
+                            // after (a round trip to a media worker).
                             let _ = progress.try_send(Progress::Answered);
+                            if let (Some(port), Some(neg)) = (rtp.take(), &negotiated) {
+                                match gw.start_phone_media(port, neg).await {
+                                    Ok(p) => phone = Some(p),
+                                    Err(err) => {
+                                        tracing::warn!(%err, "cannot start the phone's media; hanging up");
+                                        local_end = Some((EndCause::Error, None));
+                                        hangup_sip(&gw, sip_call).await;
+                                        continue;
+                                    }
+                                }
+                            }
+                            maybe_start_pump(&gw, &mut res, &mut phone, &negotiated, &pump_tx, &mut pump_cmd_rx);
+                            if !req.dtmf.is_empty() {
+                                let _ = pump_cmd_tx.try_send(PumpCommand::SendDigits(req.dtmf.clone()));
+                            }
                         }
                         Event::RingTimeout { .. } => {
                             // The dialog's ringing timer fired: tell the waiter now; the
@@ -295,7 +305,7 @@ impl OutboundCall {
                 },
                 Some(event) = pump_events.recv() => {
                     tracing::info!(?event, "room side ended");
-                    local_end.get_or_insert((event.end_cause(), None));
+                    local_end.get_or_insert((event.end_cause(), event.timeout_cause()));
                     hangup_sip(&gw, sip_call).await;
                 }
                 () = &mut max_duration, if answered_at.is_some() => {
@@ -321,9 +331,8 @@ impl OutboundCall {
             pump.abort();
             let _ = pump.await;
         }
-        if let Some(port) = res.socket_port.take() {
-            gw.release_rtp(port);
-        }
+        drop(phone);
+        drop(rtp);
         if let Some(session) = res.session.take() {
             if let Ok(session) = Arc::try_unwrap(session) {
                 let _ = session.leave().await;
@@ -350,7 +359,7 @@ impl OutboundCall {
 fn maybe_start_pump(
     gw: &Arc<Gateway>,
     res: &mut Resources,
-    socket: &mut Option<tokio::net::UdpSocket>,
+    phone: &mut Option<PhoneMedia>,
     negotiated: &Option<room_link::offer_answer::NegotiatedMedia>,
     events: &mpsc::Sender<PumpEvent>,
     commands: &mut Option<mpsc::Receiver<PumpCommand>>,
@@ -358,11 +367,14 @@ fn maybe_start_pump(
     let (Some(session), Some(neg)) = (&res.session, negotiated) else {
         return;
     };
-    let (Some(socket), Some(commands)) = (socket.take(), commands.take()) else {
+    if phone.is_none() || commands.is_none() {
+        return;
+    }
+    let (Some(phone), Some(commands)) = (phone.take(), commands.take()) else {
         return;
     };
     let setup = PumpSetup {
-        socket,
+        phone,
         negotiated: *neg,
         session: session.clone(),
         seed: gw.next_seed(),

@@ -408,6 +408,19 @@ impl MediaEngine {
             .await?
     }
 
+    /// Ends a session without waiting for its statistics, from synchronous code (the
+    /// `Drop` of a task that owns it). A session already gone is ignored.
+    pub fn discard(&self, id: MediaId) {
+        let Some(w) = self.inner.workers.get(id.worker()) else {
+            return;
+        };
+        // The worker's answer goes nowhere: the receiver is dropped here.
+        let (reply, _) = oneshot::channel();
+        if w.commands.send(Command::Release { id, reply }).is_ok() {
+            let _ = w.waker.wake();
+        }
+    }
+
     async fn add(&self, session: NewSession) -> Result<MediaId, MediaError> {
         let workers = &self.inner.workers;
         let index = workers

@@ -41,10 +41,11 @@ use tokio::sync::{mpsc, oneshot};
 use tracing::Instrument as _;
 
 use super::Gateway;
-use super::media::{self, PumpSetup};
+use super::media::{self, PhoneMedia, PumpSetup};
 use super::metrics as m;
 use super::registry::CallCommand;
 use crate::config::{AuthChallenge, InboundConfig, UnknownTrunk};
+use crate::media::MediaPort;
 pub use guard::{AuthFailures, AuthVerdict, SourceLimiter, TrunkCalls, TrunkSlot};
 use pin::{PinCollector, PinLimits};
 
@@ -130,8 +131,8 @@ struct Accepted {
     pin_digits: usize,
     answer: bytes::Bytes,
     negotiated: NegotiatedMedia,
-    socket: tokio::net::UdpSocket,
-    port: u16,
+    /// The RTP port in the answer (back to the pool when dropped unused).
+    rtp: MediaPort,
 }
 
 impl Gateway {
@@ -255,9 +256,10 @@ impl Gateway {
                 "no_offer",
             );
         }
-        let Ok((socket, port)) = self.bind_rtp().await else {
+        let Ok(rtp) = self.allocate_rtp() else {
             return busy("no_rtp_port");
         };
+        let port = rtp.port();
         let media_cfg = self.media_config(&MediaOptions::default());
         let mut sdp = SdpSession::new(self.next_seed());
         let local = LocalEndpoint {
@@ -267,7 +269,6 @@ impl Gateway {
         let (answer, negotiated) = match sdp.answer(&offer, &media_cfg, local) {
             Ok(a) => a,
             Err(room_link::Error::NotAcceptable { reason }) => {
-                self.release_rtp(port);
                 let warning = format!("304 sipbridge \"{reason}\"");
                 return Screened::Refuse(
                     Reply::status(488).header("Warning", warning),
@@ -275,7 +276,6 @@ impl Gateway {
                 );
             }
             Err(_) => {
-                self.release_rtp(port);
                 return Screened::Refuse(Reply::status(400), "bad_sdp");
             }
         };
@@ -284,7 +284,6 @@ impl Gateway {
             .trunk_calls
             .acquire(&trunk.sip_trunk_id, cfg.max_calls_per_trunk)
         else {
-            self.release_rtp(port);
             return busy("trunk_at_capacity");
         };
         Screened::Accept(Box::new(Accepted {
@@ -297,8 +296,7 @@ impl Gateway {
             pin_digits,
             answer,
             negotiated,
-            socket,
-            port,
+            rtp,
         }))
     }
 
@@ -369,9 +367,10 @@ impl Gateway {
             pin_digits,
             answer,
             negotiated,
-            socket,
-            port,
+            rtp,
         } = accepted;
+        let mut rtp = Some(rtp);
+        let mut phone: Option<PhoneMedia> = None;
         let created = Instant::now();
         let cfg = self.config.inbound.clone();
         let ringing_timeout = duration_or(trunk.ringing_timeout.as_ref(), cfg.ringing_timeout());
@@ -413,6 +412,7 @@ impl Gateway {
 
         // 1. A PIN rule: answer, prompt, collect, and find the rule the PIN opens.
         if target.is_none() {
+            phone = self.answer_media(&mut rtp, &negotiated).await;
             let body = answer_body.clone();
             let _ = self
                 .sip
@@ -427,7 +427,7 @@ impl Gateway {
                 source: IpAddr::from([0, 0, 0, 0]),
             };
             let outcome = tokio::select! {
-                r = self.collect_pin(&socket, &negotiated, &trunk, &ic, pin_digits, &cfg) => Some(r),
+                r = self.collect_pin(phone.as_mut(), &negotiated, &trunk, &ic, pin_digits, &cfg) => Some(r),
                 e = next_end(&mut sip_events) => { ended = Some(e); None }
                 Some(CallCommand::Hangup) = commands.recv() => {
                     local_end = Some((EndCause::ApiHangup, None));
@@ -455,7 +455,6 @@ impl Gateway {
         }
 
         // 2. The room leg, while ringing (or, after a PIN, on the answered call).
-        let mut socket = Some(socket);
         if let (Some(t), None) = (&target, ended) {
             let ringing = answered_at.is_none();
             if ringing {
@@ -504,6 +503,7 @@ impl Gateway {
                 Some(Ok(Ok(s))) => {
                     let s = Arc::new(s);
                     if answered_at.is_none() {
+                        phone = self.answer_media(&mut rtp, &negotiated).await;
                         let body = answer_body.clone();
                         let _ = self
                             .sip
@@ -513,11 +513,11 @@ impl Gateway {
                         updater.set_state(CallState::Active);
                         m::answer_delay(created.elapsed());
                     }
-                    if let Some(sock) = socket.take() {
+                    if let Some(p) = phone.take() {
                         let (_cmd_tx, cmd_rx) = mpsc::channel(4);
                         pump = Some(tokio::spawn(media::run(
                             PumpSetup {
-                                socket: sock,
+                                phone: p,
                                 negotiated,
                                 session: s.clone(),
                                 seed: self.next_seed(),
@@ -585,7 +585,7 @@ impl Gateway {
                     }
                     Some(event) = pump_events.recv() => {
                         tracing::info!(?event, "room side ended");
-                        local_end.get_or_insert((event.end_cause(), None));
+                        local_end.get_or_insert((event.end_cause(), event.timeout_cause()));
                         hangup(&self, call).await;
                     }
                     () = &mut deadline, if answered_at.is_some() => {
@@ -603,8 +603,8 @@ impl Gateway {
             p.abort();
             let _ = p.await;
         }
-        drop(socket);
-        self.release_rtp(port);
+        drop(phone);
+        drop(rtp);
         if let Some(s) = session.take() {
             if let Ok(s) = Arc::try_unwrap(s) {
                 let _ = s.leave().await;
@@ -627,17 +627,35 @@ impl Gateway {
         finish(&updater, cause, sip_status, None, created, answered_at);
     }
 
+    /// The phone's media from the answer on (the port moves into the engine). `None` when
+    /// the engine refuses it: the call goes on without media toward the phone, and a PIN
+    /// cannot be collected.
+    async fn answer_media(
+        &self,
+        rtp: &mut Option<MediaPort>,
+        negotiated: &NegotiatedMedia,
+    ) -> Option<PhoneMedia> {
+        let port = rtp.take()?;
+        match self.start_phone_media(port, negotiated).await {
+            Ok(p) => Some(p),
+            Err(err) => {
+                tracing::warn!(%err, "cannot start the phone's media");
+                None
+            }
+        }
+    }
+
     /// Prompts for a PIN up to `cfg.pin_tries` times; the target of the rule it opens.
     async fn collect_pin(
         &self,
-        socket: &tokio::net::UdpSocket,
+        phone: Option<&mut PhoneMedia>,
         negotiated: &NegotiatedMedia,
         trunk: &SipInboundTrunkInfo,
         ic: &InboundCall<'_>,
         digits_max: usize,
         cfg: &InboundConfig,
     ) -> Option<RoomTarget> {
-        let mut collector = PinCollector::new(socket, negotiated, self.next_seed()).ok()?;
+        let mut collector = PinCollector::new(phone?, negotiated, self.next_seed()).ok()?;
         let limits = PinLimits {
             max_digits: digits_max.min(cfg.pin_max_digits),
             first_digit: Duration::from_secs(cfg.pin_first_digit_s),

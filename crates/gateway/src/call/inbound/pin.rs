@@ -6,7 +6,6 @@
 //! beep repeated while the caller has typed nothing, so a caller who missed it hears it again.
 //! Everything is bounded: digits per attempt, the wait for the first digit and between digits.
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use room_link::offer_answer::NegotiatedMedia;
@@ -15,8 +14,9 @@ use rtp_relay::codec::{Decoder, Encoder, OpusConfig, samples_in_ms};
 use rtp_relay::dtmf::{DtmfEvent, DtmfReceiver};
 use rtp_relay::rtp::{RtpHeader, RtpPacket};
 use rtp_relay::tone::{Cadence, ToneGenerator, ToneSpec, dbm0_to_amplitude};
-use tokio::net::UdpSocket;
 use tokio::time::Instant;
+
+use crate::call::media::PhoneMedia;
 
 /// Largest RTP packet handled.
 const MAX_PACKET: usize = 1500;
@@ -49,17 +49,15 @@ pub struct PinLimits {
 pub enum PinError {
     /// Nothing (or nothing more) was typed in time.
     Timeout,
-    /// The socket failed.
-    Socket,
+    /// The phone's media stopped.
+    Media,
     /// The negotiated codec cannot be played here.
     Codec,
 }
 
-/// Plays prompts and collects digits on the SIP leg's RTP socket.
+/// Plays prompts and collects digits on the phone's media.
 pub struct PinCollector<'a> {
-    socket: &'a UdpSocket,
-    remote: SocketAddr,
-    latched: bool,
+    phone: &'a mut PhoneMedia,
     send_pt: u8,
     recv_pt: u8,
     local_te: Option<u8>,
@@ -78,7 +76,7 @@ impl<'a> PinCollector<'a> {
     /// A collector for the negotiated media; `seed` picks SSRC, sequence and timestamp
     /// (RFC 3550 §5.1).
     pub fn new(
-        socket: &'a UdpSocket,
+        phone: &'a mut PhoneMedia,
         media: &NegotiatedMedia,
         seed: u64,
     ) -> Result<Self, PinError> {
@@ -100,9 +98,7 @@ impl<'a> PinCollector<'a> {
         };
         let rtp_clock_per_frame = media.clock_rate * ms / 1000;
         Ok(Self {
-            socket,
-            remote: media.remote_rtp,
-            latched: false,
+            phone,
             send_pt: media.codec.payload_type,
             recv_pt: media.local_payload_type,
             local_te: media.local_telephone_event,
@@ -131,17 +127,16 @@ impl<'a> PinCollector<'a> {
         let mut deadline = Instant::now() + limits.first_digit;
         let mut tick = tokio::time::interval(self.ptime);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let mut buf = vec![0u8; MAX_PACKET];
         loop {
             tokio::select! {
                 _ = tick.tick() => {
                     if let Some(generator) = prompt.as_mut() {
-                        self.send_tone(generator).await?;
+                        self.send_tone(generator)?;
                     }
                 }
-                received = self.socket.recv_from(&mut buf) => {
-                    let (len, from) = received.map_err(|_| PinError::Socket)?;
-                    for digit in self.on_packet(&buf[..len], from) {
+                received = self.phone.recv() => {
+                    let packet = received.ok_or(PinError::Media)?;
+                    for digit in self.on_packet(&packet) {
                         // The first key press silences the prompt.
                         prompt = None;
                         if digit == '#' {
@@ -172,12 +167,12 @@ impl<'a> PinCollector<'a> {
         let mut tick = tokio::time::interval(self.ptime);
         for _ in 0..frames {
             tick.tick().await;
-            self.send_tone(&mut generator).await?;
+            self.send_tone(&mut generator)?;
         }
         Ok(())
     }
 
-    async fn send_tone(&mut self, generator: &mut ToneGenerator) -> Result<(), PinError> {
+    fn send_tone(&mut self, generator: &mut ToneGenerator) -> Result<(), PinError> {
         let mut pcm = [0i16; MAX_FRAME];
         let pcm = &mut pcm[..self.frame];
         generator.fill(pcm);
@@ -199,21 +194,19 @@ impl<'a> PinCollector<'a> {
         let len = header
             .write(&payload[..n], &mut out)
             .map_err(|_| PinError::Codec)?;
-        // A send error (ICMP unreachable from an earlier packet) is not fatal: the caller's
-        // media may start later.
-        let _ = self.socket.send_to(&out[..len], self.remote).await;
+        // A packet lost on the way out is not fatal: the caller's media may start later.
+        self.phone.send(&out[..len]);
         Ok(())
     }
 
     /// Digits completed by one packet.
-    fn on_packet(&mut self, packet: &[u8], from: SocketAddr) -> Vec<char> {
+    fn on_packet(&mut self, packet: &[u8]) -> Vec<char> {
         let mut out = Vec::new();
         let Ok(rtp) = RtpPacket::parse(packet) else {
             return out;
         };
         let pt = rtp.payload_type();
         if Some(pt) == self.local_te {
-            self.latch(from);
             if self
                 .dtmf
                 .handle_payload(rtp.marker(), rtp.timestamp(), rtp.payload())
@@ -226,7 +219,6 @@ impl<'a> PinCollector<'a> {
                 }
             }
         } else if pt == self.recv_pt {
-            self.latch(from);
             if let Some((decoder, detector)) = &mut self.decoder {
                 let mut pcm = [0i16; MAX_FRAME];
                 if let Ok(n) = decoder.decode(rtp.payload(), &mut pcm) {
@@ -241,13 +233,5 @@ impl<'a> PinCollector<'a> {
             }
         }
         out
-    }
-
-    /// Symmetric RTP (RFC 3550 §8.2-style latching): answer where the media comes from.
-    fn latch(&mut self, from: SocketAddr) {
-        if !self.latched {
-            self.latched = true;
-            self.remote = from;
-        }
     }
 }
