@@ -26,9 +26,10 @@
 //!   statistics. When the two legs' codecs differ (e.g. PCMU on a trunk, Opus toward a room)
 //!   each direction goes through an [`rtp_relay::codec::Transcoder`].
 //! - **endpoint**: one port whose received RTP goes to the application ([`MediaRx`]) and from
-//!   which the application sends ([`MediaTx`]) ([`MediaEngine::endpoint`]). Room links use
-//!   it for the SIP leg when the room side lives in-process. Latching, statistics, DTMF and
-//!   media timeouts work as in a bridge.
+//!   which the application sends ([`MediaTx`]) ([`MediaEngine::endpoint`]). Every call's
+//!   SIP leg is one (`call::media`): the call's pump moves audio between it and the room
+//!   session, and PIN prompts and digits use it before that. Latching, statistics, DTMF and
+//!   media timeouts work as in a bridge; a media timeout ends the call (`media_timeout`).
 //!
 //! # Usage (call orchestration)
 //!
