@@ -172,10 +172,19 @@ struct RunArgs {
     /// shorter slots spread the load more evenly (1000: bursts of calls/20 per ms).
     #[arg(long, default_value_t = 1000)]
     slot_us: u64,
+    /// Also print, for every 100 ms of the window whose slowest packet took over 1 ms, that
+    /// packet's latency and how many packets took over 1 ms: when the tail happens.
+    #[arg(long)]
+    latency_timeline: bool,
     /// Run the relay process on these CPUs (`taskset -c LIST`), e.g. with the generator
     /// itself started under `taskset -c 0` and `--relay-cpus 1`.
     #[arg(long)]
     relay_cpus: Option<String>,
+    /// The relay's `[rtp] worker_priority`: its media workers under `SCHED_FIFO` at this
+    /// priority (1..=99), so kernel threads (e.g. `kdamond`) run in the relay's idle time
+    /// instead of preempting it for milliseconds; 0 = normal scheduling.
+    #[arg(long, default_value_t = 0)]
+    worker_priority: u8,
     /// Phones send straight to each other: no relay (baseline).
     #[arg(long)]
     direct: bool,
@@ -216,6 +225,8 @@ struct RelayArgs {
     opus_rate: u32,
     #[arg(long)]
     opus_nb_max_complexity: u8,
+    #[arg(long)]
+    worker_priority: u8,
 }
 
 fn main() -> Result<()> {
@@ -520,6 +531,7 @@ fn relay(args: &RelayArgs) -> Result<()> {
         port_drain: Duration::ZERO,
         udp_recv_buffer: 4 << 20,
         workers: args.workers,
+        worker_priority: args.worker_priority,
         event_capacity: 1 << 16,
         timeouts: MediaTimeouts::default(),
     })?;
@@ -611,6 +623,8 @@ struct Tally {
     /// Datagrams the kernel refused to send (full send buffer).
     send_refused: u64,
     latency: Vec<u64>,
+    /// Per 100 ms of the window (by send time): slowest latency in ns, packets over 1 ms.
+    timeline: Vec<(u64, u64)>,
 }
 
 impl Tally {
@@ -622,6 +636,7 @@ impl Tally {
             received_total: 0,
             send_refused: 0,
             latency: vec![0; BUCKETS],
+            timeline: Vec::new(),
         }
     }
 
@@ -633,6 +648,13 @@ impl Tally {
         self.send_refused += t.send_refused;
         for (x, y) in self.latency.iter_mut().zip(&t.latency) {
             *x += y;
+        }
+        if self.timeline.len() < t.timeline.len() {
+            self.timeline.resize(t.timeline.len(), (0, 0));
+        }
+        for (x, y) in self.timeline.iter_mut().zip(&t.timeline) {
+            x.0 = x.0.max(y.0);
+            x.1 += y.1;
         }
     }
 }
@@ -704,15 +726,15 @@ fn run(args: &RunArgs) -> Result<()> {
             .map(|i| addr_of(i).map(|(a, b)| (b, a)))
             .collect::<Result<_>>()?
     } else {
-        let exe = std::env::current_exe()?;
-        let mut cmd = match &args.relay_cpus {
-            Some(cpus) => {
-                let mut c = Command::new("taskset");
-                c.args(["-c", cpus]).arg(&exe);
-                c
-            }
-            None => Command::new(&exe),
-        };
+        let exe = std::env::current_exe()?.to_string_lossy().into_owned();
+        // taskset -c LIST relay-bench relay ... when asked for CPUs.
+        let mut argv: Vec<String> = Vec::new();
+        if let Some(cpus) = &args.relay_cpus {
+            argv.extend(["taskset".into(), "-c".into(), cpus.clone()]);
+        }
+        argv.push(exe);
+        let mut cmd = Command::new(&argv[0]);
+        cmd.args(&argv[1..]);
         let mut c = cmd
             .args([
                 "relay",
@@ -723,6 +745,8 @@ fn run(args: &RunArgs) -> Result<()> {
                 },
                 "--workers",
                 &args.workers.to_string(),
+                "--worker-priority",
+                &args.worker_priority.to_string(),
                 "--port-base",
                 &args.port_base.to_string(),
                 "--opus-complexity",
@@ -817,8 +841,10 @@ fn run(args: &RunArgs) -> Result<()> {
     let pid = child.as_ref().map(Child::id);
     let cpu_marks = Arc::new(std::sync::Mutex::new((None, None, 0u64, Sched::default())));
     let direct = args.direct;
+    let steal_marks = Arc::new(std::sync::Mutex::new(Vec::new()));
     let sampler = {
         let marks = cpu_marks.clone();
+        let steal = steal_marks.clone();
         std::thread::spawn(move || -> Result<()> {
             // Direct mode: the generator's own CPU only.
             let pid = pid.unwrap_or_else(std::process::id);
@@ -827,7 +853,9 @@ fn run(args: &RunArgs) -> Result<()> {
             let s0 = Sched::of(pid)?;
             let g0 = process_cpu(std::process::id())?;
             let r0 = if direct { 0 } else { relay_io::received()? };
+            let t0 = steal_ticks()?;
             sleep_until(measure_to);
+            let t1 = steal_ticks()?;
             let c1 = process_cpu_split(pid)?;
             let s1 = Sched::of(pid)?;
             let g1 = process_cpu(std::process::id())?;
@@ -838,6 +866,11 @@ fn run(args: &RunArgs) -> Result<()> {
                 r1 - r0,
                 s1.since(&s0),
             );
+            *steal.lock().map_err(|_| anyhow::anyhow!("poisoned"))? = t1
+                .iter()
+                .zip(&t0)
+                .map(|((cpu, b), (_, a))| (cpu.clone(), b.saturating_sub(*a)))
+                .collect();
             Ok(())
         })
     };
@@ -898,8 +931,14 @@ fn run(args: &RunArgs) -> Result<()> {
         .sent_in_window
         .saturating_sub(tally.received_in_window);
     println!(
-        "mode={:?} calls={n} relay_workers={} gen_threads={threads} gen_rx_per_slot={rx_per_slot} shared_sockets={} slot_us={} relay_cpus={:?} direct={} window={secs}s",
-        args.mode, args.workers, args.shared_sockets, args.slot_us, args.relay_cpus, args.direct
+        "mode={:?} calls={n} relay_workers={} gen_threads={threads} gen_rx_per_slot={rx_per_slot} shared_sockets={} slot_us={} relay_cpus={:?} worker_priority={} direct={} window={secs}s",
+        args.mode,
+        args.workers,
+        args.shared_sockets,
+        args.slot_us,
+        args.relay_cpus,
+        args.worker_priority,
+        args.direct
     );
     println!(
         "packets: sent_in_window={} received_in_window={} lost={} loss={:.4}% ({:.0} pkt/s into the relay)",
@@ -965,6 +1004,28 @@ fn run(args: &RunArgs) -> Result<()> {
             pct(0.999) as f64 / 1e6,
             max as f64 / 1e6
         );
+    }
+    let hz = clock_ticks()?;
+    let steal: Vec<String> = steal_marks
+        .lock()
+        .map_err(|_| anyhow::anyhow!("poisoned"))?
+        .iter()
+        .map(|(cpu, ticks)| format!("{cpu} {:.0} ms", *ticks as f64 * 1000.0 / hz))
+        .collect();
+    println!(
+        "time the hypervisor ran something else on our vCPUs (steal, /proc/stat) in the window: {}",
+        steal.join(", ")
+    );
+    if args.latency_timeline {
+        for (i, &(max, over)) in tally.timeline.iter().enumerate() {
+            if max > 1_000_000 {
+                println!(
+                    "  window +{:.1} s: slowest {:.2} ms, {over} packets over 1 ms",
+                    i as f64 / 10.0,
+                    max as f64 / 1e6
+                );
+            }
+        }
     }
     println!(
         "RcvbufErrors (system-wide /proc/net/snmp): before={snmp_before} after={snmp_after} delta={}",
@@ -1256,8 +1317,15 @@ fn generate(
                         let sent_at = u64::from_be_bytes(t);
                         if (from_ns..to_ns).contains(&sent_at) {
                             tally.received_in_window += 1;
-                            let d = arrived.saturating_sub(sent_at) / BUCKET_NS;
-                            tally.latency[(d as usize).min(BUCKETS - 1)] += 1;
+                            let ns = arrived.saturating_sub(sent_at);
+                            tally.latency[((ns / BUCKET_NS) as usize).min(BUCKETS - 1)] += 1;
+                            let slot = ((sent_at - from_ns) / 100_000_000) as usize;
+                            if tally.timeline.len() <= slot {
+                                tally.timeline.resize(slot + 1, (0, 0));
+                            }
+                            let t = &mut tally.timeline[slot];
+                            t.0 = t.0.max(ns);
+                            t.1 += u64::from(ns > 1_000_000);
                         }
                     }
                     Mode::Transcode => {
@@ -1357,6 +1425,21 @@ fn process_cpu_split(pid: u32) -> Result<(f64, f64)> {
 fn clock_ticks() -> Result<f64> {
     let out = Command::new("getconf").arg("CLK_TCK").output()?;
     Ok(String::from_utf8(out.stdout)?.trim().parse()?)
+}
+
+/// Steal ticks (`/proc/stat`, the eighth value) of every CPU: time the hypervisor gave
+/// this vCPU's host thread to something else.
+fn steal_ticks() -> Result<Vec<(String, u64)>> {
+    let stat = std::fs::read_to_string("/proc/stat")?;
+    stat.lines()
+        .filter(|l| l.starts_with("cpu") && l.as_bytes().get(3).is_some_and(u8::is_ascii_digit))
+        .map(|l| {
+            let mut it = l.split_whitespace();
+            let cpu = it.next().unwrap_or_default().to_owned();
+            let steal = it.nth(7).context("steal column")?.parse()?;
+            Ok((cpu, steal))
+        })
+        .collect()
 }
 
 /// The `RcvbufErrors` counter of the `Udp:` line in `/proc/net/snmp`.

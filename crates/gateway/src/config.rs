@@ -231,6 +231,12 @@ pub struct RtpConfig {
     /// Media worker threads (each one poll loop over its share of RTP sockets); 0 = one per
     /// core.
     pub workers: usize,
+    /// 0: the media workers run under the normal scheduler. 1..=99: they run under
+    /// `SCHED_FIFO` with this priority, so kernel threads and other processes wait for a
+    /// worker instead of preempting it for milliseconds (needs `CAP_SYS_NICE` or an
+    /// `RLIMIT_RTPRIO`; refused, a worker logs a warning and runs normally).
+    #[serde(default)]
+    pub worker_priority: u8,
 }
 
 /// `[api]`.
@@ -593,6 +599,10 @@ impl Config {
         ensure!(
             self.rtp.first_packet_timeout_s > 0 && self.rtp.silence_timeout_s > 0,
             "rtp media timeouts must be positive"
+        );
+        ensure!(
+            self.rtp.worker_priority <= 99,
+            "rtp.worker_priority must be 0 (normal scheduling) or a SCHED_FIFO priority 1..=99"
         );
 
         ensure!(
@@ -1096,6 +1106,30 @@ rule = {{ dispatch_rule_individual = {{ room_prefix = "support", pin = "1234" }}
         let err = format!("{:#}", Config::from_toml(&text, "test").unwrap_err());
         assert!(err.contains("api.keys.devkey"), "{err}");
         assert!(!err.contains("short-secret"), "{err}");
+    }
+
+    #[test]
+    fn worker_priority_is_a_sched_fifo_priority_or_zero() {
+        let ok = DEFAULT_CONFIG.replace("worker_priority = 0", "worker_priority = 99");
+        assert_eq!(
+            Config::from_toml(&ok, "test")
+                .expect("valid")
+                .rtp
+                .worker_priority,
+            99
+        );
+        let bad = DEFAULT_CONFIG.replace("worker_priority = 0", "worker_priority = 100");
+        let err = format!("{:#}", Config::from_toml(&bad, "test").unwrap_err());
+        assert!(err.contains("rtp.worker_priority"), "{err}");
+        // Left out, it is 0 (older configs stay valid).
+        let old = DEFAULT_CONFIG.replace("worker_priority = 0\n", "");
+        assert_eq!(
+            Config::from_toml(&old, "test")
+                .expect("valid")
+                .rtp
+                .worker_priority,
+            0
+        );
     }
 
     #[test]

@@ -38,10 +38,75 @@ fn engine(
         port_drain: drain,
         udp_recv_buffer: 1 << 20,
         workers: 2,
+        worker_priority: 0,
         event_capacity: 64,
         timeouts,
     })
     .expect("engine")
+}
+
+/// (`rt_priority`, `policy`) of every thread of this process named `media-*`
+/// (`/proc/self/task/*/stat`, fields 40 and 41; policy 1 is `SCHED_FIFO`).
+fn media_thread_scheduling() -> Vec<(u32, u32)> {
+    let mut out = Vec::new();
+    for task in std::fs::read_dir("/proc/self/task").expect("tasks") {
+        let dir = task.expect("task").path();
+        let (Ok(comm), Ok(stat)) = (
+            std::fs::read_to_string(dir.join("comm")),
+            std::fs::read_to_string(dir.join("stat")),
+        ) else {
+            continue;
+        };
+        if !comm.starts_with("media-") {
+            continue;
+        }
+        let rest = stat.rsplit_once(')').expect("stat").1;
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        // `rest` starts at field 3 (state).
+        out.push((
+            fields[37].parse().expect("rt_priority"),
+            fields[38].parse().expect("policy"),
+        ));
+    }
+    out
+}
+
+/// `[rtp] worker_priority` puts the workers under SCHED_FIFO at that priority (the tests
+/// run as root, as `tests/run.sh` needs for its packages); 0 leaves them alone.
+#[test]
+fn worker_priority_runs_the_workers_under_sched_fifo() {
+    // 37: a priority no other test's workers have (they all use 0).
+    let (engine, _events) = MediaEngine::start_with(EngineConfig {
+        address: "127.0.0.1".parse().expect("address"),
+        port_range: free_range(8),
+        port_drain: Duration::ZERO,
+        udp_recv_buffer: 1 << 20,
+        workers: 2,
+        worker_priority: 37,
+        event_capacity: 64,
+        timeouts: no_timeouts(),
+    })
+    .expect("engine");
+    // The workers set their policy as they start: wait for both (bounded).
+    let mut fifo = 0;
+    for _ in 0..200 {
+        fifo = media_thread_scheduling()
+            .iter()
+            .filter(|&&(prio, policy)| prio == 37 && policy == 1)
+            .count();
+        if fifo >= 2 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert_eq!(fifo, 2, "{:?}", media_thread_scheduling());
+    drop(engine);
+    assert!(
+        media_thread_scheduling()
+            .iter()
+            .all(|&(prio, _)| prio != 37),
+        "the workers stop with the engine"
+    );
 }
 
 fn no_timeouts() -> MediaTimeouts {

@@ -39,6 +39,8 @@ pub struct EngineConfig {
     pub udp_recv_buffer: usize,
     /// Worker threads; 0 = one per core.
     pub workers: usize,
+    /// `SCHED_FIFO` priority of the workers (1..=99); 0 = normal scheduling.
+    pub worker_priority: u8,
     /// Capacity of the event channel.
     pub event_capacity: usize,
     /// Media timeouts that [`MediaEngine::default_timeouts`] hands out.
@@ -54,6 +56,7 @@ impl EngineConfig {
             port_drain: Duration::from_secs(cfg.port_drain_s),
             udp_recv_buffer: cfg.udp_recv_buffer,
             workers: cfg.workers,
+            worker_priority: cfg.worker_priority,
             event_capacity: EVENT_CAPACITY,
             timeouts: MediaTimeouts {
                 no_media: Some(Duration::from_secs(cfg.first_packet_timeout_s)),
@@ -196,6 +199,7 @@ impl MediaEngine {
                 events: events_tx.clone(),
                 pool: pool.clone(),
                 max_calls: capacity,
+                priority: cfg.worker_priority,
             })?;
             workers.push(WorkerHandle {
                 commands: handle.commands,
