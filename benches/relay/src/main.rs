@@ -188,6 +188,12 @@ struct RunArgs {
     /// Phones send straight to each other: no relay (baseline).
     #[arg(long)]
     direct: bool,
+    /// Instead of the media engine, relay with a plain tokio relay (the anchor: a
+    /// task per socket, `recv_from` then `send_to` to the other phone, no RTP parsing):
+    /// the same machine's reference for what a straightforward async relay costs.
+    /// Pass-through only.
+    #[arg(long)]
+    plain_tokio: bool,
     /// First port of the relay's range.
     #[arg(long, default_value_t = 20000)]
     port_base: u16,
@@ -227,6 +233,8 @@ struct RelayArgs {
     opus_nb_max_complexity: u8,
     #[arg(long)]
     worker_priority: u8,
+    #[arg(long)]
+    plain_tokio: bool,
 }
 
 fn main() -> Result<()> {
@@ -515,6 +523,9 @@ fn relay(args: &RelayArgs) -> Result<()> {
         let b: SocketAddr = it.next().context("phone B")?.parse()?;
         phones.push((a, b));
     }
+    if args.plain_tokio {
+        return plain_tokio_relay(&phones, lines);
+    }
     // Two even ports per call, each with its odd neighbour; the slack covers ports other
     // processes hold in the range (the pool skips a port the OS refuses).
     let ports = u16::try_from(4 * n + 1024).context("too many calls for one port range")?;
@@ -601,6 +612,74 @@ fn relay(args: &RelayArgs) -> Result<()> {
     Ok(())
 }
 
+/// The baseline relay: what a straightforward tokio relay costs on this machine. One
+/// current-thread runtime (one core, like one media worker), two sockets per call, one task
+/// per socket that reads a datagram and sends it on from the call's other socket to the
+/// other phone. No parsing, latching or statistics: everything the engine does on top is
+/// extra work this relay does not do.
+fn plain_tokio_relay(
+    phones: &[(SocketAddr, SocketAddr)],
+    lines: impl Iterator<Item = std::io::Result<String>>,
+) -> Result<()> {
+    use std::sync::atomic::AtomicU64;
+    let received = Arc::new(AtomicU64::new(0));
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .build()?;
+    let mut out = std::io::stdout().lock();
+    let mut sockets = Vec::with_capacity(phones.len());
+    for _ in phones {
+        let pair = [
+            UdpSocket::bind("127.0.0.1:0")?,
+            UdpSocket::bind("127.0.0.1:0")?,
+        ];
+        for s in &pair {
+            phone_io::large_buffers(s, 4 << 20)?;
+            s.set_nonblocking(true)?;
+        }
+        writeln!(out, "{} {}", pair[0].local_addr()?, pair[1].local_addr()?)?;
+        sockets.push(pair);
+    }
+    let stop = {
+        let _guard = rt.enter();
+        for ((pa, pb), [a, b]) in phones.iter().zip(sockets) {
+            let a = Arc::new(tokio::net::UdpSocket::from_std(a)?);
+            let b = Arc::new(tokio::net::UdpSocket::from_std(b)?);
+            for (from, to, peer) in [(a.clone(), b.clone(), *pb), (b, a, *pa)] {
+                let received = received.clone();
+                tokio::spawn(async move {
+                    let mut buf = [0u8; 1500];
+                    while let Ok((len, _)) = from.recv_from(&mut buf).await {
+                        received.fetch_add(1, Ordering::Relaxed);
+                        let _ = to.send_to(&buf[..len], peer).await;
+                    }
+                });
+            }
+        }
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        std::thread::Builder::new()
+            .name("plain-tokio".into())
+            .spawn(move || rt.block_on(async move { rx.await.ok() }))?;
+        tx
+    };
+    writeln!(out, "ready")?;
+    out.flush()?;
+    for line in lines {
+        let count = received.load(Ordering::Relaxed);
+        if line?.trim() == "received" {
+            writeln!(out, "received={count}")?;
+        } else {
+            writeln!(
+                out,
+                "received={count} forwarded={count} dropped=0 encoded=0 (plain tokio relay)"
+            )?;
+        }
+        out.flush()?;
+    }
+    drop(stop);
+    Ok(())
+}
+
 // ---------------------------------------------------------------------------------------
 // The load generator.
 
@@ -675,6 +754,10 @@ struct Load {
 
 fn run(args: &RunArgs) -> Result<()> {
     ensure!(args.calls > 0, "--calls must be positive");
+    ensure!(
+        !args.plain_tokio || args.mode == Mode::Passthrough,
+        "--plain-tokio relays packets as they are: pass-through only"
+    );
     ensure!(
         (1..=20_000).contains(&args.slot_us),
         "--slot-us must be 1..=20000"
@@ -756,6 +839,7 @@ fn run(args: &RunArgs) -> Result<()> {
                 "--opus-nb-max-complexity",
                 &args.opus_nb_max_complexity.to_string(),
             ])
+            .args(args.plain_tokio.then_some("--plain-tokio"))
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .spawn()
@@ -931,14 +1015,15 @@ fn run(args: &RunArgs) -> Result<()> {
         .sent_in_window
         .saturating_sub(tally.received_in_window);
     println!(
-        "mode={:?} calls={n} relay_workers={} gen_threads={threads} gen_rx_per_slot={rx_per_slot} shared_sockets={} slot_us={} relay_cpus={:?} worker_priority={} direct={} window={secs}s",
+        "mode={:?} calls={n} relay_workers={} gen_threads={threads} gen_rx_per_slot={rx_per_slot} shared_sockets={} slot_us={} relay_cpus={:?} worker_priority={} direct={} plain_tokio={} window={secs}s",
         args.mode,
         args.workers,
         args.shared_sockets,
         args.slot_us,
         args.relay_cpus,
         args.worker_priority,
-        args.direct
+        args.direct,
+        args.plain_tokio
     );
     println!(
         "packets: sent_in_window={} received_in_window={} lost={} loss={:.4}% ({:.0} pkt/s into the relay)",
