@@ -44,6 +44,14 @@ fn callee(
     ring_ms: u64,
     trunk_extra: &str,
 ) -> (Gateway, sipbridge_e2e::Child) {
+    let (port, peer) = sipp_callee(name, xml, ring_ms);
+    let gw = Gateway::start(name, &trunk(port, trunk_extra));
+    (gw, peer)
+}
+
+/// Starts SIPp answering one call with a scenario (`ring_ms` is its `-d`), tracing its
+/// messages for [`sipp_messages`]; returns its SIP port.
+fn sipp_callee(name: &str, xml: &str, ring_ms: u64) -> (u16, sipbridge_e2e::Child) {
     let port = free_port();
     let xml = scenario(xml).to_string_lossy().into_owned();
     let peer = sipp(
@@ -66,8 +74,7 @@ fn callee(
         ],
         90,
     );
-    let gw = Gateway::start(name, &trunk(port, trunk_extra));
-    (gw, peer)
+    (port, peer)
 }
 
 fn sipp_messages(name: &str) -> String {
@@ -316,23 +323,7 @@ fn duplicate_create_with_the_same_request_id_dials_once() {
 #[test]
 fn silent_callee_is_hung_up_at_the_first_packet_timeout() {
     let name = "silent";
-    let port = free_port();
-    let xml = scenario("uas_ring.xml").to_string_lossy().into_owned();
-    let peer = sipp(
-        &[
-            "-sf",
-            &xml,
-            "-i",
-            "127.0.0.1",
-            "-p",
-            &port.to_string(),
-            "-m",
-            "1",
-            "-d",
-            "0",
-        ],
-        60,
-    );
+    let (port, peer) = sipp_callee(name, "uas_ring.xml", 0);
     let gw = Gateway::start_with_media_timeouts(name, &trunk(port, ""), [2, 60]);
     let res = gw.twirp(
         "livekit.SIP/CreateSIPParticipant",
