@@ -17,6 +17,9 @@ use gateway::call::Gateway;
 use gateway::config::Config;
 use gateway::sip::shell::{self, ShellConfig, SipHandle};
 use room_link::embedded::{EmbeddedConfig, EmbeddedRooms};
+use room_link::{JoinRequest, MediaCapabilities, RoomEvent, RoomLink as _};
+use rtp_relay::analysis;
+use rtp_relay::codec::{Codec, CodecKind, g711};
 use sip_core::{Body, Endpoint, Event, Reply};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
@@ -82,20 +85,29 @@ fn spawn_callee(
 }
 
 async fn gateway_to(callee: SocketAddr) -> Arc<Gateway> {
+    gateway_and_rooms(callee).await.0
+}
+
+/// The gateway and its embedded rooms (for a test participant of its own).
+async fn gateway_and_rooms(callee: SocketAddr) -> (Arc<Gateway>, Arc<EmbeddedRooms>) {
     let mut config = Config::embedded_default().expect("default config");
     config.sip.listen = "127.0.0.1:0".parse().expect("addr");
     config.outbound_trunks[0].address = callee.to_string();
     let (sip, events) = sip_stack().await;
     let rooms = Arc::new(EmbeddedRooms::new(EmbeddedConfig::default()));
     let catalog = control::Catalog::open(None, config.catalog_entries()).expect("catalog");
-    let gw = Gateway::new(Arc::new(config), catalog, sip, rooms, 5).expect("gateway");
+    let gw = Gateway::new(Arc::new(config), catalog, sip, rooms.clone(), 5).expect("gateway");
     tokio::spawn(gw.clone().run_events(events));
-    gw
+    (gw, rooms)
 }
 
 fn request(ringing_timeout_s: u64, wait: bool) -> CreateCall {
+    request_with(ringing_timeout_s, wait, false)
+}
+
+fn request_with(ringing_timeout_s: u64, wait: bool, play_dialtone: bool) -> CreateCall {
     let json = format!(
-        r#"{{"sipTrunkId":"ST_local","sipCallTo":"+15550199999","roomName":"sim","waitUntilAnswered":{wait},"ringingTimeout":"{ringing_timeout_s}s"}}"#
+        r#"{{"sipTrunkId":"ST_local","sipCallTo":"+15550199999","roomName":"sim","waitUntilAnswered":{wait},"ringingTimeout":"{ringing_timeout_s}s","playDialtone":{play_dialtone}}}"#
     );
     let pb: CreateSipParticipantRequest = serde_json::from_str(&json).expect("request JSON");
     CreateCall::from_proto(pb).expect("valid request")
@@ -358,5 +370,84 @@ async fn ring_out_is_reported_when_the_timer_fires_even_if_the_callee_ignores_ca
     assert!(
         took >= ringing && took < ringing + TOLERANCE,
         "answered after {took:?}"
+    );
+}
+
+/// What a participant already in the room hears during the first `listen` of an outbound
+/// call whose callee answers after 5 s, as 8 kHz PCM.
+async fn room_hears_while_ringing(play_dialtone: bool, listen: Duration) -> Vec<i16> {
+    let (callee, events) = sip_stack().await;
+    spawn_callee(callee.clone(), events, Some(Duration::from_secs(5)));
+    let (gw, rooms) = gateway_and_rooms(callee.local_addr()).await;
+    let pcmu = Codec::with_default_pt(CodecKind::Pcmu);
+    let listener = rooms
+        .join(
+            JoinRequest {
+                room: "sim".into(),
+                identity: "listener".into(),
+                name: "listener".into(),
+                attributes: Vec::new(),
+                media: MediaCapabilities {
+                    codecs: vec![pcmu],
+                    telephone_event: None,
+                    ptime: Duration::from_millis(20),
+                },
+            },
+            Instant::now().into_std() + Duration::from_secs(5),
+        )
+        .await
+        .expect("listener joins");
+    let deadline =
+        timings().deadline_for_create(Instant::now().into_std(), Duration::from_secs(30), false);
+    let info = gw
+        .create_call(request_with(30, false, play_dialtone), deadline, None)
+        .await
+        .expect("dialing");
+    assert_ne!(info.state, CallState::Active);
+    let mut heard = Vec::new();
+    let until = Instant::now() + listen;
+    while let Ok(Some(event)) = tokio::time::timeout_at(until, listener.recv()).await {
+        if let RoomEvent::Audio(frame) = event {
+            if frame.payload_type == pcmu.payload_type {
+                heard.extend(frame.payload.iter().map(|&b| g711::decode_ulaw(b)));
+            }
+        }
+    }
+    gw.hangup_call(
+        info.call_id,
+        timings().deadline_for_short_op(Instant::now().into_std()),
+    )
+    .await
+    .expect("hangup");
+    assert!(all_calls_end(&gw, deadline).await, "the call did not end");
+    heard
+}
+
+/// `play_dialtone`: while the callee rings, the room hears the ringback tone (440 + 480 Hz,
+/// on for the first 2 s of its cadence); without it, the SIP participant is silent.
+#[tokio::test(start_paused = true)]
+async fn play_dialtone_plays_ringback_into_the_room_while_ringing() {
+    let heard = room_hears_while_ringing(true, Duration::from_millis(1800)).await;
+    // The room's jitter buffer and mixer take a few frames; judge the last second.
+    let tail = &heard[heard.len().saturating_sub(8000)..];
+    assert_eq!(
+        tail.len(),
+        8000,
+        "a second of room audio ({} samples)",
+        heard.len()
+    );
+    let ringback =
+        analysis::tone_fraction(tail, 8000, 440.0) + analysis::tone_fraction(tail, 8000, 480.0);
+    assert!(
+        ringback > 0.8,
+        "ringback is {ringback:.2} of the room audio, at {:.1} dBFS",
+        analysis::rms_dbfs(tail)
+    );
+
+    let quiet = room_hears_while_ringing(false, Duration::from_millis(1800)).await;
+    assert!(
+        analysis::rms_dbfs(&quiet) < -60.0,
+        "without play_dialtone the room hears {:.1} dBFS",
+        analysis::rms_dbfs(&quiet)
     );
 }

@@ -26,6 +26,7 @@ use rtp_relay::rtp::{RtpHeader, RtpPacket};
 use tokio::sync::mpsc;
 
 use super::MediaRoutes;
+use super::ringback::RoomStreamStart;
 use crate::media::{
     EndpointConfig, LegSpec, MediaEngine, MediaError, MediaEventKind, MediaId, MediaPort, MediaRx,
     MediaTag, MediaTx,
@@ -189,6 +190,9 @@ pub struct PumpSetup {
     pub session: Arc<RoomSession>,
     /// Seeds SSRC, sequence and timestamp of the stream toward the phone (RFC 3550 §5.1).
     pub seed: u64,
+    /// Where the ringback tone's stream toward the room left off: the phone's audio then
+    /// continues its sequence and timestamp line.
+    pub room_stream: Option<RoomStreamStart>,
 }
 
 /// Runs the pump until the room closes, the media fails or times out, or the task is
@@ -203,8 +207,17 @@ pub async fn run(
         negotiated,
         session,
         seed,
+        room_stream,
     } = setup;
-    let result = pump(phone, negotiated, &session, seed, &mut commands).await;
+    let result = pump(
+        phone,
+        negotiated,
+        &session,
+        seed,
+        room_stream,
+        &mut commands,
+    )
+    .await;
     let _ = events.send(result).await;
 }
 
@@ -214,11 +227,13 @@ async fn pump(
     negotiated: NegotiatedMedia,
     session: &RoomSession,
     seed: u64,
+    room_stream: Option<RoomStreamStart>,
     commands: &mut mpsc::Receiver<PumpCommand>,
 ) -> PumpEvent {
     let room_codec = session.info().media.codec;
     let phone_codec = negotiated.codec;
     let mut state = Pump::new(&negotiated, room_codec, phone_codec, seed);
+    state.to_room_line = Continue::from(room_stream);
     let mut out = vec![0u8; MAX_PACKET];
     let mut dtmf_tick = tokio::time::interval(state.ptime);
     dtmf_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -260,6 +275,42 @@ async fn pump(
     }
 }
 
+/// Moves a stream onto the sequence and timestamp line another stream left (the ringback's):
+/// the first frame lands on the given start, later ones keep their distance to it, and the
+/// first one carries the marker bit (a new talkspurt, RFC 3551 §4.1).
+#[derive(Debug, Default)]
+struct Continue {
+    start: Option<RoomStreamStart>,
+    offsets: Option<(u16, u32)>,
+}
+
+impl From<Option<RoomStreamStart>> for Continue {
+    fn from(start: Option<RoomStreamStart>) -> Self {
+        Continue {
+            start,
+            offsets: None,
+        }
+    }
+}
+
+impl Continue {
+    fn map(&mut self, sequence: u16, timestamp: u32, marker: bool) -> (u16, u32, bool) {
+        let Some(start) = self.start else {
+            return (sequence, timestamp, marker);
+        };
+        let first = self.offsets.is_none();
+        let (ds, dt) = *self.offsets.get_or_insert((
+            start.sequence.wrapping_sub(sequence),
+            start.timestamp.wrapping_sub(timestamp),
+        ));
+        (
+            sequence.wrapping_add(ds),
+            timestamp.wrapping_add(dt),
+            marker || first,
+        )
+    }
+}
+
 struct Pump {
     local_pt: u8,
     local_te: Option<u8>,
@@ -270,6 +321,8 @@ struct Pump {
     to_room: Option<Transcoder>,
     to_phone: Option<Transcoder>,
     room_pt: u8,
+    /// Sequence and timestamp line of the stream toward the room.
+    to_room_line: Continue,
     // The stream toward the phone.
     ssrc: u32,
     seq: u16,
@@ -327,6 +380,7 @@ impl Pump {
             ),
             to_phone: transcoder(room, phone),
             room_pt: room.payload_type,
+            to_room_line: Continue::default(),
             ssrc: mix(1) as u32,
             seq: mix(2) as u16,
             ts_offset: None,
@@ -363,11 +417,14 @@ impl Pump {
         let payload = Bytes::copy_from_slice(rtp.payload());
         match &mut self.to_room {
             None => {
+                let (sequence, timestamp, marker) =
+                    self.to_room_line
+                        .map(rtp.sequence(), rtp.timestamp(), rtp.marker());
                 let _ = session.send_audio(AudioFrame {
                     payload_type: self.room_pt,
-                    sequence: rtp.sequence(),
-                    timestamp: rtp.timestamp(),
-                    marker: rtp.marker(),
+                    sequence,
+                    timestamp,
+                    marker,
                     payload,
                 });
             }
@@ -380,11 +437,14 @@ impl Pump {
                 };
                 if transcoder.push(input).is_ok() {
                     while let Some(frame) = transcoder.poll_frame() {
+                        let (sequence, timestamp, marker) =
+                            self.to_room_line
+                                .map(frame.sequence, frame.timestamp, frame.marker);
                         let _ = session.send_audio(AudioFrame {
                             payload_type: frame.payload_type,
-                            sequence: frame.sequence,
-                            timestamp: frame.timestamp,
-                            marker: frame.marker,
+                            sequence,
+                            timestamp,
+                            marker,
                             payload: frame.payload,
                         });
                     }
@@ -650,5 +710,26 @@ mod tests {
             first_of_2 >= last_of_1 + DTMF_PAUSE,
             "1 ended at {last_of_1:?}, 2 began at {first_of_2:?}"
         );
+    }
+
+    #[test]
+    fn the_phone_stream_continues_where_the_ringback_left_off() {
+        // Without a ringback the phone's numbering passes unchanged.
+        let mut none = Continue::from(None);
+        assert_eq!(none.map(7, 1000, false), (7, 1000, false));
+
+        let mut line = Continue::from(Some(RoomStreamStart {
+            sequence: 65_535,
+            timestamp: u32::MAX - 100,
+        }));
+        // The first frame lands on the start, marked as a new talkspurt ...
+        assert_eq!(line.map(500, 8000, false), (65_535, u32::MAX - 100, true));
+        // ... later ones keep their distance to it, across the wrap-around, loss included.
+        assert_eq!(line.map(501, 8160, false), (0, 59, false));
+        assert_eq!(line.map(503, 8480, false), (2, 379, false));
+        // A late packet stays before the ones after it.
+        assert_eq!(line.map(502, 8320, false), (1, 219, false));
+        // The phone's own marker bits pass.
+        assert_eq!(line.map(504, 8640, true), (3, 539, true));
     }
 }

@@ -6,6 +6,7 @@ mod media;
 pub mod metrics;
 mod outbound;
 pub mod registry;
+mod ringback;
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};

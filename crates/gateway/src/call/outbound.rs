@@ -19,6 +19,7 @@ use tracing::Instrument as _;
 use super::media::{self, PhoneMedia, PumpCommand, PumpEvent, PumpSetup};
 use super::metrics as m;
 use super::registry::{CallCommand, CallUpdater};
+use super::ringback::{Ringback, RoomStreamStart};
 use super::{Gateway, ResolvedTrunk};
 
 /// What the API waiter learns from the call.
@@ -209,6 +210,9 @@ impl OutboundCall {
         let max_duration = tokio::time::sleep(req.max_call_duration);
         tokio::pin!(max_duration);
         let mut local_end: Option<(EndCause, Option<TimeoutCause>)> = None;
+        // `play_dialtone`: the room hears ringback from the room join until the answer.
+        let mut ringback: Option<Ringback> = None;
+        let mut room_stream: Option<RoomStreamStart> = None;
 
         let (cause, sip_status, timeout) = loop {
             tokio::select! {
@@ -216,12 +220,16 @@ impl OutboundCall {
                     room_joined = true;
                     match joined {
                         Ok(Ok(session)) => {
-                            res.session = Some(Arc::new(session));
+                            let session = Arc::new(session);
+                            if req.play_dialtone && answered_at.is_none() {
+                                ringback = Some(Ringback::start(session.clone(), gw.next_seed()));
+                            }
+                            res.session = Some(session);
                             if !dialing_reported {
                                 dialing_reported = true;
                                 let _ = progress.try_send(Progress::Dialing);
                             }
-                            maybe_start_pump(&gw, &mut res, &mut phone, &negotiated, &pump_tx, &mut pump_cmd_rx);
+                            maybe_start_pump(&gw, &mut res, &mut phone, &negotiated, room_stream, &pump_tx, &mut pump_cmd_rx);
                         }
                         _ => {
                             tracing::warn!("room leg failed to join");
@@ -263,6 +271,9 @@ impl OutboundCall {
                             // The waiter hears of the answer first; the media starts right
                             // after (a round trip to a media worker).
                             let _ = progress.try_send(Progress::Answered);
+                            if let Some(tone) = ringback.take() {
+                                room_stream = tone.stop().await;
+                            }
                             if let (Some(port), Some(neg)) = (rtp.take(), &negotiated) {
                                 match gw.start_phone_media(port, neg).await {
                                     Ok(p) => phone = Some(p),
@@ -274,7 +285,7 @@ impl OutboundCall {
                                     }
                                 }
                             }
-                            maybe_start_pump(&gw, &mut res, &mut phone, &negotiated, &pump_tx, &mut pump_cmd_rx);
+                            maybe_start_pump(&gw, &mut res, &mut phone, &negotiated, room_stream, &pump_tx, &mut pump_cmd_rx);
                             if !req.dtmf.is_empty() {
                                 let _ = pump_cmd_tx.try_send(PumpCommand::SendDigits(req.dtmf.clone()));
                             }
@@ -327,6 +338,7 @@ impl OutboundCall {
             m::call_duration(at.elapsed());
         }
         // Teardown: media first, then the room leg (awaited, bounded by the link itself).
+        drop(ringback);
         if let Some(pump) = res.pump.take() {
             pump.abort();
             let _ = pump.await;
@@ -361,6 +373,7 @@ fn maybe_start_pump(
     res: &mut Resources,
     phone: &mut Option<PhoneMedia>,
     negotiated: &Option<room_link::offer_answer::NegotiatedMedia>,
+    room_stream: Option<RoomStreamStart>,
     events: &mpsc::Sender<PumpEvent>,
     commands: &mut Option<mpsc::Receiver<PumpCommand>>,
 ) {
@@ -378,6 +391,7 @@ fn maybe_start_pump(
         negotiated: *neg,
         session: session.clone(),
         seed: gw.next_seed(),
+        room_stream,
     };
     res.pump = Some(tokio::spawn(media::run(setup, commands, events.clone())));
 }

@@ -521,6 +521,7 @@ impl Gateway {
                                 negotiated,
                                 session: s.clone(),
                                 seed: self.next_seed(),
+                                room_stream: None,
                             },
                             cmd_rx,
                             pump_tx.clone(),
