@@ -5,6 +5,10 @@
 //! Pins the incident in DESIGN.md: a hidden timeout anywhere on this path would end the ring
 //! before `ringing_timeout`. Each case runs with tracing enabled and disabled and must give the
 //! same timings (tracing only observes).
+//!
+//! The room's side of ringing is tested here too: the ringback tone of `play_dialtone` (in
+//! paused time) and early media from a callee's 183 (in real time: the RTP crosses the media
+//! engine's worker threads).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -17,9 +21,10 @@ use gateway::call::Gateway;
 use gateway::config::Config;
 use gateway::sip::shell::{self, ShellConfig, SipHandle};
 use room_link::embedded::{EmbeddedConfig, EmbeddedRooms};
-use room_link::{JoinRequest, MediaCapabilities, RoomEvent, RoomLink as _};
+use room_link::{JoinRequest, MediaCapabilities, RoomEvent, RoomLink as _, RoomSession};
 use rtp_relay::analysis;
 use rtp_relay::codec::{Codec, CodecKind, g711};
+use rtp_relay::rtp::RtpHeader;
 use sip_core::{Body, Endpoint, Event, Reply};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
@@ -379,24 +384,7 @@ async fn room_hears_while_ringing(play_dialtone: bool, listen: Duration) -> Vec<
     let (callee, events) = sip_stack().await;
     spawn_callee(callee.clone(), events, Some(Duration::from_secs(5)));
     let (gw, rooms) = gateway_and_rooms(callee.local_addr()).await;
-    let pcmu = Codec::with_default_pt(CodecKind::Pcmu);
-    let listener = rooms
-        .join(
-            JoinRequest {
-                room: "sim".into(),
-                identity: "listener".into(),
-                name: "listener".into(),
-                attributes: Vec::new(),
-                media: MediaCapabilities {
-                    codecs: vec![pcmu],
-                    telephone_event: None,
-                    ptime: Duration::from_millis(20),
-                },
-            },
-            Instant::now().into_std() + Duration::from_secs(5),
-        )
-        .await
-        .expect("listener joins");
+    let listener = listen_in(&rooms).await;
     let deadline =
         timings().deadline_for_create(Instant::now().into_std(), Duration::from_secs(30), false);
     let info = gw
@@ -404,15 +392,7 @@ async fn room_hears_while_ringing(play_dialtone: bool, listen: Duration) -> Vec<
         .await
         .expect("dialing");
     assert_ne!(info.state, CallState::Active);
-    let mut heard = Vec::new();
-    let until = Instant::now() + listen;
-    while let Ok(Some(event)) = tokio::time::timeout_at(until, listener.recv()).await {
-        if let RoomEvent::Audio(frame) = event {
-            if frame.payload_type == pcmu.payload_type {
-                heard.extend(frame.payload.iter().map(|&b| g711::decode_ulaw(b)));
-            }
-        }
-    }
+    let heard = hear(&listener, Instant::now() + listen).await;
     gw.hangup_call(
         info.call_id,
         timings().deadline_for_short_op(Instant::now().into_std()),
@@ -450,4 +430,189 @@ async fn play_dialtone_plays_ringback_into_the_room_while_ringing() {
         "without play_dialtone the room hears {:.1} dBFS",
         analysis::rms_dbfs(&quiet)
     );
+}
+
+/// A participant of our own in the room `sim`, receiving PCMU.
+async fn listen_in(rooms: &EmbeddedRooms) -> RoomSession {
+    rooms
+        .join(
+            JoinRequest {
+                room: "sim".into(),
+                identity: "listener".into(),
+                name: "listener".into(),
+                attributes: Vec::new(),
+                media: MediaCapabilities {
+                    codecs: vec![Codec::with_default_pt(CodecKind::Pcmu)],
+                    telephone_event: None,
+                    ptime: Duration::from_millis(20),
+                },
+            },
+            Instant::now().into_std() + Duration::from_secs(5),
+        )
+        .await
+        .expect("listener joins")
+}
+
+/// What `listener` hears until `until`, as 8 kHz PCM.
+async fn hear(listener: &RoomSession, until: Instant) -> Vec<i16> {
+    let mut heard = Vec::new();
+    while let Ok(Some(event)) = tokio::time::timeout_at(until, listener.recv()).await {
+        if let RoomEvent::Audio(frame) = event {
+            if frame.payload_type == Codec::with_default_pt(CodecKind::Pcmu).payload_type {
+                heard.extend(frame.payload.iter().map(|&b| g711::decode_ulaw(b)));
+            }
+        }
+    }
+    heard
+}
+
+/// The RTP address of an SDP body (`c=` and the first `m=` port).
+fn sdp_rtp_address(sdp: &[u8]) -> SocketAddr {
+    let text = std::str::from_utf8(sdp).expect("SDP text");
+    let ip = text
+        .lines()
+        .find_map(|l| l.strip_prefix("c=IN IP4 "))
+        .expect("c= line")
+        .trim();
+    let port = text
+        .lines()
+        .find_map(|l| l.strip_prefix("m=audio "))
+        .and_then(|rest| rest.split_whitespace().next())
+        .expect("m= line");
+    format!("{ip}:{port}").parse().expect("RTP address")
+}
+
+/// A callee with early media: 183 with an SDP answer at once, a 1 kHz PCMU tone from its own
+/// RTP socket toward the gateway from then on, 200 (the same answer) after `answer_after`.
+fn spawn_early_media_callee(
+    handle: SipHandle,
+    mut events: mpsc::Receiver<Event>,
+    answer_after: Duration,
+) {
+    tokio::spawn(async move {
+        let rtp = std::sync::Arc::new(
+            tokio::net::UdpSocket::bind("127.0.0.1:0")
+                .await
+                .expect("callee RTP"),
+        );
+        let sdp = format!(
+            "v=0\r\no=- 2 2 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio {} RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n",
+            rtp.local_addr().expect("addr").port()
+        );
+        while let Some(event) = events.recv().await {
+            match event {
+                Event::IncomingCall { call, request, .. } => {
+                    let gateway_rtp = sdp_rtp_address(&request.body());
+                    let (h, sdp, rtp) = (handle.clone(), sdp.clone(), rtp.clone());
+                    tokio::spawn(async move {
+                        let early = sdp.clone();
+                        let _ = h
+                            .with(move |ep, now| {
+                                ep.respond(now, call, Reply::with_body(183, Body::sdp(early)))
+                            })
+                            .await;
+                        let tone = tokio::spawn(send_tone(rtp, gateway_rtp, 1000.0));
+                        tokio::time::sleep(answer_after).await;
+                        let _ = h
+                            .with(move |ep, now| {
+                                ep.respond(now, call, Reply::with_body(200, Body::sdp(sdp)))
+                            })
+                            .await;
+                        let _ = tone.await;
+                    });
+                }
+                Event::Request { request, .. } => {
+                    let _ = handle
+                        .with(move |ep, now| ep.reply(now, request, Reply::status(200)))
+                        .await;
+                }
+                _ => {}
+            }
+        }
+    });
+}
+
+/// Sends 10 s of a `freq` Hz tone as 20 ms PCMU packets.
+async fn send_tone(socket: std::sync::Arc<tokio::net::UdpSocket>, to: SocketAddr, freq: f64) {
+    let mut tick = tokio::time::interval(Duration::from_millis(20));
+    let mut phase = 0f64;
+    for n in 0..500u16 {
+        tick.tick().await;
+        let payload: Vec<u8> = (0..160)
+            .map(|_| {
+                phase += freq / 8000.0;
+                g711::encode_ulaw(((phase * std::f64::consts::TAU).sin() * 8000.0) as i16)
+            })
+            .collect();
+        let header = RtpHeader {
+            marker: n == 0,
+            payload_type: 0,
+            sequence: n,
+            timestamp: u32::from(n) * 160,
+            ssrc: 0x0ea7_1e00,
+        };
+        let mut packet = [0u8; 172];
+        let len = header.write(&payload, &mut packet).expect("RTP");
+        if socket.send_to(&packet[..len], to).await.is_err() {
+            return;
+        }
+    }
+}
+
+/// Early media: a callee that answers 183 with SDP and sends audio before its 200 is heard
+/// in the room while the call still rings, and the call goes on after the answer.
+#[tokio::test]
+async fn early_media_from_a_183_reaches_the_room_before_the_answer() {
+    let (callee, events) = sip_stack().await;
+    spawn_early_media_callee(callee.clone(), events, Duration::from_secs(2));
+    let (gw, rooms) = gateway_and_rooms(callee.local_addr()).await;
+    let listener = listen_in(&rooms).await;
+    let deadline =
+        timings().deadline_for_create(Instant::now().into_std(), Duration::from_secs(30), false);
+    let info = gw
+        .create_call(request_with(30, false, false), deadline, None)
+        .await
+        .expect("dialing");
+    let early = hear(&listener, Instant::now() + Duration::from_millis(1500)).await;
+    let state = gw
+        .get_call(info.call_id.clone(), deadline)
+        .await
+        .expect("call")
+        .state;
+    assert_ne!(
+        state,
+        CallState::Active,
+        "answered before the early audio was judged"
+    );
+    let tail = &early[early.len().saturating_sub(4000)..];
+    assert_eq!(
+        tail.len(),
+        4000,
+        "early audio heard: {} samples",
+        early.len()
+    );
+    let tone = analysis::tone_fraction(tail, 8000, 1000.0);
+    assert!(
+        tone > 0.8,
+        "1 kHz is {tone:.2} of the early room audio, at {:.1} dBFS",
+        analysis::rms_dbfs(tail)
+    );
+
+    // After the answer the same media goes on.
+    let later = hear(&listener, Instant::now() + Duration::from_millis(1500)).await;
+    let state = gw
+        .get_call(info.call_id.clone(), deadline)
+        .await
+        .expect("call")
+        .state;
+    assert_eq!(state, CallState::Active);
+    let tail = &later[later.len().saturating_sub(4000)..];
+    assert!(analysis::tone_fraction(tail, 8000, 1000.0) > 0.8);
+    gw.hangup_call(
+        info.call_id,
+        timings().deadline_for_short_op(Instant::now().into_std()),
+    )
+    .await
+    .expect("hangup");
+    assert!(all_calls_end(&gw, deadline).await, "the call did not end");
 }

@@ -29,7 +29,7 @@ use super::MediaRoutes;
 use super::ringback::RoomStreamStart;
 use crate::media::{
     EndpointConfig, LegSpec, MediaEngine, MediaError, MediaEventKind, MediaId, MediaPort, MediaRx,
-    MediaTag, MediaTx,
+    MediaTag, MediaTx, Side,
 };
 
 /// How long each sent DTMF digit lasts (ITU-T Q.24 asks for at least 40 ms; 100 ms with a
@@ -105,9 +105,10 @@ impl Drop for Endpoint {
     }
 }
 
-/// The phone's RTP through the media engine, from the answer to the end of the call: what
-/// arrives (validated and latched by the engine's worker), a way to send toward the
-/// latched peer, and the engine's events for the call. Released when dropped.
+/// The phone's RTP through the media engine, from the answer (or the early media before it)
+/// to the end of the call: what arrives (validated and latched by the engine's worker), a
+/// way to send toward the latched peer, and the engine's events for the call. Released when
+/// dropped.
 pub struct PhoneMedia {
     rx: MediaRx,
     tx: MediaTx,
@@ -117,7 +118,8 @@ pub struct PhoneMedia {
 
 impl PhoneMedia {
     /// Turns the call's allocated port into an engine endpoint for the negotiated media,
-    /// with the media timeouts of `[rtp]` armed from now.
+    /// with the media timeouts of `[rtp]` armed from now, or, while `ringing` (early media),
+    /// off until [`PhoneControl::answered`].
     ///
     /// # Errors
     /// When the engine refuses the endpoint (RTCP port unavailable, engine stopped).
@@ -127,6 +129,7 @@ impl PhoneMedia {
         port: MediaPort,
         negotiated: &NegotiatedMedia,
         tag: MediaTag,
+        ringing: bool,
     ) -> Result<Self, MediaError> {
         // The phone sends with the payload types we declared (RFC 3264 §5.1).
         let mut leg = LegSpec::new(Codec {
@@ -146,7 +149,7 @@ impl PhoneMedia {
             tag,
             leg,
             timeouts: engine.default_timeouts(),
-            ringing: false,
+            ringing,
             queue: PHONE_QUEUE,
         };
         match engine.endpoint(port, config).await {
@@ -168,6 +171,15 @@ impl PhoneMedia {
         }
     }
 
+    /// A handle on the endpoint's settings that stays with the call when the pump takes the
+    /// media.
+    pub fn control(&self) -> PhoneControl {
+        PhoneControl {
+            engine: self._endpoint.engine.clone(),
+            id: self._endpoint.id,
+        }
+    }
+
     /// The next packet from the phone; `None` once the engine stopped.
     pub async fn recv(&mut self) -> Option<Bytes> {
         self.rx.recv().await
@@ -177,6 +189,38 @@ impl PhoneMedia {
     /// packet, as UDP may.
     pub fn send(&self, packet: &[u8]) {
         let _ = self.tx.send(packet);
+    }
+}
+
+/// Settings of a running phone endpoint.
+#[derive(Clone)]
+pub struct PhoneControl {
+    engine: MediaEngine,
+    id: MediaId,
+}
+
+impl PhoneControl {
+    /// The call was answered: the media timeouts are armed from now.
+    ///
+    /// # Errors
+    /// When the endpoint is gone or the engine stopped.
+    pub async fn answered(&self) -> Result<(), MediaError> {
+        self.engine.set_ringing(self.id, false).await
+    }
+
+    /// The final answer moved the phone's media elsewhere than the early answer did.
+    ///
+    /// # Errors
+    /// When the endpoint is gone or the engine stopped.
+    pub async fn set_remote(&self, negotiated: &NegotiatedMedia) -> Result<(), MediaError> {
+        self.engine
+            .set_remote(
+                self.id,
+                Side::A,
+                Some(negotiated.remote_rtp),
+                negotiated.remote_rtcp,
+            )
+            .await
     }
 }
 

@@ -266,9 +266,18 @@ impl Gateway {
         &self,
         port: MediaPort,
         negotiated: &room_link::offer_answer::NegotiatedMedia,
+        ringing: bool,
     ) -> Result<media::PhoneMedia, crate::media::MediaError> {
         let tag = MediaTag(self.next_seed());
-        media::PhoneMedia::start(&self.media, &self.media_routes, port, negotiated, tag).await
+        media::PhoneMedia::start(
+            &self.media,
+            &self.media_routes,
+            port,
+            negotiated,
+            tag,
+            ringing,
+        )
+        .await
     }
 
     fn media_config(&self, media: &MediaOptions) -> MediaConfig {

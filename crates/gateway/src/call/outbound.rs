@@ -16,7 +16,7 @@ use sip_core::{Body, EndReason, Event, InviteOptions};
 use tokio::sync::{mpsc, oneshot};
 use tracing::Instrument as _;
 
-use super::media::{self, PhoneMedia, PumpCommand, PumpEvent, PumpSetup};
+use super::media::{self, PhoneControl, PhoneMedia, PumpCommand, PumpEvent, PumpSetup};
 use super::metrics as m;
 use super::registry::{CallCommand, CallUpdater};
 use super::ringback::{Ringback, RoomStreamStart};
@@ -213,6 +213,8 @@ impl OutboundCall {
         // `play_dialtone`: the room hears ringback from the room join until the answer.
         let mut ringback: Option<Ringback> = None;
         let mut room_stream: Option<RoomStreamStart> = None;
+        // Set when the phone's media started from a provisional response (early media).
+        let mut early_media: Option<PhoneControl> = None;
 
         let (cause, sip_status, timeout) = loop {
             tokio::select! {
@@ -241,20 +243,65 @@ impl OutboundCall {
                 event = sip_events.recv() => {
                     let Some(event) = event else { break (EndCause::Error, None, None) };
                     match event {
-                        Event::Progress { status, .. } if status > 100 => {
+                        Event::Progress { status, response, .. } if status > 100 => {
                             if first_provisional.is_none() {
                                 first_provisional = Some(Instant::now());
                                 m::post_dial_delay(invite_sent.elapsed());
                             }
                             updater.set_state(CallState::Ringing);
+                            // Early media (RFC 3960 §3.1, the gateway model): a provisional
+                            // response with an SDP answer starts the phone's media before the
+                            // answer, so the room hears the network's ringback or
+                            // announcements. The media timeouts stay off until the answer.
+                            if negotiated.is_none() && carries_sdp(&response) {
+                                match process_answer(&media_cfg, &response.body()) {
+                                    Ok(neg) => {
+                                        let Some(port) = rtp.take() else { continue };
+                                        match gw.start_phone_media(port, &neg, true).await {
+                                            Ok(p) => {
+                                                tracing::info!(status, "early media");
+                                                early_media = Some(p.control());
+                                                phone = Some(p);
+                                                negotiated = Some(neg);
+                                                if let Some(tone) = ringback.take() {
+                                                    room_stream = tone.stop().await;
+                                                }
+                                                maybe_start_pump(&gw, &mut res, &mut phone, &negotiated, room_stream, &pump_tx, &mut pump_cmd_rx);
+                                            }
+                                            Err(err) => {
+                                                tracing::warn!(%err, "cannot start the phone's media; hanging up");
+                                                local_end = Some((EndCause::Error, None));
+                                                hangup_sip(&gw, sip_call).await;
+                                            }
+                                        }
+                                    }
+                                    Err(err) => {
+                                        tracing::info!(%err, status, "provisional SDP unusable: no early media");
+                                    }
+                                }
+                            }
                         }
                         Event::Answered { response, .. } => {
                             answered_at = Some(Instant::now());
                             m::ring_duration("answered", None, invite_sent.elapsed());
                             m::answer_delay(invite_sent.elapsed());
-                            match process_answer(&media_cfg, &response.body()) {
-                                Ok(neg) => negotiated = Some(neg),
-                                Err(err) => {
+                            match (process_answer(&media_cfg, &response.body()), &early_media, &negotiated) {
+                                (Ok(neg), Some(control), Some(early)) => {
+                                    // Without reliable provisionals (RFC 3262) the 2xx repeats
+                                    // the early answer; a new address is followed, a new codec
+                                    // would need a new pump and is not taken.
+                                    if neg.codec != early.codec {
+                                        tracing::warn!(early = ?early.codec, answer = ?neg.codec, "the answer changed the early media's codec; keeping the early one");
+                                    } else if (neg.remote_rtp, neg.remote_rtcp) != (early.remote_rtp, early.remote_rtcp) {
+                                        if let Err(err) = control.set_remote(&neg).await {
+                                            tracing::warn!(%err, "cannot move the phone's media to the answer's address");
+                                        }
+                                    }
+                                }
+                                (Ok(neg), _, _) => negotiated = Some(neg),
+                                // The early answer stands when the 2xx carries none.
+                                (Err(_), Some(_), _) if !carries_sdp(&response) => {}
+                                (Err(err), _, _) => {
                                     tracing::warn!(%err, "unusable SDP answer; hanging up");
                                     local_end = Some((EndCause::Error, None));
                                     hangup_sip(&gw, sip_call).await;
@@ -274,8 +321,12 @@ impl OutboundCall {
                             if let Some(tone) = ringback.take() {
                                 room_stream = tone.stop().await;
                             }
-                            if let (Some(port), Some(neg)) = (rtp.take(), &negotiated) {
-                                match gw.start_phone_media(port, neg).await {
+                            if let Some(control) = &early_media {
+                                if let Err(err) = control.answered().await {
+                                    tracing::warn!(%err, "cannot arm the media timeouts");
+                                }
+                            } else if let (Some(port), Some(neg)) = (rtp.take(), &negotiated) {
+                                match gw.start_phone_media(port, neg, false).await {
                                     Ok(p) => phone = Some(p),
                                     Err(err) => {
                                         tracing::warn!(%err, "cannot start the phone's media; hanging up");
@@ -394,6 +445,14 @@ fn maybe_start_pump(
         room_stream,
     };
     res.pump = Some(tokio::spawn(media::run(setup, commands, events.clone())));
+}
+
+/// Whether a response carries an SDP body (`Content-Type: application/sdp`, RFC 3264).
+fn carries_sdp(response: &sip_core::Inbound) -> bool {
+    !response.body().is_empty()
+        && response
+            .content_type()
+            .is_some_and(|t| t.trim().to_ascii_lowercase().starts_with("application/sdp"))
 }
 
 async fn hangup_sip(gw: &Gateway, call: sip_core::CallHandle) {

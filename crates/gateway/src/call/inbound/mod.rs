@@ -637,7 +637,7 @@ impl Gateway {
         negotiated: &NegotiatedMedia,
     ) -> Option<PhoneMedia> {
         let port = rtp.take()?;
-        match self.start_phone_media(port, negotiated).await {
+        match self.start_phone_media(port, negotiated, false).await {
             Ok(p) => Some(p),
             Err(err) => {
                 tracing::warn!(%err, "cannot start the phone's media");
