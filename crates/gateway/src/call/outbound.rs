@@ -223,7 +223,8 @@ impl OutboundCall {
                     match joined {
                         Ok(Ok(session)) => {
                             let session = Arc::new(session);
-                            if req.play_dialtone && answered_at.is_none() {
+                            // Not once the phone's media runs (answered, or early media).
+                            if req.play_dialtone && negotiated.is_none() {
                                 ringback = Some(Ringback::start(session.clone(), gw.next_seed()));
                             }
                             res.session = Some(session);
