@@ -41,6 +41,7 @@ use rtp_relay::rtp::{RtpHeader, RtpPacket};
 use rtp_relay::tone::{Cadence, ToneGenerator, ToneSpec};
 
 mod phone_io;
+mod uring_relay;
 
 /// RTP header (12) + 20 ms of G.711 (160).
 const PCMU_PACKET: usize = 172;
@@ -194,6 +195,11 @@ struct RunArgs {
     /// Pass-through only.
     #[arg(long)]
     plain_tokio: bool,
+    /// Like `--plain-tokio`, with the system calls batched through io_uring (one receive in
+    /// flight per socket, one `io_uring_enter` per loop, no `epoll_wait`): what the socket
+    /// API costs without per-packet system calls. Pass-through only.
+    #[arg(long, conflicts_with = "plain_tokio")]
+    plain_uring: bool,
     /// First port of the relay's range.
     #[arg(long, default_value_t = 20000)]
     port_base: u16,
@@ -235,6 +241,8 @@ struct RelayArgs {
     worker_priority: u8,
     #[arg(long)]
     plain_tokio: bool,
+    #[arg(long)]
+    plain_uring: bool,
 }
 
 fn main() -> Result<()> {
@@ -523,8 +531,8 @@ fn relay(args: &RelayArgs) -> Result<()> {
         let b: SocketAddr = it.next().context("phone B")?.parse()?;
         phones.push((a, b));
     }
-    if args.plain_tokio {
-        return plain_tokio_relay(&phones, lines);
+    if args.plain_tokio || args.plain_uring {
+        return plain_relay(args.plain_uring, &phones, lines);
     }
     // Two even ports per call, each with its odd neighbour; the slack covers ports other
     // processes hold in the range (the pool skips a port the OS refuses).
@@ -612,20 +620,18 @@ fn relay(args: &RelayArgs) -> Result<()> {
     Ok(())
 }
 
-/// The baseline relay: what a straightforward tokio relay costs on this machine. One
-/// current-thread runtime (one core, like one media worker), two sockets per call, one task
-/// per socket that reads a datagram and sends it on from the call's other socket to the
-/// other phone. No parsing, latching or statistics: everything the engine does on top is
-/// extra work this relay does not do.
-fn plain_tokio_relay(
+/// The baseline relays: what a straightforward relay costs on this machine. Two sockets per
+/// call, one thread (one core, like one media worker); what arrives on one socket is sent
+/// on from the call's other socket to the other phone. No parsing, latching or statistics:
+/// everything the engine does on top is extra work these relays do not do. `uring`: through
+/// io_uring ([`uring_relay`]); else a current-thread tokio runtime with one task per socket.
+fn plain_relay(
+    uring: bool,
     phones: &[(SocketAddr, SocketAddr)],
     lines: impl Iterator<Item = std::io::Result<String>>,
 ) -> Result<()> {
     use std::sync::atomic::AtomicU64;
     let received = Arc::new(AtomicU64::new(0));
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_io()
-        .build()?;
     let mut out = std::io::stdout().lock();
     let mut sockets = Vec::with_capacity(phones.len());
     for _ in phones {
@@ -640,6 +646,24 @@ fn plain_tokio_relay(
         writeln!(out, "{} {}", pair[0].local_addr()?, pair[1].local_addr()?)?;
         sockets.push(pair);
     }
+    drop(out);
+    if uring {
+        let peers = phones.iter().flat_map(|&(a, b)| [a, b]).collect();
+        let sockets = sockets.into_iter().flatten().collect();
+        let count = received.clone();
+        std::thread::Builder::new()
+            .name("plain-uring".into())
+            .spawn(move || {
+                if let Err(e) = uring_relay::run(sockets, peers, count) {
+                    eprintln!("plain-uring: {e:#}");
+                    std::process::exit(1);
+                }
+            })?;
+        return serve_count(&received, "plain io_uring relay", lines);
+    }
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .build()?;
     let stop = {
         let _guard = rt.enter();
         for ((pa, pb), [a, b]) in phones.iter().zip(sockets) {
@@ -662,6 +686,19 @@ fn plain_tokio_relay(
             .spawn(move || rt.block_on(async move { rx.await.ok() }))?;
         tx
     };
+    serve_count(&received, "plain tokio relay", lines)?;
+    drop(stop);
+    Ok(())
+}
+
+/// Tells the generator the relay is ready, then answers its requests with the count of
+/// packets received so far.
+fn serve_count(
+    received: &std::sync::atomic::AtomicU64,
+    label: &str,
+    lines: impl Iterator<Item = std::io::Result<String>>,
+) -> Result<()> {
+    let mut out = std::io::stdout().lock();
     writeln!(out, "ready")?;
     out.flush()?;
     for line in lines {
@@ -671,12 +708,11 @@ fn plain_tokio_relay(
         } else {
             writeln!(
                 out,
-                "received={count} forwarded={count} dropped=0 encoded=0 (plain tokio relay)"
+                "received={count} forwarded={count} dropped=0 encoded=0 ({label})"
             )?;
         }
         out.flush()?;
     }
-    drop(stop);
     Ok(())
 }
 
@@ -755,8 +791,8 @@ struct Load {
 fn run(args: &RunArgs) -> Result<()> {
     ensure!(args.calls > 0, "--calls must be positive");
     ensure!(
-        !args.plain_tokio || args.mode == Mode::Passthrough,
-        "--plain-tokio relays packets as they are: pass-through only"
+        !(args.plain_tokio || args.plain_uring) || args.mode == Mode::Passthrough,
+        "--plain-tokio and --plain-uring relay packets as they are: pass-through only"
     );
     ensure!(
         (1..=20_000).contains(&args.slot_us),
@@ -840,6 +876,7 @@ fn run(args: &RunArgs) -> Result<()> {
                 &args.opus_nb_max_complexity.to_string(),
             ])
             .args(args.plain_tokio.then_some("--plain-tokio"))
+            .args(args.plain_uring.then_some("--plain-uring"))
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .spawn()
@@ -1015,7 +1052,7 @@ fn run(args: &RunArgs) -> Result<()> {
         .sent_in_window
         .saturating_sub(tally.received_in_window);
     println!(
-        "mode={:?} calls={n} relay_workers={} gen_threads={threads} gen_rx_per_slot={rx_per_slot} shared_sockets={} slot_us={} relay_cpus={:?} worker_priority={} direct={} plain_tokio={} window={secs}s",
+        "mode={:?} calls={n} relay_workers={} gen_threads={threads} gen_rx_per_slot={rx_per_slot} shared_sockets={} slot_us={} relay_cpus={:?} worker_priority={} direct={} plain_tokio={} plain_uring={} window={secs}s",
         args.mode,
         args.workers,
         args.shared_sockets,
@@ -1023,7 +1060,8 @@ fn run(args: &RunArgs) -> Result<()> {
         args.relay_cpus,
         args.worker_priority,
         args.direct,
-        args.plain_tokio
+        args.plain_tokio,
+        args.plain_uring
     );
     println!(
         "packets: sent_in_window={} received_in_window={} lost={} loss={:.4}% ({:.0} pkt/s into the relay)",
