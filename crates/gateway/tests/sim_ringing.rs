@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use control::proto::livekit::CreateSipParticipantRequest;
-use control::service::{CallFilter, CallState};
+use control::service::{CallFilter, CallId, CallState};
 use control::{ApiTimings, CallService, CreateCall, TimeoutCause, TwirpCode};
 use gateway::call::Gateway;
 use gateway::config::Config;
@@ -378,28 +378,72 @@ async fn ring_out_is_reported_when_the_timer_fires_even_if_the_callee_ignores_ca
     );
 }
 
+/// An outbound call (async create) with a participant of our own already in its room.
+struct ListenedCall {
+    gw: Arc<Gateway>,
+    listener: RoomSession,
+    call_id: CallId,
+    deadline: control::Deadline,
+}
+
+impl ListenedCall {
+    async fn dial(callee: SocketAddr, play_dialtone: bool) -> Self {
+        let (gw, rooms) = gateway_and_rooms(callee).await;
+        let listener = listen_in(&rooms).await;
+        let deadline = timings().deadline_for_create(
+            Instant::now().into_std(),
+            Duration::from_secs(30),
+            false,
+        );
+        let info = gw
+            .create_call(request_with(30, false, play_dialtone), deadline, None)
+            .await
+            .expect("dialing");
+        assert_ne!(info.state, CallState::Active);
+        ListenedCall {
+            gw,
+            listener,
+            call_id: info.call_id,
+            deadline,
+        }
+    }
+
+    /// What the listener hears for `listen`, as 8 kHz PCM.
+    async fn hear(&self, listen: Duration) -> Vec<i16> {
+        hear(&self.listener, Instant::now() + listen).await
+    }
+
+    async fn state(&self) -> CallState {
+        self.gw
+            .get_call(self.call_id.clone(), self.deadline)
+            .await
+            .expect("call")
+            .state
+    }
+
+    async fn hang_up(self) {
+        self.gw
+            .hangup_call(
+                self.call_id,
+                timings().deadline_for_short_op(Instant::now().into_std()),
+            )
+            .await
+            .expect("hangup");
+        assert!(
+            all_calls_end(&self.gw, self.deadline).await,
+            "the call did not end"
+        );
+    }
+}
+
 /// What a participant already in the room hears during the first `listen` of an outbound
 /// call whose callee answers after 5 s, as 8 kHz PCM.
 async fn room_hears_while_ringing(play_dialtone: bool, listen: Duration) -> Vec<i16> {
     let (callee, events) = sip_stack().await;
     spawn_callee(callee.clone(), events, Some(Duration::from_secs(5)));
-    let (gw, rooms) = gateway_and_rooms(callee.local_addr()).await;
-    let listener = listen_in(&rooms).await;
-    let deadline =
-        timings().deadline_for_create(Instant::now().into_std(), Duration::from_secs(30), false);
-    let info = gw
-        .create_call(request_with(30, false, play_dialtone), deadline, None)
-        .await
-        .expect("dialing");
-    assert_ne!(info.state, CallState::Active);
-    let heard = hear(&listener, Instant::now() + listen).await;
-    gw.hangup_call(
-        info.call_id,
-        timings().deadline_for_short_op(Instant::now().into_std()),
-    )
-    .await
-    .expect("hangup");
-    assert!(all_calls_end(&gw, deadline).await, "the call did not end");
+    let call = ListenedCall::dial(callee.local_addr(), play_dialtone).await;
+    let heard = call.hear(listen).await;
+    call.hang_up().await;
     heard
 }
 
@@ -565,22 +609,10 @@ async fn send_tone(socket: std::sync::Arc<tokio::net::UdpSocket>, to: SocketAddr
 async fn early_media_from_a_183_reaches_the_room_before_the_answer() {
     let (callee, events) = sip_stack().await;
     spawn_early_media_callee(callee.clone(), events, Duration::from_secs(2));
-    let (gw, rooms) = gateway_and_rooms(callee.local_addr()).await;
-    let listener = listen_in(&rooms).await;
-    let deadline =
-        timings().deadline_for_create(Instant::now().into_std(), Duration::from_secs(30), false);
-    let info = gw
-        .create_call(request_with(30, false, false), deadline, None)
-        .await
-        .expect("dialing");
-    let early = hear(&listener, Instant::now() + Duration::from_millis(1500)).await;
-    let state = gw
-        .get_call(info.call_id.clone(), deadline)
-        .await
-        .expect("call")
-        .state;
+    let call = ListenedCall::dial(callee.local_addr(), false).await;
+    let early = call.hear(Duration::from_millis(1500)).await;
     assert_ne!(
-        state,
+        call.state().await,
         CallState::Active,
         "answered before the early audio was judged"
     );
@@ -599,20 +631,9 @@ async fn early_media_from_a_183_reaches_the_room_before_the_answer() {
     );
 
     // After the answer the same media goes on.
-    let later = hear(&listener, Instant::now() + Duration::from_millis(1500)).await;
-    let state = gw
-        .get_call(info.call_id.clone(), deadline)
-        .await
-        .expect("call")
-        .state;
-    assert_eq!(state, CallState::Active);
+    let later = call.hear(Duration::from_millis(1500)).await;
+    assert_eq!(call.state().await, CallState::Active);
     let tail = &later[later.len().saturating_sub(4000)..];
     assert!(analysis::tone_fraction(tail, 8000, 1000.0) > 0.8);
-    gw.hangup_call(
-        info.call_id,
-        timings().deadline_for_short_op(Instant::now().into_std()),
-    )
-    .await
-    .expect("hangup");
-    assert!(all_calls_end(&gw, deadline).await, "the call did not end");
+    call.hang_up().await;
 }
