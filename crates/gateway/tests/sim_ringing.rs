@@ -21,7 +21,7 @@ use gateway::call::Gateway;
 use gateway::config::Config;
 use gateway::sip::shell::{self, ShellConfig, SipHandle};
 use room_link::embedded::{EmbeddedConfig, EmbeddedRooms};
-use room_link::{JoinRequest, MediaCapabilities, RoomEvent, RoomLink as _, RoomSession};
+use room_link::{BoxFuture, JoinRequest, MediaCapabilities, RoomEvent, RoomLink, RoomSession};
 use rtp_relay::analysis;
 use rtp_relay::codec::{Codec, CodecKind, g711};
 use rtp_relay::rtp::RtpHeader;
@@ -90,18 +90,53 @@ fn spawn_callee(
 }
 
 async fn gateway_to(callee: SocketAddr) -> Arc<Gateway> {
-    gateway_and_rooms(callee).await.0
+    gateway_and_rooms(callee, Duration::ZERO).await.0
 }
 
-/// The gateway and its embedded rooms (for a test participant of its own).
-async fn gateway_and_rooms(callee: SocketAddr) -> (Arc<Gateway>, Arc<EmbeddedRooms>) {
+/// Embedded rooms whose joins take `delay` longer (a room server far away).
+struct SlowJoin {
+    rooms: Arc<EmbeddedRooms>,
+    delay: Duration,
+}
+
+impl RoomLink for SlowJoin {
+    fn kind(&self) -> &'static str {
+        "slow-embedded"
+    }
+
+    fn join(
+        &self,
+        req: JoinRequest,
+        deadline: std::time::Instant,
+    ) -> BoxFuture<'_, Result<RoomSession, room_link::Error>> {
+        Box::pin(async move {
+            tokio::time::sleep(self.delay).await;
+            self.rooms.join(req, deadline).await
+        })
+    }
+}
+
+/// The gateway and its embedded rooms (for a test participant of its own); the gateway's
+/// joins take `join_delay` longer.
+async fn gateway_and_rooms(
+    callee: SocketAddr,
+    join_delay: Duration,
+) -> (Arc<Gateway>, Arc<EmbeddedRooms>) {
     let mut config = Config::embedded_default().expect("default config");
     config.sip.listen = "127.0.0.1:0".parse().expect("addr");
     config.outbound_trunks[0].address = callee.to_string();
     let (sip, events) = sip_stack().await;
     let rooms = Arc::new(EmbeddedRooms::new(EmbeddedConfig::default()));
+    let link: Arc<dyn RoomLink> = if join_delay.is_zero() {
+        rooms.clone()
+    } else {
+        Arc::new(SlowJoin {
+            rooms: rooms.clone(),
+            delay: join_delay,
+        })
+    };
     let catalog = control::Catalog::open(None, config.catalog_entries()).expect("catalog");
-    let gw = Gateway::new(Arc::new(config), catalog, sip, rooms.clone(), 5).expect("gateway");
+    let gw = Gateway::new(Arc::new(config), catalog, sip, link, 5).expect("gateway");
     tokio::spawn(gw.clone().run_events(events));
     (gw, rooms)
 }
@@ -387,8 +422,8 @@ struct ListenedCall {
 }
 
 impl ListenedCall {
-    async fn dial(callee: SocketAddr, play_dialtone: bool) -> Self {
-        let (gw, rooms) = gateway_and_rooms(callee).await;
+    async fn dial(callee: SocketAddr, play_dialtone: bool, join_delay: Duration) -> Self {
+        let (gw, rooms) = gateway_and_rooms(callee, join_delay).await;
         let listener = listen_in(&rooms).await;
         let deadline = timings().deadline_for_create(
             Instant::now().into_std(),
@@ -441,7 +476,7 @@ impl ListenedCall {
 async fn room_hears_while_ringing(play_dialtone: bool, listen: Duration) -> Vec<i16> {
     let (callee, events) = sip_stack().await;
     spawn_callee(callee.clone(), events, Some(Duration::from_secs(5)));
-    let call = ListenedCall::dial(callee.local_addr(), play_dialtone).await;
+    let call = ListenedCall::dial(callee.local_addr(), play_dialtone, Duration::ZERO).await;
     let heard = call.hear(listen).await;
     call.hang_up().await;
     heard
@@ -609,7 +644,7 @@ async fn send_tone(socket: std::sync::Arc<tokio::net::UdpSocket>, to: SocketAddr
 async fn early_media_from_a_183_reaches_the_room_before_the_answer() {
     let (callee, events) = sip_stack().await;
     spawn_early_media_callee(callee.clone(), events, Duration::from_secs(2));
-    let call = ListenedCall::dial(callee.local_addr(), false).await;
+    let call = ListenedCall::dial(callee.local_addr(), false, Duration::ZERO).await;
     let early = call.hear(Duration::from_millis(1500)).await;
     assert_ne!(
         call.state().await,
@@ -635,5 +670,30 @@ async fn early_media_from_a_183_reaches_the_room_before_the_answer() {
     assert_eq!(call.state().await, CallState::Active);
     let tail = &later[later.len().saturating_sub(4000)..];
     assert!(analysis::tone_fraction(tail, 8000, 1000.0) > 0.8);
+    call.hang_up().await;
+}
+
+/// Early media that starts before the room leg has joined wins over `play_dialtone`: the room
+/// hears the callee's audio alone, no ringback mixed into it.
+#[tokio::test]
+async fn early_media_before_the_room_joins_is_not_mixed_with_ringback() {
+    let (callee, events) = sip_stack().await;
+    spawn_early_media_callee(callee.clone(), events, Duration::from_secs(3));
+    let call = ListenedCall::dial(callee.local_addr(), true, Duration::from_millis(500)).await;
+    let heard = call.hear(Duration::from_millis(2000)).await;
+    let tail = &heard[heard.len().saturating_sub(8000)..];
+    assert_eq!(
+        tail.len(),
+        8000,
+        "room audio heard: {} samples",
+        heard.len()
+    );
+    let tone = analysis::tone_fraction(tail, 8000, 1000.0);
+    let ringback =
+        analysis::tone_fraction(tail, 8000, 440.0) + analysis::tone_fraction(tail, 8000, 480.0);
+    assert!(
+        tone > 0.8 && ringback < 0.05,
+        "1 kHz {tone:.2}, ringback {ringback:.2} of the room audio"
+    );
     call.hang_up().await;
 }
