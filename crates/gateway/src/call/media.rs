@@ -22,11 +22,12 @@ use room_link::offer_answer::NegotiatedMedia;
 use room_link::{AudioFrame, CloseReason, RoomEvent, RoomSession};
 use rtp_relay::codec::{Codec, InputPacket, MediaPath, Transcoder, TranscoderConfig};
 use rtp_relay::dtmf::{DtmfEvent, DtmfReceiver, DtmfSender, DtmfSenderConfig};
+use rtp_relay::relay::Rewriter;
 use rtp_relay::rtp::{RtpHeader, RtpPacket};
 use tokio::sync::mpsc;
 
 use super::MediaRoutes;
-use super::ringback::RoomStreamStart;
+use super::ringback::to_room_stream;
 use crate::media::{
     EndpointConfig, LegSpec, MediaEngine, MediaError, MediaEventKind, MediaId, MediaPort, MediaRx,
     MediaTag, MediaTx, Side,
@@ -234,9 +235,9 @@ pub struct PumpSetup {
     pub session: Arc<RoomSession>,
     /// Seeds SSRC, sequence and timestamp of the stream toward the phone (RFC 3550 §5.1).
     pub seed: u64,
-    /// Where the ringback tone's stream toward the room left off: the phone's audio then
-    /// continues its sequence and timestamp line.
-    pub room_stream: Option<RoomStreamStart>,
+    /// The stream toward the room as the ringback tone left it: the phone's audio then
+    /// continues it. `None`: the phone's audio starts the stream.
+    pub room_stream: Option<Rewriter>,
 }
 
 /// Runs the pump until the room closes, the media fails or times out, or the task is
@@ -271,13 +272,15 @@ async fn pump(
     negotiated: NegotiatedMedia,
     session: &RoomSession,
     seed: u64,
-    room_stream: Option<RoomStreamStart>,
+    room_stream: Option<Rewriter>,
     commands: &mut mpsc::Receiver<PumpCommand>,
 ) -> PumpEvent {
     let room_codec = session.info().media.codec;
     let phone_codec = negotiated.codec;
     let mut state = Pump::new(&negotiated, room_codec, phone_codec, seed);
-    state.to_room_line = Continue::from(room_stream);
+    if let Some(line) = room_stream {
+        state.to_room_line = line;
+    }
     let mut out = vec![0u8; MAX_PACKET];
     let mut dtmf_tick = tokio::time::interval(state.ptime);
     dtmf_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -319,40 +322,9 @@ async fn pump(
     }
 }
 
-/// Moves a stream onto the sequence and timestamp line another stream left (the ringback's):
-/// the first frame lands on the given start, later ones keep their distance to it, and the
-/// first one carries the marker bit (a new talkspurt, RFC 3551 §4.1).
-#[derive(Debug, Default)]
-struct Continue {
-    start: Option<RoomStreamStart>,
-    offsets: Option<(u16, u32)>,
-}
-
-impl From<Option<RoomStreamStart>> for Continue {
-    fn from(start: Option<RoomStreamStart>) -> Self {
-        Continue {
-            start,
-            offsets: None,
-        }
-    }
-}
-
-impl Continue {
-    fn map(&mut self, sequence: u16, timestamp: u32, marker: bool) -> (u16, u32, bool) {
-        let Some(start) = self.start else {
-            return (sequence, timestamp, marker);
-        };
-        let first = self.offsets.is_none();
-        let (ds, dt) = *self.offsets.get_or_insert((
-            start.sequence.wrapping_sub(sequence),
-            start.timestamp.wrapping_sub(timestamp),
-        ));
-        (
-            sequence.wrapping_add(ds),
-            timestamp.wrapping_add(dt),
-            marker || first,
-        )
-    }
+/// The pump's clock (tokio's, so paused-time tests control it).
+fn now() -> Instant {
+    tokio::time::Instant::now().into_std()
 }
 
 struct Pump {
@@ -365,8 +337,11 @@ struct Pump {
     to_room: Option<Transcoder>,
     to_phone: Option<Transcoder>,
     room_pt: u8,
-    /// Sequence and timestamp line of the stream toward the room.
-    to_room_line: Continue,
+    /// SSRC, sequence and timestamp line of the stream toward the room (continuing the
+    /// ringback's, if one played).
+    to_room_line: Rewriter,
+    /// RTP clock rate of the room's codec.
+    room_clock: u32,
     // The stream toward the phone.
     ssrc: u32,
     seq: u16,
@@ -424,7 +399,8 @@ impl Pump {
             ),
             to_phone: transcoder(room, phone),
             room_pt: room.payload_type,
-            to_room_line: Continue::default(),
+            to_room_line: to_room_stream(),
+            room_clock: room.kind.clock_rate(),
             ssrc: mix(1) as u32,
             seq: mix(2) as u16,
             ts_offset: None,
@@ -461,14 +437,18 @@ impl Pump {
         let payload = Bytes::copy_from_slice(rtp.payload());
         match &mut self.to_room {
             None => {
-                let (sequence, timestamp, marker) =
-                    self.to_room_line
-                        .map(rtp.sequence(), rtp.timestamp(), rtp.marker());
+                let out = self.to_room_line.map(
+                    now(),
+                    rtp.ssrc(),
+                    rtp.sequence(),
+                    rtp.timestamp(),
+                    self.room_clock,
+                );
                 let _ = session.send_audio(AudioFrame {
                     payload_type: self.room_pt,
-                    sequence,
-                    timestamp,
-                    marker,
+                    sequence: out.sequence,
+                    timestamp: out.timestamp,
+                    marker: rtp.marker() || out.marker,
                     payload,
                 });
             }
@@ -481,14 +461,20 @@ impl Pump {
                 };
                 if transcoder.push(input).is_ok() {
                     while let Some(frame) = transcoder.poll_frame() {
-                        let (sequence, timestamp, marker) =
-                            self.to_room_line
-                                .map(frame.sequence, frame.timestamp, frame.marker);
+                        // The transcoder's output is one source whatever the phone does:
+                        // it carries the SSRC of our stream toward the phone.
+                        let out = self.to_room_line.map(
+                            now(),
+                            self.ssrc,
+                            frame.sequence,
+                            frame.timestamp,
+                            self.room_clock,
+                        );
                         let _ = session.send_audio(AudioFrame {
                             payload_type: frame.payload_type,
-                            sequence,
-                            timestamp,
-                            marker,
+                            sequence: out.sequence,
+                            timestamp: out.timestamp,
+                            marker: frame.marker || out.marker,
                             payload: frame.payload,
                         });
                     }
@@ -758,22 +744,32 @@ mod tests {
 
     #[test]
     fn the_phone_stream_continues_where_the_ringback_left_off() {
+        let t0 = Instant::now();
+        let ms = |n: u64| t0 + Duration::from_millis(n);
+        // (sequence, timestamp, marker) of a phone frame toward the room, as the pump sends it.
+        let send = |line: &mut Rewriter, at, seq, ts, marker| {
+            let out = line.map(at, 0x0b0e, seq, ts, 8000);
+            (out.sequence, out.timestamp, marker || out.marker)
+        };
         // Without a ringback the phone's numbering passes unchanged.
-        let mut none = Continue::from(None);
-        assert_eq!(none.map(7, 1000, false), (7, 1000, false));
+        let mut none = to_room_stream();
+        assert_eq!(send(&mut none, ms(0), 7, 1000, false), (7, 1000, false));
 
-        let mut line = Continue::from(Some(RoomStreamStart {
-            sequence: 65_535,
-            timestamp: u32::MAX - 100,
-        }));
-        // The first frame lands on the start, marked as a new talkspurt ...
-        assert_eq!(line.map(500, 8000, false), (65_535, u32::MAX - 100, true));
+        // The ringback's last frame: sequence 65,534, timestamp 2^32 − 261.
+        let mut line = to_room_stream();
+        let _ = line.map(ms(0), 0x7013, 65_534, u32::MAX - 260, 8000);
+        // The first phone frame, 20 ms later, lands right after it, marked as a new
+        // talkspurt ...
+        assert_eq!(
+            send(&mut line, ms(20), 500, 8000, false),
+            (65_535, u32::MAX - 100, true)
+        );
         // ... later ones keep their distance to it, across the wrap-around, loss included.
-        assert_eq!(line.map(501, 8160, false), (0, 59, false));
-        assert_eq!(line.map(503, 8480, false), (2, 379, false));
+        assert_eq!(send(&mut line, ms(40), 501, 8160, false), (0, 59, false));
+        assert_eq!(send(&mut line, ms(80), 503, 8480, false), (2, 379, false));
         // A late packet stays before the ones after it.
-        assert_eq!(line.map(502, 8320, false), (1, 219, false));
+        assert_eq!(send(&mut line, ms(81), 502, 8320, false), (1, 219, false));
         // The phone's own marker bits pass.
-        assert_eq!(line.map(504, 8640, true), (3, 539, true));
+        assert_eq!(send(&mut line, ms(100), 504, 8640, true), (3, 539, true));
     }
 }

@@ -12,6 +12,7 @@ use control::service::{CallEnd, CallState, EndCause};
 use control::{CallError, Deadline, SipStatus, TimeoutCause, TwirpCode};
 use room_link::offer_answer::{LocalEndpoint, SdpSession, process_answer};
 use room_link::{JoinRequest, MediaCapabilities, RoomSession};
+use rtp_relay::relay::Rewriter;
 use sip_core::{Body, EndReason, Event, InviteOptions};
 use tokio::sync::{mpsc, oneshot};
 use tracing::Instrument as _;
@@ -19,7 +20,7 @@ use tracing::Instrument as _;
 use super::media::{self, PhoneControl, PhoneMedia, PumpCommand, PumpEvent, PumpSetup};
 use super::metrics as m;
 use super::registry::{CallCommand, CallUpdater};
-use super::ringback::{Ringback, RoomStreamStart};
+use super::ringback::Ringback;
 use super::{Gateway, ResolvedTrunk};
 
 /// What the API waiter learns from the call.
@@ -212,7 +213,8 @@ impl OutboundCall {
         let mut local_end: Option<(EndCause, Option<TimeoutCause>)> = None;
         // `play_dialtone`: the room hears ringback from the room join until the answer.
         let mut ringback: Option<Ringback> = None;
-        let mut room_stream: Option<RoomStreamStart> = None;
+        // The stream toward the room as the ringback left it, for the phone's audio.
+        let mut room_stream: Option<Rewriter> = None;
         // Set when the phone's media started from a provisional response (early media).
         let mut early_media: Option<PhoneControl> = None;
 
@@ -232,7 +234,7 @@ impl OutboundCall {
                                 dialing_reported = true;
                                 let _ = progress.try_send(Progress::Dialing);
                             }
-                            maybe_start_pump(&gw, &mut res, &mut phone, &negotiated, room_stream, &pump_tx, &mut pump_cmd_rx);
+                            maybe_start_pump(&gw, &mut res, &mut phone, &negotiated, &mut room_stream, &pump_tx, &mut pump_cmd_rx);
                         }
                         _ => {
                             tracing::warn!("room leg failed to join");
@@ -265,9 +267,9 @@ impl OutboundCall {
                                                 phone = Some(p);
                                                 negotiated = Some(neg);
                                                 if let Some(tone) = ringback.take() {
-                                                    room_stream = tone.stop().await;
+                                                    room_stream = Some(tone.stop().await);
                                                 }
-                                                maybe_start_pump(&gw, &mut res, &mut phone, &negotiated, room_stream, &pump_tx, &mut pump_cmd_rx);
+                                                maybe_start_pump(&gw, &mut res, &mut phone, &negotiated, &mut room_stream, &pump_tx, &mut pump_cmd_rx);
                                             }
                                             Err(err) => {
                                                 tracing::warn!(%err, "cannot start the phone's media; hanging up");
@@ -320,7 +322,7 @@ impl OutboundCall {
                             // after (a round trip to a media worker).
                             let _ = progress.try_send(Progress::Answered);
                             if let Some(tone) = ringback.take() {
-                                room_stream = tone.stop().await;
+                                room_stream = Some(tone.stop().await);
                             }
                             if let Some(control) = &early_media {
                                 if let Err(err) = control.answered().await {
@@ -337,7 +339,7 @@ impl OutboundCall {
                                     }
                                 }
                             }
-                            maybe_start_pump(&gw, &mut res, &mut phone, &negotiated, room_stream, &pump_tx, &mut pump_cmd_rx);
+                            maybe_start_pump(&gw, &mut res, &mut phone, &negotiated, &mut room_stream, &pump_tx, &mut pump_cmd_rx);
                             if !req.dtmf.is_empty() {
                                 let _ = pump_cmd_tx.try_send(PumpCommand::SendDigits(req.dtmf.clone()));
                             }
@@ -425,7 +427,7 @@ fn maybe_start_pump(
     res: &mut Resources,
     phone: &mut Option<PhoneMedia>,
     negotiated: &Option<room_link::offer_answer::NegotiatedMedia>,
-    room_stream: Option<RoomStreamStart>,
+    room_stream: &mut Option<Rewriter>,
     events: &mpsc::Sender<PumpEvent>,
     commands: &mut Option<mpsc::Receiver<PumpCommand>>,
 ) {
@@ -443,7 +445,7 @@ fn maybe_start_pump(
         negotiated: *neg,
         session: session.clone(),
         seed: gw.next_seed(),
-        room_stream,
+        room_stream: room_stream.take(),
     };
     res.pump = Some(tokio::spawn(media::run(setup, commands, events.clone())));
 }

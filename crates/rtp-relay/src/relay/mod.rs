@@ -52,7 +52,7 @@ pub use config::{
     Side, SocketId, StreamKind,
 };
 pub use event::{Action, DropReason, Event, MediaTimeoutKind, OutputClock, Transmit};
-pub use rewrite::Rewrite;
+pub use rewrite::{MappedHeader, Rewrite, Rewriter};
 
 use forward::{Ctx, Leg, forward_rtcp, forward_rtp, usable};
 

@@ -51,9 +51,23 @@ impl Mapping {
 /// A source change seen by the rewriter: `(previous input SSRC, new input SSRC)`.
 pub(crate) type SourceChange = (u32, u32);
 
+/// A frame's header fields on the output stream ([`Rewriter::map`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MappedHeader {
+    /// Output SSRC.
+    pub ssrc: u32,
+    /// Output sequence number.
+    pub sequence: u16,
+    /// Output timestamp.
+    pub timestamp: u32,
+    /// The frame must carry the marker bit (the first after a source change), whatever its
+    /// own marker.
+    pub marker: bool,
+}
+
 /// Rewriting state of one output stream.
 #[derive(Debug, Clone)]
-pub(crate) struct Rewriter {
+pub struct Rewriter {
     mode: Rewrite,
     pt_map: [u8; 128],
     pt_identity: bool,
@@ -68,7 +82,9 @@ pub(crate) struct Rewriter {
 }
 
 impl Rewriter {
-    pub(crate) fn new(mode: Rewrite, pt_map: &[(u8, u8)]) -> Self {
+    /// A rewriter in `mode` that also renumbers payload types by `pt_map` (`(in, out)`).
+    #[must_use]
+    pub fn new(mode: Rewrite, pt_map: &[(u8, u8)]) -> Self {
         let mut map = [0u8; 128];
         for (i, slot) in map.iter_mut().enumerate() {
             *slot = i as u8;
@@ -108,6 +124,52 @@ impl Rewriter {
         let ssrc = read_u32(buf, 8);
         let seq = u16::from_be_bytes([buf[2], buf[3]]);
         let ts = read_u32(buf, 4);
+        let (map, mark, change) = self.step(now, ssrc, seq, ts, clock_rate);
+        write(buf, &map, seq, ts);
+        if mark {
+            buf[1] |= 0x80;
+        }
+        change
+    }
+
+    /// The same rewriting for a stream carried as frames rather than RTP packets (a gateway
+    /// feeding audio frames to a room session from successive sources: a tone, then the
+    /// phone): maps one frame's SSRC, sequence number and timestamp onto the output stream.
+    pub fn map(
+        &mut self,
+        now: Instant,
+        ssrc: u32,
+        sequence: u16,
+        timestamp: u32,
+        clock_rate: u32,
+    ) -> MappedHeader {
+        if self.mode == Rewrite::Off {
+            return MappedHeader {
+                ssrc,
+                sequence,
+                timestamp,
+                marker: false,
+            };
+        }
+        let (m, marker, _) = self.step(now, ssrc, sequence, timestamp, clock_rate);
+        MappedHeader {
+            ssrc: m.out_ssrc,
+            sequence: sequence.wrapping_add(m.seq_offset),
+            timestamp: timestamp.wrapping_add(m.ts_offset),
+            marker,
+        }
+    }
+
+    /// The mapping of one input packet, whether it must carry the marker bit, and the source
+    /// change it made; tracks the output position.
+    fn step(
+        &mut self,
+        now: Instant,
+        ssrc: u32,
+        seq: u16,
+        ts: u32,
+        clock_rate: u32,
+    ) -> (Mapping, bool, Option<SourceChange>) {
         let mut change = None;
         let map = match self.current {
             Some(m) if m.in_ssrc == ssrc => m,
@@ -116,8 +178,7 @@ impl Rewriter {
                     // A straggler of the previous source: if its mapped sequence number is
                     // not ahead of what was sent, it is a late packet, not a switch back.
                     if !seq_newer(seq.wrapping_add(p.seq_offset), self.last_seq) {
-                        write(buf, &p, seq, ts);
-                        return None;
+                        return (p, false, None);
                     }
                 }
                 let next_seq = self.last_seq.wrapping_add(1);
@@ -154,17 +215,15 @@ impl Rewriter {
                 m
             }
         };
-        let (out_seq, out_ts) = write(buf, &map, seq, ts);
-        if self.mark_next {
-            buf[1] |= 0x80;
-            self.mark_next = false;
-        }
+        let out_seq = seq.wrapping_add(map.seq_offset);
+        let out_ts = ts.wrapping_add(map.ts_offset);
+        let mark = std::mem::take(&mut self.mark_next);
         if seq_newer(out_seq, self.last_seq) {
             self.last_seq = out_seq;
             self.last_ts = out_ts;
             self.last_at = Some(now);
         }
-        change
+        (map, mark, change)
     }
 
     /// Handles a packet that is *not* sent (the leg is muted): source tracking goes on as
