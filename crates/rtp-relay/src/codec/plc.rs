@@ -35,6 +35,8 @@ pub struct Concealer {
     history_len: usize,
     /// One pitch period being repeated while concealing.
     cycle: Vec<i16>,
+    /// The history as `f32` for the pitch search, reused from loss to loss.
+    scratch: Vec<f32>,
     /// Position within `cycle` of the next concealed sample.
     pos: usize,
     /// Samples concealed since the last good frame; 0 when not concealing.
@@ -56,6 +58,7 @@ impl Concealer {
             history: Vec::with_capacity(history_len * HISTORY_SLACK),
             history_len,
             cycle: Vec::with_capacity(ms(rate, MAX_PITCH_MS)),
+            scratch: Vec::with_capacity(history_len),
             pos: 0,
             lost: 0,
         })
@@ -136,10 +139,13 @@ impl Concealer {
             // Not enough audio yet (start of the stream): conceal with silence.
             return;
         }
-        let h: Vec<f32> = self.history[self.history.len() - self.history_len..]
-            .iter()
-            .map(|&s| f32::from(s))
-            .collect();
+        self.scratch.clear();
+        self.scratch.extend(
+            self.history[self.history.len() - self.history_len..]
+                .iter()
+                .map(|&s| f32::from(s)),
+        );
+        let h = &self.scratch;
         let min_lag = (self.rate * MIN_PITCH_MS_X10 / 10_000) as usize;
         let max_lag = ms(self.rate, MAX_PITCH_MS);
         let win = ms(self.rate, WINDOW_MS);
