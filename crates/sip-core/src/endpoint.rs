@@ -148,7 +148,8 @@ pub(crate) struct Call {
     pub bye_after_ack: bool,
     pub reinvite_out: Option<u64>,
     pub reinvite_in: Option<u64>,
-    /// Live transactions referring to this call; it is reaped at zero once ended.
+    /// Live client transactions that need this call (all but BYE and CANCEL); once ended
+    /// it is reaped at zero ([`Endpoint::maybe_reap`]).
     pub tx_refs: u32,
 }
 
@@ -515,7 +516,6 @@ impl Endpoint {
             }
             if let Some(call) = tx.call {
                 if let Some(c) = self.calls.get_mut(&call) {
-                    c.tx_refs = c.tx_refs.saturating_sub(1);
                     if c.invite_tx == Some(id) {
                         c.invite_tx = None;
                     }
@@ -530,14 +530,15 @@ impl Endpoint {
 
     /// Removes an ended call once nothing needs it any more.
     ///
-    /// A UAC call waits for its transactions: a 2xx retransmitted (or forked) to its INVITE
-    /// during Timer M must still be ACKed (and BYEd) from the call's dialogs (§13.2.2.4,
-    /// RFC 6026 §8.4). A UAS call only waits for the ACK of its 2xx (`pending_2xx`): what
-    /// its server transactions still do after the call ended — absorb a retransmitted
-    /// INVITE in Accepted (RFC 6026 §8.7), answer a retransmitted BYE or ACK a non-2xx
-    /// (§17.2) — needs no call, and a new request in the gone dialog gets 481 (§12.2.2).
-    /// Not keeping UAS calls for the 64·T1 their transactions linger takes a sixth of the
-    /// memory of a loaded endpoint.
+    /// What keeps a call is counted once, where transactions start and end (`tx_refs`):
+    /// client transactions whose answers need the call's dialogs — a 2xx retransmitted (or
+    /// forked) to an INVITE or re-INVITE must still be ACKed (and BYEd) from them
+    /// (§13.2.2.4, RFC 6026 §8.4) — but not a BYE's or CANCEL's, and no server transaction:
+    /// what those still do after the call ended — absorb a retransmitted INVITE in Accepted
+    /// (RFC 6026 §8.7), answer a retransmitted BYE or ACK a non-2xx (§17.2) — needs no
+    /// call, and a new request in the gone dialog gets 481 (§12.2.2). A UAS call also waits
+    /// for the ACK of its 2xx (`pending_2xx`). Not keeping calls for the 64·T1 their server
+    /// transactions linger takes a sixth of the memory of a loaded endpoint.
     pub(crate) fn maybe_reap(&mut self, call: u64) {
         let Some(c) = self.calls.get(&call) else {
             return;
@@ -545,11 +546,7 @@ impl Endpoint {
         if !c.ended || c.pending_2xx.is_some() {
             return;
         }
-        let reap = match c.role {
-            Role::Uas => true,
-            Role::Uac => c.tx_refs == 0 || (c.tx_refs == 1 && self.hand_off(call)),
-        };
-        if reap {
+        if c.tx_refs == 0 || (c.tx_refs == 1 && self.hand_off(call)) {
             if let Some(c) = self.calls.remove(&call) {
                 for d in &c.dialogs {
                     if self.dialogs.get(&d.id) == Some(&call) {
@@ -867,9 +864,6 @@ impl Endpoint {
         self.server_index.insert(key, id);
         if let Some(k) = merge_key {
             self.merged.insert(k, id);
-        }
-        if let Some(c) = call.and_then(|c| self.calls.get_mut(&c)) {
-            c.tx_refs += 1;
         }
         Some(id)
     }

@@ -745,3 +745,76 @@ fn after_hangup_late_2xx_are_acked_and_late_forks_byed_without_the_call() {
     assert_eq!(net.sent_lines(0, "ACK ").len(), 4);
     assert_eq!(ended(&net, 0).len(), 1, "one Ended event in all");
 }
+
+/// The incoming call on `node`.
+fn incoming(net: &Net, node: usize) -> CallHandle {
+    net.events(node)
+        .find_map(|e| match e {
+            Event::IncomingCall { call, .. } => Some(*call),
+            _ => None,
+        })
+        .expect("incoming call")
+}
+
+/// A UAS that hangs up while its own re-INVITE is out keeps the call until that
+/// transaction ends: the 2xx to the re-INVITE is ACKed (§13.2.2.4), not retransmitted
+/// until the caller gives up.
+#[test]
+fn a_reinvite_out_at_hangup_still_acks_its_2xx() {
+    let mut net = Net::pair(21);
+    uas_policy(&mut net, 1, Some(Duration::ZERO), Some(Duration::ZERO));
+    let _ = place_call(&mut net, secs(30));
+    net.run_for(secs(1));
+    let uas_call = incoming(&net, 1);
+    // The caller answers in-dialog requests after 200 ms.
+    net.react(0, |_, e| match e {
+        Event::Request { request, .. } => {
+            let r = *request;
+            vec![(
+                ms(200),
+                Box::new(move |ep: &mut sip_core::Endpoint, now| {
+                    let _ = ep.reply(now, r, Reply::with_body(200, Body::sdp(SDP)));
+                }) as Action,
+            )]
+        }
+        _ => Vec::new(),
+    });
+    net.with(1, |ep, now| {
+        ep.request(
+            now,
+            uas_call,
+            Method::Invite,
+            Vec::new(),
+            Some(Body::sdp(SDP)),
+        )
+    })
+    .expect("re-INVITE");
+    net.with(1, |ep, now| ep.hangup(now, uas_call))
+        .expect("hang up");
+    net.run_for(secs(40));
+    let acks = net.sent_lines(1, "ACK ");
+    assert_eq!(acks.len(), 1, "ACKs sent by the UAS: {acks:?}");
+    let reinvite_2xx = net
+        .sent_lines(0, "SIP/2.0 200")
+        .iter()
+        .filter(|(_, b)| header(b, "CSeq").is_some_and(|c| c.ends_with("INVITE")))
+        .count();
+    assert_eq!(reinvite_2xx, 1, "the re-INVITE's 200 was retransmitted");
+}
+
+/// A caller's call ended by the callee's BYE is freed at once: the BYE's server
+/// transaction does not keep it, and its INVITE transaction (in Accepted for Timer M)
+/// carries what a late 2xx needs.
+#[test]
+fn a_call_ended_by_the_callees_bye_is_freed_at_once() {
+    let mut net = Net::pair(22);
+    uas_policy(&mut net, 1, Some(Duration::ZERO), Some(Duration::ZERO));
+    let _ = place_call(&mut net, secs(30));
+    net.run_for(secs(1));
+    let uas_call = incoming(&net, 1);
+    net.with(1, |ep, now| ep.hangup(now, uas_call))
+        .expect("hang up");
+    net.run_for(secs(1));
+    assert_eq!(ended(&net, 0), vec![EndReason::RemoteBye]);
+    assert_eq!(net.with(0, |ep, _| ep.call_count()), 0);
+}
