@@ -154,10 +154,24 @@ impl Scheduler {
         self.push(owner, t, at);
     }
 
+    /// Re-arms retransmission timer `t` at `at` and schedules the deferred `timeout` it
+    /// carries once that is due by then (see [`Scheduler::defer`]).
+    pub(crate) fn rearm_carrying(
+        &mut self,
+        table: &mut TimerTable,
+        owner: Owner,
+        t: Timer,
+        at: Instant,
+        timeout: Timer,
+    ) {
+        self.arm(table, owner, t, at);
+        self.release(table, owner, timeout, at);
+    }
+
     /// Records the deadline of `t` in `table` without scheduling it: for a timeout that a
     /// retransmission timer of the same owner always reaches first (B after A, F after E,
-    /// the 2xx's ACK timeout after its retransmissions). The retransmission timer then
-    /// calls [`Scheduler::release`] each time it re-arms. Most of these timeouts are
+    /// the 2xx's ACK timeout after its retransmissions; all 64·T1 after a first firing at
+    /// T1). The retransmission timer then re-arms with [`Scheduler::rearm_carrying`]. Most of these timeouts are
     /// cancelled by the first response long before they are due; deferred, they never
     /// enter the scheduler, which then has no stale entry to pop 64·T1 later.
     pub(crate) fn defer(table: &mut TimerTable, t: Timer, at: Instant) {

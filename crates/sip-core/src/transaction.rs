@@ -242,7 +242,6 @@ impl ClientTx {
             let t = if invite { Timer::A } else { Timer::E };
             sched.arm(&mut tx.timers, owner, t, now + cfg.t1);
             Scheduler::defer(&mut tx.timers, timeout, now + cfg.t1x64());
-            sched.release(&tx.timers, owner, timeout, now + cfg.t1);
         }
         tx
     }
@@ -343,8 +342,13 @@ impl ClientTx {
                 // INVITE; Timer B ends the sequence).
                 out.send = Some(self.request.clone());
                 self.interval *= 2;
-                sched.arm(&mut self.timers, owner, Timer::A, now + self.interval);
-                sched.release(&self.timers, owner, Timer::B, now + self.interval);
+                sched.rearm_carrying(
+                    &mut self.timers,
+                    owner,
+                    Timer::A,
+                    now + self.interval,
+                    Timer::B,
+                );
             }
             (ClientState::Invite(InviteClientState::Calling), Timer::B) => {
                 self.timers.cancel_all();
@@ -371,8 +375,13 @@ impl ClientTx {
                 } else {
                     cfg.t2
                 };
-                sched.arm(&mut self.timers, owner, Timer::E, now + self.interval);
-                sched.release(&self.timers, owner, Timer::F, now + self.interval);
+                sched.rearm_carrying(
+                    &mut self.timers,
+                    owner,
+                    Timer::E,
+                    now + self.interval,
+                    Timer::F,
+                );
             }
             (
                 ClientState::NonInvite(

@@ -475,8 +475,6 @@ impl Endpoint {
             );
             // Scheduled by the retransmissions when due (see `Scheduler::defer`).
             Scheduler::defer(&mut c.timers, Timer::AckTimeout, now + t64);
-            self.sched
-                .release(&c.timers, Owner::Call(call), Timer::AckTimeout, now + t1);
         }
     }
 
@@ -572,10 +570,13 @@ impl Endpoint {
                 p.interval = (p.interval * 2).min(t2);
                 let (bytes, target, next) = (p.bytes.clone(), p.target, now + p.interval);
                 let transport = c.transport;
-                self.sched
-                    .arm(&mut c.timers, Owner::Call(call), Timer::Retransmit2xx, next);
-                self.sched
-                    .release(&c.timers, Owner::Call(call), Timer::AckTimeout, next);
+                self.sched.rearm_carrying(
+                    &mut c.timers,
+                    Owner::Call(call),
+                    Timer::Retransmit2xx,
+                    next,
+                    Timer::AckTimeout,
+                );
                 self.transmit(transport, target, bytes);
             }
             Timer::AckTimeout => {
