@@ -45,8 +45,12 @@ fn now() -> Instant {
 }
 
 fn feed(ep: &mut Endpoint, t: Instant, data: Bytes) -> Vec<Transmit> {
-    let peer: SocketAddr = PEER.parse().expect("addr");
-    ep.handle_datagram(t, Transport::Udp, peer, data);
+    feed_from(ep, t, PEER.parse().expect("addr"), data)
+}
+
+/// Hands `data` from `from` (UDP) to `ep`; what it sends in answer.
+fn feed_from(ep: &mut Endpoint, t: Instant, from: SocketAddr, data: Bytes) -> Vec<Transmit> {
+    ep.handle_datagram(t, Transport::Udp, from, data);
     std::iter::from_fn(|| ep.poll_transmit()).collect()
 }
 
@@ -304,10 +308,7 @@ fn lower_cseq_in_dialog_gets_500() {
         .replace("CSeq: 2 INFO", "CSeq: 1 INFO")
         .replace(";branch=z9hG4bK", ";branch=z9hG4bKreplay");
     let now = net.now;
-    net.nodes[1]
-        .ep
-        .handle_datagram(now, Transport::Udp, addr(1), Bytes::from(replay));
-    let out: Vec<_> = std::iter::from_fn(|| net.nodes[1].ep.poll_transmit()).collect();
+    let out = feed_from(&mut net.nodes[1].ep, now, addr(1), Bytes::from(replay));
     assert_eq!(out.iter().map(status).collect::<Vec<_>>(), vec![500]);
 }
 
@@ -571,11 +572,9 @@ fn ended_uas_call_is_reaped_while_its_transactions_still_answer() {
 
     let replay = |net: &mut Net, data: Bytes| -> Vec<u16> {
         let now = net.now;
-        net.nodes[1]
-            .ep
-            .handle_datagram(now, Transport::Udp, addr(1), data);
-        std::iter::from_fn(|| net.nodes[1].ep.poll_transmit())
-            .map(|t| status(&t))
+        feed_from(&mut net.nodes[1].ep, now, addr(1), data)
+            .iter()
+            .map(status)
             .collect()
     };
     let bye = net.sent_lines(0, "BYE ")[0].1.clone();
