@@ -64,7 +64,8 @@ pub struct RoomsConfig {
     pub url: String,
     /// Longest a join may take; the call's own deadline still wins when earlier.
     pub join_timeout_ms: u64,
-    /// Longest a leave may take.
+    /// Longest a leave may take; `webrtc`: also bounds the TURN allocation's release (its
+    /// Refresh with lifetime 0, retransmitted in the background after the call is gone).
     pub leave_timeout_ms: u64,
     /// `rtp`: bearer token sent with joins (empty: none).
     pub bearer_token: String,
@@ -86,6 +87,10 @@ pub struct RoomsConfig {
     pub turn_timeout_ms: u64,
     /// `webrtc`: which candidates the offer carries.
     pub ice_transport_policy: IcePolicy,
+    /// `webrtc`, policy `all`: how long ICE waits for a direct pair before it nominates one
+    /// through the TURN relay (RFC 8445 §8.1.1 leaves when to stop checking to the
+    /// controlling agent). Policy `relay` nominates at once.
+    pub ice_relay_acceptance_wait_ms: u64,
     /// `webrtc`: longest the STUN gathering may delay a join (the join's deadline still
     /// wins); a server that has not answered by then is not offered.
     pub stun_timeout_ms: u64,
@@ -161,6 +166,7 @@ impl Default for RoomsConfig {
             turn_servers: Vec::new(),
             turn_timeout_ms: 1000,
             ice_transport_policy: IcePolicy::All,
+            ice_relay_acceptance_wait_ms: 2000,
             stun_timeout_ms: 500,
             stun_rto_ms: 100,
             ice_keepalive_ms: 2000,
@@ -658,6 +664,10 @@ impl Config {
                 rooms.ice_disconnected_timeout_ms,
             ),
             ("ice_failed_timeout_ms", rooms.ice_failed_timeout_ms),
+            (
+                "ice_relay_acceptance_wait_ms",
+                rooms.ice_relay_acceptance_wait_ms,
+            ),
         ] {
             ensure!(ms > 0, "rooms.{name} must be positive");
         }
@@ -1057,6 +1067,7 @@ rule = {{ dispatch_rule_individual = {{ room_prefix = "support", pin = "1234" }}
             ),
             (500, 2000, 5000, 25_000)
         );
+        assert_eq!(rooms.ice_relay_acceptance_wait_ms, 2000);
         let set = |from: &str, to: &str| DEFAULT_CONFIG.replacen(from, to, 1);
         let cases = [
             (
@@ -1082,6 +1093,13 @@ rule = {{ dispatch_rule_individual = {{ room_prefix = "support", pin = "1234" }}
             (
                 set("ice_keepalive_ms = 2000", "ice_keepalive_ms = 5000"),
                 "rooms.ice_keepalive_ms must be below",
+            ),
+            (
+                set(
+                    "ice_relay_acceptance_wait_ms = 2000",
+                    "ice_relay_acceptance_wait_ms = 0",
+                ),
+                "rooms.ice_relay_acceptance_wait_ms must be positive",
             ),
         ];
         for (text, expected) in cases {

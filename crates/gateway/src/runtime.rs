@@ -150,6 +150,8 @@ fn room_link(config: &Config) -> Arc<dyn RoomLink> {
             cfg.ice_keepalive_interval = Duration::from_millis(rooms.ice_keepalive_ms);
             cfg.ice_disconnected_timeout = Duration::from_millis(rooms.ice_disconnected_timeout_ms);
             cfg.ice_failed_timeout = Duration::from_millis(rooms.ice_failed_timeout_ms);
+            cfg.ice_relay_acceptance_wait =
+                Duration::from_millis(rooms.ice_relay_acceptance_wait_ms);
             cfg.ice_transport_policy = match rooms.ice_transport_policy {
                 crate::config::IcePolicy::All => room_link::webrtc::IceTransportPolicy::All,
                 crate::config::IcePolicy::Relay => room_link::webrtc::IceTransportPolicy::Relay,

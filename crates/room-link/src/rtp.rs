@@ -22,7 +22,6 @@ use bytes::BytesMut;
 use http::{Method, Uri};
 use rand_chacha::ChaCha8Rng;
 use rand_core::{RngCore, SeedableRng};
-use rtp_relay::codec::CodecKind;
 use rtp_relay::dtmf::{DtmfEvent, DtmfReceiver, DtmfSender, DtmfSenderConfig, event_for_digit};
 use rtp_relay::rtp::{RtpHeader, RtpPacket};
 use tokio::net::UdpSocket;
@@ -142,11 +141,8 @@ impl RtpRooms {
             direction: Direction::SendRecv,
             rtcp: RtcpMode::Mux,
             prefer_local_order: false,
-            // The gateway lists the SIP leg's codec first: an Opus room bridged to it is told
-            // that leg's rate (RFC 7587 §6.1).
-            opus_fmtp: rtp_relay::codec::opus_fmtp_bridged_to(
-                caps.codecs.first().map_or(CodecKind::Opus, |c| c.kind),
-            ),
+            // An Opus room bridged to the SIP leg is told that leg's rate (RFC 7587 §6.1).
+            opus_fmtp: rtp_relay::codec::opus_fmtp_bridged_to(caps.bridged_codec()),
         };
         // RFC 8866 §5.2: session ids should fit a 63-bit NTP-style value.
         let mut sdp = SdpSession::new(self.random() >> 2);

@@ -20,7 +20,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use rtp_relay::codec::Codec;
+use rtp_relay::codec::{Codec, CodecKind};
 
 use crate::error::Error;
 use crate::lanes::{Item, LaneStats, Lanes, PushError};
@@ -50,6 +50,16 @@ pub struct MediaCapabilities {
     pub telephone_event: Option<u8>,
     /// Frame duration the gateway sends and wants to receive.
     pub ptime: Duration,
+}
+
+impl MediaCapabilities {
+    /// The codec of the SIP leg the room is bridged to: the first of
+    /// [`MediaCapabilities::codecs`] (the gateway lists the SIP leg's codec first), Opus
+    /// when there is none (nothing to narrow to: full band).
+    #[must_use]
+    pub fn bridged_codec(&self) -> CodecKind {
+        self.codecs.first().map_or(CodecKind::Opus, |c| c.kind)
+    }
 }
 
 /// A request to join a room.

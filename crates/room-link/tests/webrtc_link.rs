@@ -414,13 +414,7 @@ async fn a_pcmu_only_gateway_gets_opus_from_a_room_without_pcmu() {
     assert_eq!(server.with(&id, |r| r.codec), Some(Some(CodecKind::Opus)));
     // RFC 7587 §6.1: the Opus offered for a PCMU phone declares the phone's 8 kHz, and the
     // room still answers it (rtc matches the answer's Opus whatever its fmtp).
-    let offer = server
-        .lock()
-        .offers
-        .iter()
-        .find(|(room, _)| room == "r9")
-        .map(|(_, sdp)| sdp.clone())
-        .unwrap_or_else(|| panic!("no offer"));
+    let offer = server.offer("r9");
     let fmtp = offer
         .lines()
         .find(|l| l.starts_with("a=fmtp:111 "))
@@ -507,13 +501,7 @@ async fn the_offer_carries_a_server_reflexive_candidate_from_stun() {
         .join(request("r10", vec![opus()]), Instant::now() + BOUND)
         .await
         .unwrap_or_else(|e| panic!("join: {e}"));
-    let offer = server
-        .lock()
-        .offers
-        .iter()
-        .find(|(room, _)| room == "r10")
-        .map(|(_, sdp)| sdp.clone())
-        .unwrap_or_else(|| panic!("no offer"));
+    let offer = server.offer("r10");
     let host = offer
         .lines()
         .find(|l| l.contains("typ host"))
@@ -552,13 +540,7 @@ async fn an_unanswered_stun_server_leaves_the_host_candidate() {
         .join(request("r11", vec![opus()]), Instant::now() + BOUND)
         .await
         .unwrap_or_else(|e| panic!("join: {e}"));
-    let offer = server
-        .lock()
-        .offers
-        .iter()
-        .find(|(room, _)| room == "r11")
-        .map(|(_, sdp)| sdp.clone())
-        .unwrap_or_else(|| panic!("no offer"));
+    let offer = server.offer("r11");
     assert!(offer.contains("typ host"), "{offer}");
     assert!(!offer.contains("typ srflx"), "{offer}");
     // The request was sent to the silent server (how often it was retransmitted within

@@ -51,63 +51,53 @@ pub(super) fn add_local_candidates(
     candidates: &Candidates,
 ) -> Result<(), Error> {
     let bad = |_| Error::InvalidRequest("webrtc candidate could not be added");
+    let mut add = |candidate: Result<_, _>| -> Result<(), Error> {
+        let init = RTCIceCandidate::from(&candidate.map_err(bad)?)
+            .to_json()
+            .map_err(bad)?;
+        pc.add_local_candidate(init).map_err(bad)
+    };
     if let Some(local) = candidates.host {
-        let candidate = CandidateHostConfig {
-            base_config: CandidateConfig {
-                network: "udp".to_owned(),
-                address: local.ip().to_string(),
-                port: local.port(),
-                component: 1,
-                ..Default::default()
-            },
+        add(CandidateHostConfig {
+            base_config: udp(local),
             ..Default::default()
         }
-        .new_candidate_host()
-        .map_err(bad)?;
-        let init = RTCIceCandidate::from(&candidate).to_json().map_err(bad)?;
-        pc.add_local_candidate(init).map_err(bad)?;
+        .new_candidate_host())?;
     }
-    let local = candidates.base;
+    let base = candidates.base;
     if let Some(mapped) = candidates.reflexive {
         // RFC 8445 §5.1.1.2: the host candidate is its base (raddr/rport).
-        let candidate = CandidateServerReflexiveConfig {
-            base_config: CandidateConfig {
-                network: "udp".to_owned(),
-                address: mapped.ip().to_string(),
-                port: mapped.port(),
-                component: 1,
-                ..Default::default()
-            },
-            rel_addr: local.ip().to_string(),
-            rel_port: local.port(),
+        add(CandidateServerReflexiveConfig {
+            base_config: udp(mapped),
+            rel_addr: base.ip().to_string(),
+            rel_port: base.port(),
             url: None,
         }
-        .new_candidate_server_reflexive()
-        .map_err(bad)?;
-        let init = RTCIceCandidate::from(&candidate).to_json().map_err(bad)?;
-        pc.add_local_candidate(init).map_err(bad)?;
+        .new_candidate_server_reflexive())?;
     }
     if let Some(relayed) = candidates.relayed {
         // RFC 8445 §5.1.1.2: a relayed candidate is its own base; RFC 8839 §5.1 puts the
         // address it was obtained from in raddr/rport.
-        let candidate = CandidateRelayConfig {
-            base_config: CandidateConfig {
-                network: "udp".to_owned(),
-                address: relayed.ip().to_string(),
-                port: relayed.port(),
-                component: 1,
-                ..Default::default()
-            },
-            rel_addr: local.ip().to_string(),
-            rel_port: local.port(),
+        add(CandidateRelayConfig {
+            base_config: udp(relayed),
+            rel_addr: base.ip().to_string(),
+            rel_port: base.port(),
             url: None,
         }
-        .new_candidate_relay()
-        .map_err(bad)?;
-        let init = RTCIceCandidate::from(&candidate).to_json().map_err(bad)?;
-        pc.add_local_candidate(init).map_err(bad)?;
+        .new_candidate_relay())?;
     }
     Ok(())
+}
+
+/// The part every candidate shares: UDP at `addr`, component 1 (RTP, muxed with RTCP).
+fn udp(addr: SocketAddr) -> CandidateConfig {
+    CandidateConfig {
+        network: "udp".to_owned(),
+        address: addr.ip().to_string(),
+        port: addr.port(),
+        component: 1,
+        ..Default::default()
+    }
 }
 
 /// Server-reflexive gathering, sans-IO.
@@ -226,9 +216,7 @@ pub(super) async fn gather(
             // One server may be both: STUN matches its transaction, TURN drops responses to
             // transactions it does not know.
             stun.handle_read(from, &buf[..n]);
-            if turn.is_server(from) {
-                turn.handle_read(at, from, &buf[..n]);
-            }
+            turn.handle_read(at, from, &buf[..n]);
         }
     }
     (stun.mapped, turn.into_relay())

@@ -117,7 +117,9 @@ pub struct WebRtcLinkConfig {
     /// Longest a join may take (POST plus ICE and DTLS); the caller's deadline still wins
     /// when earlier.
     pub join_timeout: Duration,
-    /// Longest a leave's DELETE may take.
+    /// Longest a leave's DELETE may take; also bounds the TURN allocation's release
+    /// (its Refresh with lifetime 0, retransmitted in the background after the session is
+    /// gone).
     pub leave_timeout: Duration,
     /// Largest SDP answer accepted, in bytes.
     pub max_answer_bytes: usize,
@@ -162,15 +164,21 @@ pub struct WebRtcLinkConfig {
     /// Which candidates the offer carries; [`IceTransportPolicy::Relay`] offers only the
     /// relayed one, and a join without an allocation then fails. With
     /// [`IceTransportPolicy::All`] a pair using the relayed candidate is nominated only when
-    /// no direct pair has worked for 2 s (`rtc`'s relay acceptance wait).
+    /// no direct pair has worked for [`WebRtcLinkConfig::ice_relay_acceptance_wait`].
     pub ice_transport_policy: IceTransportPolicy,
+    /// With [`IceTransportPolicy::All`], how long the controlling agent waits for a direct
+    /// pair before it nominates one using the relayed candidate (`rtc`'s relay acceptance
+    /// minimum wait; RFC 8445 §8.1.1 leaves when to stop checking to the controlling
+    /// agent). Unused with [`IceTransportPolicy::Relay`], which nominates at once.
+    pub ice_relay_acceptance_wait: Duration,
 }
 
 impl WebRtcLinkConfig {
     /// A configuration for `url_template` with media on `bind`: no token, 10 min token
     /// TTL, 5 s join and 2 s leave timeouts, PCMU allowed, no data channel, 20 ms ICE
     /// checks, 5 s + 25 s ICE failure, 2 s keepalives, no STUN or TURN server (500 ms and
-    /// 1 s gathering budgets when some are set), every candidate type offered.
+    /// 1 s gathering budgets when some are set), every candidate type offered and a relayed
+    /// pair nominated after 2 s without a direct one.
     #[must_use]
     pub fn new(url_template: impl Into<String>, bind: IpAddr) -> Self {
         WebRtcLinkConfig {
@@ -197,6 +205,7 @@ impl WebRtcLinkConfig {
             turn_servers: Vec::new(),
             turn_timeout: Duration::from_secs(1),
             ice_transport_policy: IceTransportPolicy::All,
+            ice_relay_acceptance_wait: Duration::from_secs(2),
         }
     }
 }
@@ -272,16 +281,14 @@ impl WebRtcRooms {
                 .await
                 .map_err(|e| Error::Socket(e.kind()))?,
         );
-        let port = socket
-            .local_addr()
-            .map_err(|e| Error::Socket(e.kind()))?
-            .port();
-        let local = SocketAddr::new(host, port);
+        // What the socket is bound to (the TURN client's local address) and what our host
+        // candidate says (the advertised address, same port).
+        let bound = socket.local_addr().map_err(|e| Error::Socket(e.kind()))?;
+        let local = SocketAddr::new(host, bound.port());
         let mut transaction = [0u8; 12];
         transaction[..8].copy_from_slice(&self.random().to_le_bytes());
         transaction[8..].copy_from_slice(&(self.random() as u32).to_le_bytes());
         let relay_only = cfg.ice_transport_policy == IceTransportPolicy::Relay;
-        let bound = socket.local_addr().map_err(|e| Error::Socket(e.kind()))?;
         let start = tokio::time::Instant::now();
         let budget = |timeout: Duration| deadline.min(start + timeout).into_std();
         // The policy leaves the reflexive candidate out: no point asking for it.
@@ -322,8 +329,7 @@ impl WebRtcRooms {
             relayed: unused.relay.as_ref().map(turn::TurnRelay::relayed),
             base: local,
         };
-        // The gateway lists the SIP leg's codec first.
-        let phone = req.media.codecs.first().map_or(CodecKind::Opus, |c| c.kind);
+        let phone = req.media.bridged_codec();
         let (mut pc, sender) = build_peer(cfg, &offered, phone, &candidates, ssrc)?;
         let data_channel = match &cfg.dtmf_data_channel {
             Some(label) => Some(
@@ -576,12 +582,16 @@ fn build_peer(
     // and cost per packet; WEBRTC_NOTES.md).
     let registry = configure_rtcp_reports(Registry::new());
     // As controlling agent `rtc` nominates a pair with a relayed candidate only after
-    // waiting 2 s for a better one (its default, pion's relayAcceptanceMinWait; RFC 8445
-    // §8.1.1 leaves when to stop checking to the controlling agent). With only the relayed
-    // candidate offered there is none to wait for: nominate at once (else every relay-only
-    // join takes 2 s more).
-    let relay_wait =
-        (candidates.host.is_none() && candidates.reflexive.is_none()).then_some(Duration::ZERO);
+    // waiting for a better one (pion's relayAcceptanceMinWait; RFC 8445 §8.1.1 leaves when
+    // to stop checking to the controlling agent): the configured wait. With only the
+    // relayed candidate offered there is none to wait for: nominate at once (else every
+    // relay-only join takes that much more).
+    let relay_only = candidates.host.is_none() && candidates.reflexive.is_none();
+    let relay_wait = if relay_only {
+        Duration::ZERO
+    } else {
+        cfg.ice_relay_acceptance_wait
+    };
     let settings = SettingEngineBuilder::new()
         .with_ice_connection_attempts(Some(cfg.ice_check_interval), None)
         .with_ice_timeouts(
@@ -590,7 +600,7 @@ fn build_peer(
             Some(cfg.ice_keepalive_interval),
         )
         .with_include_loopback_candidate(true)
-        .with_relay_acceptance_min_wait(relay_wait)
+        .with_relay_acceptance_min_wait(Some(relay_wait))
         .build();
     let mut pc = RTCPeerConnectionBuilder::new()
         .with_configuration(RTCConfigurationBuilder::new().build())

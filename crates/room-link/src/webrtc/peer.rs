@@ -99,7 +99,7 @@ impl Peer {
     pub(super) fn handle_datagram(&mut self, now: Instant, from: SocketAddr, data: BytesMut) {
         if let Some(turn) = self.turn.as_mut() {
             if turn.is_server(from) {
-                turn.handle_read(now, self.local, data);
+                turn.handle_read(now, data);
                 self.deliver_relayed(now);
                 return;
             }
@@ -219,7 +219,7 @@ impl Peer {
         }
         self.send_pending();
         if let Some(turn) = self.turn.take() {
-            turn.release_in_background(self.socket.clone(), self.local, self.release_timeout);
+            turn.release_in_background(self.socket.clone(), self.release_timeout);
         }
         self.end(reason);
     }

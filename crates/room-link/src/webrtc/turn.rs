@@ -20,20 +20,29 @@
 //! handed to the peer connection as received on the relayed address. The allocation
 //! (half its lifetime) and the permissions (every 120 s of their 300 s) are refreshed from
 //! the client's timers, which the driver runs with the peer's; leaving releases the
-//! allocation with a Refresh of lifetime 0 (RFC 8656 §7), retransmitted from a short task
-//! of its own until answered.
+//! allocation with a Refresh of lifetime 0 (RFC 8656 §7), sent at once and retransmitted
+//! from a short task of its own until answered (or [`super::WebRtcLinkConfig::leave_timeout`]
+//! passes).
+//!
+//! # Stale nonce
+//! A Refresh, the release's included, answered 438 (Stale Nonce) is sent once more with
+//! the server's new nonce (RFC 8489 §9.2.5, RFC 8656 §7.3); `rtc`'s client stores that nonce
+//! but sends nothing again itself.
 
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
 use rtc::sansio::Protocol;
 use rtc::shared::{TaggedBytesMut, TransportContext, TransportProtocol};
 use rtc::stun::error_code::{CODE_STALE_NONCE, ErrorCodeAttribute};
-use rtc::stun::message::{Getter, Message, TransactionId};
+use rtc::stun::message::{
+    CLASS_ERROR_RESPONSE, CLASS_SUCCESS_RESPONSE, Getter, METHOD_REFRESH, Message, MessageClass,
+    MessageType, TransactionId,
+};
 use rtc::turn::client::{Client, ClientConfig, Event};
 use tokio::net::UdpSocket;
 
@@ -42,13 +51,11 @@ use super::gather::MAX_RESPONSE;
 /// Datagrams held for peers whose permission is still being created (all peers together);
 /// more are dropped, as the network would (ICE retransmits its checks).
 const MAX_HELD: usize = 32;
-/// STUN message type of a Refresh error response (RFC 8656 §7: method 0x004; RFC 8489 §5:
-/// class bits C1 C0 = 11).
-const REFRESH_ERROR: [u8; 2] = [0x01, 0x14];
-/// STUN message type of a Refresh success response.
-const REFRESH_SUCCESS: [u8; 2] = [0x01, 0x04];
-/// Refreshes sent again in a row after 438 (Stale Nonce) answers.
-const MAX_STALE_RETRIES: u8 = 3;
+/// The first two bytes (RFC 8489 §5: the message type) of a Refresh error response
+/// (RFC 8656 §7), encoded once by `rtc`, so that a datagram's kind is a 2-byte peek.
+static REFRESH_ERROR: LazyLock<[u8; 2]> = LazyLock::new(|| refresh_type(CLASS_ERROR_RESPONSE));
+/// The first two bytes of a Refresh success response.
+static REFRESH_SUCCESS: LazyLock<[u8; 2]> = LazyLock::new(|| refresh_type(CLASS_SUCCESS_RESPONSE));
 
 /// A TURN server and the long-term credential (RFC 8489 §9.2) used with it.
 #[derive(Clone, PartialEq, Eq)]
@@ -94,17 +101,33 @@ enum Permission {
     Refused,
 }
 
+/// What a datagram from the server answered, when it was a Refresh response.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum RefreshAnswer {
+    /// Success: the allocation was refreshed (or, for the release, deleted).
+    Granted,
+    /// 438 (Stale Nonce): the Refresh was sent again with the new nonce.
+    Retried,
+    /// Any other error, or a second 438 in a row: nothing more is sent.
+    Failed,
+}
+
 /// A live allocation and the client that keeps it.
 pub(super) struct TurnRelay {
     client: Client,
     server: SocketAddr,
+    /// The session socket's bound address, which the client was created with.
+    local: SocketAddr,
     relayed: SocketAddr,
     permissions: HashMap<SocketAddr, Permission>,
     /// Datagrams waiting for their peer's permission, bounded by [`MAX_HELD`].
     held: VecDeque<(SocketAddr, BytesMut)>,
+    /// The Refresh with LIFETIME 0 was queued ([`TurnRelay::release`]): a stale-nonce retry
+    /// sends the release again, not a refresh.
     released: bool,
-    /// Refreshes sent again since the last successful one (see [`TurnRelay::handle_read`]).
-    stale_retries: u8,
+    /// A Refresh was sent again after a 438 since the last successful one (see
+    /// [`TurnRelay::handle_read`]).
+    stale_retried: bool,
 }
 
 impl TurnRelay {
@@ -118,33 +141,53 @@ impl TurnRelay {
         from == self.server
     }
 
-    /// A datagram from the server.
+    /// A datagram from the server; what it answered when it was a Refresh response.
     ///
     /// The client takes the new NONCE from a 438 (Stale Nonce) answer to a Refresh but does
-    /// not send the Refresh again; the next one would come only after another half lifetime,
-    /// when the allocation has expired. RFC 8489 §9.2.5 (and RFC 8656 §7.3): on 438 the
-    /// client retries with the new nonce. So a stale-nonce Refresh error is followed by a
-    /// new Refresh here, a few times in a row at most.
-    pub(super) fn handle_read(&mut self, now: Instant, local: SocketAddr, data: BytesMut) {
+    /// not send the Refresh again (it reports no error and ends the transaction); the next
+    /// one would come only after another half lifetime, when the allocation has expired,
+    /// and a release would never come. RFC 8489 §9.2.5 (and RFC 8656 §7.3): on 438 the
+    /// client retries with the new nonce, once: a second 438 in a row means the server
+    /// refuses the credential's new nonce too. So a stale-nonce Refresh error is followed
+    /// here by the same Refresh again, the release (LIFETIME 0) once released.
+    pub(super) fn handle_read(&mut self, now: Instant, data: BytesMut) -> Option<RefreshAnswer> {
         let kind = data.get(..2).and_then(|t| <[u8; 2]>::try_from(t).ok());
-        let stale = kind == Some(REFRESH_ERROR) && is_stale_nonce(&data);
-        if kind == Some(REFRESH_SUCCESS) {
-            self.stale_retries = 0;
-        }
-        let msg = tagged(now, local, self.server, data);
+        let answer = match kind {
+            Some(k) if k == *REFRESH_SUCCESS => Some(RefreshAnswer::Granted),
+            Some(k) if k == *REFRESH_ERROR => Some(if is_stale_nonce(&data) {
+                RefreshAnswer::Retried
+            } else {
+                RefreshAnswer::Failed
+            }),
+            _ => None,
+        };
+        let msg = tagged(now, self.local, self.server, data);
         if let Err(e) = self.client.handle_read(msg) {
             tracing::debug!(error = %e, server = %self.server, "webrtc room link: TURN datagram refused");
         }
-        if stale && !self.released {
-            if self.stale_retries < MAX_STALE_RETRIES {
-                self.stale_retries += 1;
-                if let Err(e) = self.client.refresh_allocations(now) {
-                    tracing::debug!(error = %e, "webrtc room link: TURN refresh not sent again");
-                }
-            } else {
-                tracing::debug!(server = %self.server, "webrtc room link: TURN refresh keeps meeting a stale nonce");
+        match answer {
+            Some(RefreshAnswer::Granted) => self.stale_retried = false,
+            Some(RefreshAnswer::Retried) if self.stale_retried => {
+                tracing::debug!(server = %self.server, "webrtc room link: TURN refresh met a stale nonce twice");
+                return Some(RefreshAnswer::Failed);
             }
+            Some(RefreshAnswer::Retried) => {
+                self.stale_retried = true;
+                let sent = if self.released {
+                    self.client
+                        .relay(self.relayed)
+                        .and_then(|mut r| r.close(now))
+                } else {
+                    self.client.refresh_allocations(now)
+                };
+                if let Err(e) = sent {
+                    tracing::debug!(error = %e, "webrtc room link: TURN refresh not sent again");
+                    return Some(RefreshAnswer::Failed);
+                }
+            }
+            Some(RefreshAnswer::Failed) | None => {}
         }
+        answer
     }
 
     /// The next datagram a peer sent to the relayed address (Data indication or
@@ -177,7 +220,7 @@ impl TurnRelay {
 
     /// Asks for a permission for `peer` unless one is granted or pending (RFC 8656 §9.1).
     pub(super) fn permit(&mut self, now: Instant, peer: SocketAddr) {
-        if self.released || self.permissions.contains_key(&peer) {
+        if self.permissions.contains_key(&peer) {
             return;
         }
         match self
@@ -201,9 +244,6 @@ impl TurnRelay {
     /// Sends `data` to `peer` through the relay; held (bounded) while the peer's permission
     /// is being created.
     pub(super) fn send(&mut self, now: Instant, peer: SocketAddr, data: BytesMut) {
-        if self.released {
-            return;
-        }
         match self.permissions.get(&peer) {
             Some(Permission::Granted) => self.send_now(now, peer, &data),
             Some(Permission::Pending(_)) => self.hold(peer, data),
@@ -227,49 +267,35 @@ impl TurnRelay {
     /// When the client next needs [`TurnRelay::handle_timeout`]: a retransmission, the
     /// allocation's or the permissions' refresh.
     pub(super) fn poll_timeout(&mut self) -> Option<Instant> {
-        if self.released {
-            return None;
-        }
         self.client.poll_timeout()
     }
 
     pub(super) fn handle_timeout(&mut self, now: Instant) {
-        if self.released {
-            return;
-        }
         if let Err(e) = self.client.handle_timeout(now) {
             tracing::debug!(error = %e, "webrtc room link: TURN timeout handling failed");
         }
     }
 
-    /// Releases the allocation from a task of its own, on `socket`: a Refresh with
-    /// LIFETIME 0 (RFC 8656 §7.1), retransmitted (RFC 8489 §6.2.1) until the server answers
-    /// or `bound` passes, so that one lost datagram does not leave the allocation (and the
-    /// user's quota on the server) taken for its whole lifetime. Without a runtime it is
-    /// sent once.
-    pub(super) fn release_in_background(
-        mut self,
-        socket: Arc<UdpSocket>,
-        local: SocketAddr,
-        bound: Duration,
-    ) {
+    /// Releases the allocation on `socket`: a Refresh with LIFETIME 0 (RFC 8656 §7.1),
+    /// sent at once (so a runtime shutting down still gets one out), then retransmitted
+    /// (RFC 8489 §6.2.1) and sent again after a stale nonce from a task of its own until
+    /// the server answers or `bound` passes, so that one lost datagram does not leave the
+    /// allocation (and the user's quota on the server) taken for its whole lifetime.
+    ///
+    /// Consumes the relay: nothing else is sent through it once it is released.
+    pub(super) fn release_in_background(mut self, socket: Arc<UdpSocket>, bound: Duration) {
         let now = tokio::time::Instant::now();
         self.release(now.into_std());
-        let Ok(rt) = tokio::runtime::Handle::try_current() else {
-            while let Some((to, data)) = self.poll_transmit() {
-                let _ = socket.try_send_to(&data, to);
+        while let Some((to, data)) = self.poll_transmit() {
+            if let Err(e) = socket.try_send_to(&data, to) {
+                // Retransmitted by the task.
+                tracing::debug!(error = %e, "webrtc room link: TURN release not sent");
             }
-            return;
-        };
-        rt.spawn(self.release_task(socket, local, now + bound));
+        }
+        tokio::spawn(self.release_task(socket, now + bound));
     }
 
-    async fn release_task(
-        mut self,
-        socket: Arc<UdpSocket>,
-        local: SocketAddr,
-        end: tokio::time::Instant,
-    ) {
+    async fn release_task(mut self, socket: Arc<UdpSocket>, end: tokio::time::Instant) {
         let mut buf = vec![0u8; MAX_RESPONSE];
         // Bounded by `end`.
         loop {
@@ -286,18 +312,17 @@ impl TurnRelay {
             if let Ok(Ok((n, from))) =
                 tokio::time::timeout_at(wake, socket.recv_from(&mut buf)).await
             {
-                let kind = buf.get(..2).and_then(|t| <[u8; 2]>::try_from(t).ok());
-                if from == self.server
-                    && (kind == Some(REFRESH_SUCCESS) || kind == Some(REFRESH_ERROR))
-                {
-                    // Success, or an error such as 437 after a retransmission whose
-                    // original was answered (and taken by the session's reader) already.
+                if from == self.server {
                     let at = tokio::time::Instant::now().into_std();
-                    let msg = tagged(at, local, from, BytesMut::from(&buf[..n]));
-                    if let Err(e) = self.client.handle_read(msg) {
-                        tracing::debug!(error = %e, "webrtc room link: TURN release refused");
+                    match self.handle_read(at, BytesMut::from(&buf[..n])) {
+                        // 438: the release went out again with the new nonce; wait for
+                        // its answer.
+                        Some(RefreshAnswer::Retried) | None => {}
+                        // Success, or an error such as 437 after a retransmission whose
+                        // original was answered (and taken by the session's reader)
+                        // already.
+                        Some(RefreshAnswer::Granted | RefreshAnswer::Failed) => return,
                     }
-                    return;
                 }
             }
             let now = tokio::time::Instant::now();
@@ -319,10 +344,9 @@ impl TurnRelay {
 
     /// Marks the allocation released and queues the Refresh with LIFETIME 0.
     fn release(&mut self, now: Instant) {
-        if self.released {
-            return;
-        }
         self.released = true;
+        // A new request: it gets its own retry after a stale nonce.
+        self.stale_retried = false;
         self.held.clear();
         if let Err(e) = self
             .client
@@ -390,11 +414,7 @@ pub(super) struct UnusedRelay {
 impl Drop for UnusedRelay {
     fn drop(&mut self) {
         if let Some(r) = self.relay.take() {
-            let local = self
-                .socket
-                .local_addr()
-                .unwrap_or(SocketAddr::new(std::net::IpAddr::from([0, 0, 0, 0]), 0));
-            r.release_in_background(self.socket.clone(), local, self.timeout);
+            r.release_in_background(self.socket.clone(), self.timeout);
         }
     }
 }
@@ -409,13 +429,14 @@ struct Attempt {
 /// Allocation on the first of the configured servers that grants one, sans-IO: the
 /// gathering loop (module `gather`) feeds it the servers' datagrams and timeouts and sends
 /// what it transmits. Over when one server granted an allocation, all refused or went
-/// silent, or the deadline passed; each failure's cause is logged at debug.
+/// silent, or the deadline passed (no attempt left, then); each failure's cause is logged
+/// at debug.
 pub(super) struct TurnGather {
     local: SocketAddr,
+    /// The servers still being asked.
     attempts: Vec<Attempt>,
     deadline: Instant,
     relay: Option<TurnRelay>,
-    done: bool,
 }
 
 impl TurnGather {
@@ -433,7 +454,6 @@ impl TurnGather {
             attempts: Vec::with_capacity(servers.len()),
             deadline,
             relay: None,
-            done: servers.is_empty(),
         };
         if servers.is_empty() {
             return gather;
@@ -442,7 +462,6 @@ impl TurnGather {
             Ok(p) => p,
             Err(e) => {
                 tracing::debug!(error = %e, "webrtc room link: no TURN allocation (crypto)");
-                gather.done = true;
                 return gather;
             }
         };
@@ -479,35 +498,30 @@ impl TurnGather {
         gather
     }
 
-    /// Whether `from` is one of the servers being asked.
-    pub(super) fn is_server(&self, from: SocketAddr) -> bool {
-        self.attempts.iter().any(|a| a.server == from)
+    /// Whether the gathering is over: no server is being asked any more.
+    fn is_done(&self) -> bool {
+        self.attempts.is_empty()
     }
 
-    /// A datagram from `from`, one of the servers.
+    /// A datagram from `from`; ignored unless `from` is one of the servers being asked.
     pub(super) fn handle_read(&mut self, now: Instant, from: SocketAddr, data: &[u8]) {
-        if self.done {
+        let Some(a) = self.attempts.iter_mut().find(|a| a.server == from) else {
             return;
-        }
-        if let Some(a) = self.attempts.iter_mut().find(|a| a.server == from) {
-            let msg = tagged(now, self.local, from, BytesMut::from(data));
-            if let Err(e) = a.client.handle_read(msg) {
-                tracing::debug!(error = %e, server = %from, "webrtc room link: TURN response refused");
-            }
+        };
+        let msg = tagged(now, self.local, from, BytesMut::from(data));
+        if let Err(e) = a.client.handle_read(msg) {
+            tracing::debug!(error = %e, server = %from, "webrtc room link: TURN response refused");
         }
         self.settle();
     }
 
     /// Retransmissions, and the end at the deadline.
     pub(super) fn handle_timeout(&mut self, now: Instant) {
-        if self.done {
-            return;
-        }
         if now >= self.deadline {
             for a in &self.attempts {
                 tracing::debug!(server = %a.server, "webrtc room link: TURN allocation timed out");
             }
-            self.done = true;
+            self.attempts.clear();
             return;
         }
         for a in &mut self.attempts {
@@ -522,9 +536,6 @@ impl TurnGather {
 
     /// The next request to send, with its server's address.
     pub(super) fn poll_transmit(&mut self) -> Option<(SocketAddr, BytesMut)> {
-        if self.done {
-            return None;
-        }
         self.attempts.iter_mut().find_map(|a| {
             a.client
                 .poll_write()
@@ -534,7 +545,7 @@ impl TurnGather {
 
     /// When [`TurnGather::handle_timeout`] is next due; `None` once over.
     pub(super) fn poll_timeout(&mut self) -> Option<Instant> {
-        if self.done {
+        if self.is_done() {
             return None;
         }
         let timers = self
@@ -561,16 +572,16 @@ impl TurnGather {
                         self.relay = Some(TurnRelay {
                             client: a.client,
                             server: a.server,
+                            local: self.local,
                             relayed,
                             permissions: HashMap::new(),
                             held: VecDeque::new(),
                             released: false,
-                            stale_retries: 0,
+                            stale_retried: false,
                         });
                         // Requests still in flight to other servers are abandoned; an
                         // allocation they might still grant expires with its lifetime.
                         self.attempts.clear();
-                        self.done = true;
                         return;
                     }
                     Event::AllocateError(_, e) => {
@@ -587,9 +598,6 @@ impl TurnGather {
             }
         }
         self.attempts.retain(|a| !a.done);
-        if self.attempts.is_empty() {
-            self.done = true;
-        }
     }
 }
 
@@ -625,6 +633,13 @@ pub(super) fn remote_candidates(answer: &str) -> Vec<SocketAddr> {
         }
     }
     out
+}
+
+/// The message type bytes of a Refresh response of `class`.
+fn refresh_type(class: MessageClass) -> [u8; 2] {
+    MessageType::new(METHOD_REFRESH, class)
+        .value()
+        .to_be_bytes()
 }
 
 /// Whether a STUN error response carries ERROR-CODE 438 (Stale Nonce, RFC 8489 §14.8).

@@ -187,6 +187,17 @@ impl RoomServer {
             .map(|(id, _)| id.clone())
     }
 
+    /// The SDP offer posted for `room` (the first, when there were several); panics when
+    /// none was.
+    pub fn offer(&self, room: &str) -> String {
+        self.lock()
+            .offers
+            .iter()
+            .find(|(r, _)| r == room)
+            .map(|(_, sdp)| sdp.clone())
+            .unwrap_or_else(|| panic!("no offer for {room}"))
+    }
+
     pub fn command(&self, session: &str, cmd: Command) {
         if let Some(tx) = self.lock().commands.get(session) {
             let _ = tx.send(cmd);
