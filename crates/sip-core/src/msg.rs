@@ -315,6 +315,17 @@ impl Inbound {
         self.msg.header(&HeaderName::ContentType)
     }
 
+    /// Whether the body is a session description (`Content-Type: application/sdp`,
+    /// parameters aside, compared case-insensitively: RFC 3261 §20.15, RFC 3264).
+    pub fn has_sdp(&self) -> bool {
+        !self.msg.body().is_empty()
+            && self.content_type().is_some_and(|t| {
+                t.split(';')
+                    .next()
+                    .is_some_and(|media| media.trim().eq_ignore_ascii_case("application/sdp"))
+            })
+    }
+
     pub(crate) fn top_via(&self) -> &Via {
         &self.top
     }

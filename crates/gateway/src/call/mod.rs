@@ -9,6 +9,7 @@ pub mod registry;
 mod ringback;
 
 use std::collections::HashMap;
+use std::hash::Hash;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -39,21 +40,38 @@ const ENDED_RETENTION: Duration = Duration::from_secs(300);
 /// alone would keep 300,000.
 const MAX_ENDED_CALLS: usize = 50_000;
 
-/// Routes `sip-core` events to the task of the call they belong to.
-#[derive(Debug, Default)]
-pub struct SipRoutes {
-    routes: Mutex<HashMap<sip_core::CallHandle, mpsc::UnboundedSender<Event>>>,
+/// Where the events of each call go: the sender of the call's task, by key.
+#[derive(Debug)]
+pub struct Routes<K, S> {
+    routes: Mutex<HashMap<K, S>>,
 }
 
+impl<K, S> Default for Routes<K, S> {
+    fn default() -> Self {
+        Routes {
+            routes: Mutex::new(HashMap::new()),
+        }
+    }
+}
+
+impl<K: Eq + Hash, S> Routes<K, S> {
+    fn insert(&self, key: K, to: S) {
+        self.lock().insert(key, to);
+    }
+
+    fn remove(&self, key: K) {
+        self.lock().remove(&key);
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<K, S>> {
+        self.routes.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// Routes `sip-core` events to the task of the call they belong to.
+pub type SipRoutes = Routes<sip_core::CallHandle, mpsc::UnboundedSender<Event>>;
+
 impl SipRoutes {
-    fn insert(&self, call: sip_core::CallHandle, tx: mpsc::UnboundedSender<Event>) {
-        self.lock().insert(call, tx);
-    }
-
-    fn remove(&self, call: sip_core::CallHandle) {
-        self.lock().remove(&call);
-    }
-
     /// Hands `event` to its call; returns it when no call claims it.
     fn route(&self, call: sip_core::CallHandle, event: Event) -> Option<Event> {
         match self.lock().get(&call) {
@@ -62,43 +80,21 @@ impl SipRoutes {
             None => Some(event),
         }
     }
-
-    fn lock(
-        &self,
-    ) -> std::sync::MutexGuard<'_, HashMap<sip_core::CallHandle, mpsc::UnboundedSender<Event>>>
-    {
-        self.routes.lock().unwrap_or_else(PoisonError::into_inner)
-    }
 }
 
 /// Routes the media engine's events to the pump of the call they belong to (by the
 /// [`MediaTag`] the pump gave its endpoint).
-#[derive(Debug, Default)]
-pub struct MediaRoutes {
-    routes: Mutex<HashMap<u64, mpsc::Sender<MediaEventKind>>>,
-}
+pub type MediaRoutes = Routes<MediaTag, mpsc::Sender<MediaEventKind>>;
 
 impl MediaRoutes {
-    fn insert(&self, tag: MediaTag, tx: mpsc::Sender<MediaEventKind>) {
-        self.lock().insert(tag.0, tx);
-    }
-
-    fn remove(&self, tag: MediaTag) {
-        self.lock().remove(&tag.0);
-    }
-
     /// Hands every event to its call until the engine stops. A full queue drops the event:
     /// a pump acts on the first media timeout and ignores the rest.
     async fn run(self: Arc<Self>, mut events: mpsc::Receiver<MediaEvent>) {
         while let Some(event) = events.recv().await {
-            if let Some(tx) = self.lock().get(&event.tag.0) {
+            if let Some(tx) = self.lock().get(&event.tag) {
                 let _ = tx.try_send(event.kind);
             }
         }
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<u64, mpsc::Sender<MediaEventKind>>> {
-        self.routes.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 

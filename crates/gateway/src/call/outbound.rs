@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use control::service::{CallEnd, CallState, EndCause};
 use control::{CallError, Deadline, SipStatus, TimeoutCause, TwirpCode};
-use room_link::offer_answer::{LocalEndpoint, SdpSession, process_answer};
+use room_link::offer_answer::{LocalEndpoint, NegotiatedMedia, SdpSession, process_answer};
 use room_link::{JoinRequest, MediaCapabilities, RoomSession};
 use rtp_relay::relay::Rewriter;
 use sip_core::{Body, EndReason, Event, InviteOptions};
@@ -22,6 +22,7 @@ use super::metrics as m;
 use super::registry::{CallCommand, CallUpdater};
 use super::ringback::Ringback;
 use super::{Gateway, ResolvedTrunk};
+use crate::media::MediaPort;
 
 /// What the API waiter learns from the call.
 #[derive(Debug)]
@@ -256,33 +257,26 @@ impl OutboundCall {
                             // response with an SDP answer starts the phone's media before the
                             // answer, so the room hears the network's ringback or
                             // announcements. The media timeouts stay off until the answer.
-                            if negotiated.is_none() && carries_sdp(&response) {
-                                match process_answer(&media_cfg, &response.body()) {
-                                    Ok(neg) => {
-                                        let Some(port) = rtp.take() else { continue };
-                                        match gw.start_phone_media(port, &neg, true).await {
-                                            Ok(p) => {
-                                                tracing::info!(status, "early media");
-                                                early_media = Some(p.control());
-                                                phone = Some(p);
-                                                negotiated = Some(neg);
-                                                if let Some(tone) = ringback.take() {
-                                                    room_stream = Some(tone.stop().await);
-                                                }
-                                                maybe_start_pump(&gw, &mut res, &mut phone, &negotiated, &mut room_stream, &pump_tx, &mut pump_cmd_rx);
-                                            }
-                                            Err(err) => {
-                                                tracing::warn!(%err, "cannot start the phone's media; hanging up");
-                                                local_end = Some((EndCause::Error, None));
-                                                hangup_sip(&gw, sip_call).await;
-                                            }
-                                        }
-                                    }
-                                    Err(err) => {
-                                        tracing::info!(%err, status, "provisional SDP unusable: no early media");
-                                    }
-                                }
+                            if negotiated.is_some() || !response.has_sdp() {
+                                continue;
                             }
+                            let neg = match process_answer(&media_cfg, &response.body()) {
+                                Ok(neg) => neg,
+                                Err(err) => {
+                                    tracing::info!(%err, status, "provisional SDP unusable: no early media");
+                                    continue;
+                                }
+                            };
+                            let Some(port) = rtp.take() else { continue };
+                            let Some(p) = phone_media_or_hang_up(&gw, sip_call, port, &neg, true, &mut local_end).await else { continue };
+                            tracing::info!(status, "early media");
+                            early_media = Some(p.control());
+                            phone = Some(p);
+                            negotiated = Some(neg);
+                            if let Some(tone) = ringback.take() {
+                                room_stream = Some(tone.stop().await);
+                            }
+                            maybe_start_pump(&gw, &mut res, &mut phone, &negotiated, &mut room_stream, &pump_tx, &mut pump_cmd_rx);
                         }
                         Event::Answered { response, .. } => {
                             answered_at = Some(Instant::now());
@@ -303,7 +297,7 @@ impl OutboundCall {
                                 }
                                 (Ok(neg), _, _) => negotiated = Some(neg),
                                 // The early answer stands when the 2xx carries none.
-                                (Err(_), Some(_), _) if !carries_sdp(&response) => {}
+                                (Err(_), Some(_), _) if !response.has_sdp() => {}
                                 (Err(err), _, _) => {
                                     tracing::warn!(%err, "unusable SDP answer; hanging up");
                                     local_end = Some((EndCause::Error, None));
@@ -329,15 +323,8 @@ impl OutboundCall {
                                     tracing::warn!(%err, "cannot arm the media timeouts");
                                 }
                             } else if let (Some(port), Some(neg)) = (rtp.take(), &negotiated) {
-                                match gw.start_phone_media(port, neg, false).await {
-                                    Ok(p) => phone = Some(p),
-                                    Err(err) => {
-                                        tracing::warn!(%err, "cannot start the phone's media; hanging up");
-                                        local_end = Some((EndCause::Error, None));
-                                        hangup_sip(&gw, sip_call).await;
-                                        continue;
-                                    }
-                                }
+                                let Some(p) = phone_media_or_hang_up(&gw, sip_call, port, neg, false, &mut local_end).await else { continue };
+                                phone = Some(p);
                             }
                             maybe_start_pump(&gw, &mut res, &mut phone, &negotiated, &mut room_stream, &pump_tx, &mut pump_cmd_rx);
                             if !req.dtmf.is_empty() {
@@ -426,7 +413,7 @@ fn maybe_start_pump(
     gw: &Arc<Gateway>,
     res: &mut Resources,
     phone: &mut Option<PhoneMedia>,
-    negotiated: &Option<room_link::offer_answer::NegotiatedMedia>,
+    negotiated: &Option<NegotiatedMedia>,
     room_stream: &mut Option<Rewriter>,
     events: &mpsc::Sender<PumpEvent>,
     commands: &mut Option<mpsc::Receiver<PumpCommand>>,
@@ -450,12 +437,26 @@ fn maybe_start_pump(
     res.pump = Some(tokio::spawn(media::run(setup, commands, events.clone())));
 }
 
-/// Whether a response carries an SDP body (`Content-Type: application/sdp`, RFC 3264).
-fn carries_sdp(response: &sip_core::Inbound) -> bool {
-    !response.body().is_empty()
-        && response
-            .content_type()
-            .is_some_and(|t| t.trim().to_ascii_lowercase().starts_with("application/sdp"))
+/// The phone's media on the call's RTP port for `neg` (`ringing`: early media, the media
+/// timeouts off until the answer). When the engine refuses it the call is hung up with
+/// cause `error`.
+async fn phone_media_or_hang_up(
+    gw: &Gateway,
+    call: sip_core::CallHandle,
+    port: MediaPort,
+    neg: &NegotiatedMedia,
+    ringing: bool,
+    local_end: &mut Option<(EndCause, Option<TimeoutCause>)>,
+) -> Option<PhoneMedia> {
+    match gw.start_phone_media(port, neg, ringing).await {
+        Ok(p) => Some(p),
+        Err(err) => {
+            tracing::warn!(%err, "cannot start the phone's media; hanging up");
+            *local_end = Some((EndCause::Error, None));
+            hangup_sip(gw, call).await;
+            None
+        }
+    }
 }
 
 async fn hangup_sip(gw: &Gateway, call: sip_core::CallHandle) {
