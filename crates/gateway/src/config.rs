@@ -1126,6 +1126,17 @@ rule = {{ dispatch_rule_individual = {{ room_prefix = "support", pin = "1234" }}
         assert!(!err.contains("short-secret"), "{err}");
     }
 
+    /// `[rooms]` keys left out take `RoomsConfig::default()`: the same values as the
+    /// documented embedded configuration, so the two cannot drift apart.
+    #[test]
+    fn rooms_defaults_are_the_embedded_configs_values() {
+        let embedded = Config::embedded_default().expect("default config").rooms;
+        assert_eq!(
+            format!("{:?}", RoomsConfig::default()),
+            format!("{embedded:?}")
+        );
+    }
+
     #[test]
     fn worker_priority_is_a_sched_fifo_priority_or_zero() {
         let priority = |text: &str| {
