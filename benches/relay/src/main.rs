@@ -23,6 +23,7 @@
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{SocketAddr, UdpSocket};
+use std::os::fd::{AsFd, AsRawFd};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -35,7 +36,11 @@ use gateway::media::{
     BridgeConfig, Codec, CodecKind, EngineConfig, LegSpec, MediaEngine, MediaTag, MediaTimeouts,
     OpusConfig, RtcpPort,
 };
+use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token};
+use nix::sys::time::TimeSpec;
+use nix::sys::timerfd::{ClockId, Expiration, TimerFd, TimerFlags, TimerSetTimeFlags};
+use nix::time::clock_gettime;
 use rtp_relay::codec::{Encoder, InputPacket, Transcoder, TranscoderConfig};
 use rtp_relay::rtp::{RtpHeader, RtpPacket};
 use rtp_relay::tone::{Cadence, ToneGenerator, ToneSpec};
@@ -48,6 +53,8 @@ const PCMU_PACKET: usize = 172;
 const OPUS_PT: u8 = 111;
 /// Packets per second per phone.
 const RATE: u32 = 50;
+/// A phone's packet period in µs (20 ms), divided into `--slot-us` send slots.
+const PERIOD_US: u64 = 1_000_000 / RATE as u64;
 /// Latency histogram: 10 µs buckets up to 2 s.
 const BUCKET_NS: u64 = 10_000;
 const BUCKETS: usize = 200_000;
@@ -170,7 +177,8 @@ struct RunArgs {
     #[arg(long)]
     shared_sockets: bool,
     /// Length of a send slot in µs: each call sends in one slot of every 20 ms period, so
-    /// shorter slots spread the load more evenly (1000: bursts of calls/20 per ms).
+    /// shorter slots spread the load more evenly (1000: bursts of calls/20 per ms). Must
+    /// divide 20000 evenly.
     #[arg(long, default_value_t = 1000)]
     slot_us: u64,
     /// Also print, for every 100 ms of the window whose slowest packet took over 1 ms, that
@@ -795,8 +803,10 @@ fn run(args: &RunArgs) -> Result<()> {
         "--plain-tokio and --plain-uring relay packets as they are: pass-through only"
     );
     ensure!(
-        (1..=20_000).contains(&args.slot_us),
-        "--slot-us must be 1..=20000"
+        (1..=PERIOD_US).contains(&args.slot_us) && PERIOD_US % args.slot_us == 0,
+        "--slot-us must divide the {PERIOD_US} µs packet period evenly (e.g. 100, 250, 500, \
+         1000), so that every send slot is equally long; got {}",
+        args.slot_us
     );
     let n = args.calls;
     let threads = args.gen_threads.clamp(1, n);
@@ -815,8 +825,7 @@ fn run(args: &RunArgs) -> Result<()> {
             }
         }
     }
-    // Call i runs on thread i % threads; (thread, socket A, socket B) per call.
-    let mut placement = Vec::with_capacity(n);
+    // Call i runs on thread i % threads, as its (i / threads)-th call.
     for i in 0..n {
         let t = &mut gen_threads[i % threads];
         let (a, b) = if args.shared_sockets {
@@ -827,7 +836,6 @@ fn run(args: &RunArgs) -> Result<()> {
             (t.sockets.len() - 2, t.sockets.len() - 1)
         };
         t.calls.push((a, b, i));
-        placement.push((i % threads, a, b));
     }
     for t in &gen_threads {
         for s in &t.sockets {
@@ -835,9 +843,10 @@ fn run(args: &RunArgs) -> Result<()> {
         }
     }
     let addr_of = |i: usize| -> Result<(SocketAddr, SocketAddr)> {
-        let (t, a, b) = placement[i];
-        let s = &gen_threads[t].sockets;
-        Ok((s[a].local_addr()?, s[b].local_addr()?))
+        let t = &gen_threads[i % threads];
+        let (a, b, call) = t.calls[i / threads];
+        debug_assert_eq!(call, i);
+        Ok((t.sockets[a].local_addr()?, t.sockets[b].local_addr()?))
     };
     let mut child: Option<Child> = None;
     let targets: Vec<(SocketAddr, SocketAddr)> = if args.direct {
@@ -1316,10 +1325,7 @@ fn generate(
     measure_to: Instant,
     stop_at: Instant,
 ) -> Result<Tally> {
-    let Load {
-        mut sockets,
-        mut calls,
-    } = load;
+    let Load { mut sockets, calls } = load;
     let mut poll = Poll::new()?;
     for (i, s) in sockets.iter_mut().enumerate() {
         poll.registry().register(s, Token(i), Interest::READABLE)?;
@@ -1330,10 +1336,23 @@ fn generate(
     let (from_ns, to_ns) = (wall(measure_from), wall(measure_to));
     let mut tally = Tally::new();
     // Call i sends in slot (i % slots) of every 20 ms period, so the load is spread evenly
-    // instead of arriving in one burst per period.
-    let slots = ((1000 / RATE) as u128 * 1000 / slot.as_micros().max(1)).max(1) as usize;
+    // instead of arriving in one burst per period. The calls are grouped by slot once, in
+    // call order, so that a tick touches only its own slot's calls.
+    let slots = (PERIOD_US / (slot.as_micros() as u64).max(1)).max(1) as usize;
+    let mut by_slot: Vec<Vec<(Phone, Phone, usize)>> = (0..slots).map(|_| Vec::new()).collect();
+    for c in calls {
+        by_slot[c.2 % slots].push(c);
+    }
     let mut next = start_at;
     let mut tick: u64 = 0;
+    // Token past the sockets': its events match no socket and are skipped.
+    let slot_timer = SlotTimer::new()?;
+    poll.registry().register(
+        &mut SourceFd(&slot_timer.fd()),
+        Token(sockets.len()),
+        Interest::READABLE,
+    )?;
+    let mut armed_for: Option<Instant> = None;
     let mut events = Events::with_capacity(4096);
     let mut rx = phone_io::Receiver::new();
     let mut tx = phone_io::Sender::new();
@@ -1356,7 +1375,7 @@ fn generate(
             // All A phones of the slot, then all B phones: with shared sockets each side
             // goes out in `sendmmsg` batches.
             for is_b in [false, true] {
-                for (a, b, call) in calls.iter_mut().filter(|(_, _, c)| c % slots == s) {
+                for (a, b, call) in &mut by_slot[s] {
                     let phone = if is_b { b } else { a };
                     let (pt, payload): (u8, &[u8]) = match (mode, is_b) {
                         (Mode::Transcode, true) => (OPUS_PT, &opus[frame % opus.len()]),
@@ -1417,6 +1436,14 @@ fn generate(
             std::thread::sleep(wait);
             Duration::ZERO
         } else {
+            if sending && armed_for != Some(next) {
+                // mio rounds a poll timeout up to whole milliseconds (the unit of
+                // `epoll_wait`), which would push the sends of slots under 1 ms together:
+                // the slot timer ends the wait at `next` exactly, while arrivals still wake
+                // the thread as before.
+                slot_timer.at(next)?;
+                armed_for = Some(next);
+            }
             wait
         };
         poll.poll(&mut events, Some(wait))?;
@@ -1466,6 +1493,48 @@ fn generate(
         }
     }
     Ok(tally)
+}
+
+/// A one-shot `timerfd` on `CLOCK_MONOTONIC` (the clock of [`Instant`] on Linux), armed at
+/// an absolute time with nanosecond precision, to end an `epoll_wait` between whole
+/// milliseconds. Re-arming it resets its expiration count, so it is never read: each
+/// expiry wakes the (edge-triggered) poll once.
+struct SlotTimer {
+    timer: TimerFd,
+    /// The same moment on both clocks, to map an `Instant` onto `CLOCK_MONOTONIC`.
+    base: (Instant, Duration),
+}
+
+impl SlotTimer {
+    fn new() -> Result<Self> {
+        let timer = TimerFd::new(
+            ClockId::CLOCK_MONOTONIC,
+            TimerFlags::TFD_NONBLOCK | TimerFlags::TFD_CLOEXEC,
+        )
+        .context("timerfd_create")?;
+        let base = (
+            Instant::now(),
+            Duration::from(clock_gettime(nix::time::ClockId::CLOCK_MONOTONIC)?),
+        );
+        Ok(Self { timer, base })
+    }
+
+    fn fd(&self) -> std::os::fd::RawFd {
+        self.timer.as_fd().as_raw_fd()
+    }
+
+    /// Fires at `t` (at once if `t` is past).
+    fn at(&self, t: Instant) -> Result<()> {
+        let (i0, m0) = self.base;
+        // Not zero: an all-zero `it_value` would disarm the timer instead.
+        let mono = (m0 + t.saturating_duration_since(i0)).max(Duration::from_nanos(1));
+        self.timer
+            .set(
+                Expiration::OneShot(TimeSpec::from_duration(mono)),
+                TimerSetTimeFlags::TFD_TIMER_ABSTIME,
+            )
+            .context("timerfd_settime")
+    }
 }
 
 fn sleep_until(t: Instant) {

@@ -16,8 +16,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use anyhow::{Context, Result};
 use nix::errno::Errno;
 use nix::sys::socket::{
-    ControlMessageOwned, MsgFlags, MultiHeaders, SockaddrStorage, recvmmsg, sendmmsg, setsockopt,
-    sockopt,
+    ControlMessage, ControlMessageOwned, MsgFlags, MultiHeaders, SockaddrStorage, recvmmsg,
+    sendmmsg, setsockopt, sockopt,
 };
 use nix::sys::time::TimeSpec;
 
@@ -45,17 +45,17 @@ pub(crate) fn large_buffers(socket: &impl AsFd, bytes: usize) -> Result<()> {
     setsockopt(socket, sockopt::SndBuf, &bytes).context("SO_SNDBUF")
 }
 
-/// Receive buffers and headers, reused across calls.
+/// Receive buffers and headers, reused across calls (nothing is allocated per call).
 pub(crate) struct Receiver {
     headers: MultiHeaders<SockaddrStorage>,
-    bufs: Vec<[u8; DATAGRAM]>,
+    bufs: Box<[[u8; DATAGRAM]; BATCH]>,
 }
 
 impl Receiver {
     pub(crate) fn new() -> Self {
         Self {
             headers: MultiHeaders::preallocate(BATCH, Some(nix::cmsg_space!(TimeSpec))),
-            bufs: vec![[0u8; DATAGRAM]; BATCH],
+            bufs: Box::new([[0u8; DATAGRAM]; BATCH]),
         }
     }
 
@@ -72,8 +72,7 @@ impl Receiver {
         loop {
             let mut got = [(0usize, 0u64); BATCH];
             let mut k = 0;
-            let mut slices: Vec<[IoSliceMut<'_>; 1]> =
-                self.bufs.iter_mut().map(|b| [IoSliceMut::new(b)]).collect();
+            let mut slices = self.bufs.each_mut().map(|b| [IoSliceMut::new(b)]);
             let results = match recvmmsg(
                 fd,
                 &mut self.headers,
@@ -119,14 +118,15 @@ pub(crate) struct Sender {
     len: Vec<usize>,
     bufs: Vec<[u8; DATAGRAM]>,
     headers: MultiHeaders<SockaddrStorage>,
+    /// Destinations of one `sendmmsg`, reused.
+    addrs: Vec<Option<SockaddrStorage>>,
 }
 
-/// What a flush did.
+/// What a flush did (the datagrams the kernel took are reported through `on_sent`).
 #[derive(Debug, Default, Clone, Copy)]
 pub(crate) struct Sent {
-    /// Datagrams handed to the kernel, with the wall-clock stamp each carried.
-    pub(crate) taken: u64,
-    /// Datagrams the kernel refused (a full send buffer): lost, as a network loses them.
+    /// Datagrams the kernel refused (a full send buffer): never sent, so not counted as
+    /// sent either; lost, as a network loses them.
     pub(crate) refused: u64,
 }
 
@@ -138,6 +138,7 @@ impl Sender {
             len: Vec::new(),
             bufs: Vec::new(),
             headers: MultiHeaders::preallocate(BATCH, None),
+            addrs: Vec::with_capacity(BATCH),
         }
     }
 
@@ -163,7 +164,8 @@ impl Sender {
 
     /// Sends everything queued: each run of datagrams for the same socket in batches of
     /// [`BATCH`]; `stamp(datagram, now)` writes the wall-clock time into each datagram of a
-    /// batch right before its system call, and `on_sent(now, n)` reports the batch.
+    /// batch right before its system call, and `on_sent(now, n)` reports the `n` datagrams
+    /// of the batch the kernel took (refused ones are counted in the returned [`Sent`]).
     pub(crate) fn flush<S: AsRawFd>(
         &mut self,
         sockets: &[S],
@@ -186,19 +188,26 @@ impl Sender {
             }
             let fd = sockets[s].as_raw_fd();
             let mut first = start;
+            let mut taken = 0u64;
             while first < end {
-                let slices: Vec<[IoSlice<'_>; 1]> = (first..end)
-                    .map(|i| [IoSlice::new(&self.bufs[i][..self.len[i]])])
-                    .collect();
-                let addrs: Vec<Option<SockaddrStorage>> = (first..end)
-                    .map(|i| Some(SockaddrStorage::from(self.to[i])))
-                    .collect();
+                let count = end - first;
+                let mut slices = [[IoSlice::new(&[])]; BATCH];
+                for (slice, i) in slices.iter_mut().zip(first..end) {
+                    *slice = [IoSlice::new(&self.bufs[i][..self.len[i]])];
+                }
+                self.addrs.clear();
+                self.addrs.extend(
+                    self.to[first..end]
+                        .iter()
+                        .map(|&to| Some(SockaddrStorage::from(to))),
+                );
+                let no_cmsgs: [ControlMessage<'_>; 0] = [];
                 let sent = match sendmmsg(
                     fd,
                     &mut self.headers,
-                    slices.iter(),
-                    addrs,
-                    [],
+                    &slices[..count],
+                    &self.addrs,
+                    no_cmsgs,
                     MsgFlags::MSG_DONTWAIT,
                 ) {
                     Ok(r) => r.count(),
@@ -210,17 +219,16 @@ impl Sender {
                     done.refused += 1;
                     first += 1;
                 } else {
+                    taken += sent as u64;
                     first += sent;
                 }
             }
-            on_sent(now, (end - start) as u64);
-            done.taken += (end - start) as u64;
+            on_sent(now, taken);
             start = end;
         }
         self.socket.clear();
         self.to.clear();
         self.len.clear();
-        done.taken -= done.refused.min(done.taken);
         done
     }
 }

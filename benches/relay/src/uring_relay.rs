@@ -6,8 +6,13 @@
 //! next step (benches/relay/README.md).
 //!
 //! The kernel reads and writes the buffers and message headers of an operation until its
-//! completion arrives, so they live in boxed slices allocated once, never moved or freed
-//! while the ring runs; that is the whole of the `unsafe` here.
+//! completion arrives (and, once the ring is gone, possibly until the kernel has cancelled
+//! it), so they live in slices allocated once and leaked: never moved, never freed, valid
+//! for as long as the kernel may touch them, even if [`run`] returns early with operations
+//! in flight. After start-up they are reached only through raw pointers to single entries,
+//! and only to entries the kernel is not using (a receive whose completion arrived and is
+//! not yet re-armed, a free send slot), so no Rust reference ever covers memory the kernel
+//! may be writing. That is the whole of the `unsafe` here.
 #![allow(unsafe_code)]
 
 use std::net::{SocketAddr, SocketAddrV4, UdpSocket};
@@ -46,8 +51,9 @@ impl Op {
             .collect()
     }
 
-    /// Points the header at this op's own buffer (and address, for a send). Called once the
-    /// op sits at its final place in its boxed slice.
+    /// Points the header at this op's own buffer (and address, for a send). Called once per
+    /// op at start-up, when it sits at its final place in its leaked slice and before the
+    /// kernel has seen it; a send then only sets `iov.iov_len` and `addr` per packet.
     fn wire(&mut self, len: usize, with_addr: bool) {
         self.iov.iov_base = self.buf.as_mut_ptr().cast();
         self.iov.iov_len = len;
@@ -86,31 +92,44 @@ pub(crate) fn run(
     let fds: Vec<i32> = sockets.iter().map(AsRawFd::as_raw_fd).collect();
     let dest: Vec<libc::sockaddr_in> = peers.into_iter().map(sockaddr).collect::<Result<_>>()?;
     let mut ring = IoUring::new(RING).context("io_uring_setup")?;
-    let mut recvs = Op::boxed(n);
-    let mut sends = Op::boxed(SEND_SLOTS);
+    // Leaked: see the module docs. Wired here, before any operation is submitted, while
+    // these are the only references; afterwards only the raw base pointers are used.
+    let recvs: &'static mut [Op] = Box::leak(Op::boxed(n));
+    let sends: &'static mut [Op] = Box::leak(Op::boxed(SEND_SLOTS));
     for op in recvs.iter_mut() {
         op.wire(DATAGRAM, false);
     }
+    for op in sends.iter_mut() {
+        op.wire(0, true);
+    }
+    let recv_base: *mut Op = recvs.as_mut_ptr();
+    let send_base: *mut Op = sends.as_mut_ptr();
     let mut free: Vec<usize> = (0..SEND_SLOTS).rev().collect();
     let push = |ring: &mut IoUring, entry: io_uring::squeue::Entry| -> Result<()> {
         loop {
-            // SAFETY: every entry points into `recvs` or `sends`, which outlive the ring's use
-            // (this function never returns while operations are in flight, and the process
-            // exits rather than dropping them); a slot is reused only after its completion.
+            // SAFETY: every entry points at the header of one op of the leaked `recvs` or
+            // `sends`, which is wired (its pointers lead into the same op) and never moved or
+            // freed, so it stays valid for as long as the kernel may use it, even if this
+            // function returns and the ring is dropped with the operation in flight. An op is
+            // submitted only while no other operation uses it: a receive is re-armed after
+            // its completion, a send slot reused after its completion.
             if unsafe { ring.submission().push(&entry) }.is_ok() {
                 return Ok(());
             }
             ring.submit().context("io_uring_enter")?;
         }
     };
-    let recv_entry = |i: usize, recvs: &mut [Op]| {
-        opcode::RecvMsg::new(types::Fd(fds[i]), &raw mut recvs[i].msg)
+    let recv_entry = |i: usize| {
+        debug_assert!(i < n);
+        // SAFETY: `i < n`, so `recv_base.add(i)` stays inside the leaked `recvs`; `&raw mut`
+        // of a field makes no reference, so nothing aliases what the kernel writes.
+        let msg = unsafe { &raw mut (*recv_base.add(i)).msg };
+        opcode::RecvMsg::new(types::Fd(fds[i]), msg)
             .build()
             .user_data((i as u64) << 1)
     };
     for i in 0..n {
-        let e = recv_entry(i, &mut recvs);
-        push(&mut ring, e)?;
+        push(&mut ring, recv_entry(i))?;
     }
     let mut done: Vec<(u64, i32)> = Vec::with_capacity(RING as usize);
     let mut dropped = 0u64;
@@ -126,15 +145,25 @@ pub(crate) fn run(
             }
             if result > 0 {
                 received.fetch_add(1, Ordering::Relaxed);
-                let len = result as usize;
+                let len = (result as usize).min(DATAGRAM);
                 let out = index ^ 1;
                 match free.pop() {
                     Some(slot) => {
-                        let op = &mut sends[slot];
-                        op.buf[..len].copy_from_slice(&recvs[index].buf[..len]);
-                        op.addr = dest[out];
-                        op.wire(len, true);
-                        let e = opcode::SendMsg::new(types::Fd(fds[out]), &raw const op.msg)
+                        // SAFETY: `slot < SEND_SLOTS` and `index < n` (both came from this
+                        // function), so both pointers stay inside their leaked slices. The
+                        // kernel uses neither op now: the send slot is free (its last send
+                        // completed) and receive `index` has completed and is re-armed only
+                        // below. So the references made here, to these two ops' fields
+                        // only, alias nothing the kernel touches.
+                        let msg = unsafe {
+                            let op = send_base.add(slot);
+                            let from = &(*recv_base.add(index)).buf;
+                            (&mut (*op).buf)[..len].copy_from_slice(&from[..len]);
+                            (*op).iov.iov_len = len;
+                            (*op).addr = dest[out];
+                            &raw const (*op).msg
+                        };
+                        let e = opcode::SendMsg::new(types::Fd(fds[out]), msg)
                             .build()
                             .user_data(((slot as u64) << 1) | 1);
                         push(&mut ring, e)?;
@@ -142,8 +171,7 @@ pub(crate) fn run(
                     None => dropped += 1,
                 }
             }
-            let e = recv_entry(index, &mut recvs);
-            push(&mut ring, e)?;
+            push(&mut ring, recv_entry(index))?;
         }
         if dropped > 0 && dropped.is_power_of_two() {
             eprintln!("plain-uring: {dropped} packets dropped (no free send slot)");
