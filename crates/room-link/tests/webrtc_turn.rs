@@ -154,11 +154,8 @@ async fn relay_only_media_crosses_both_ways_through_coturn_and_leave_releases_it
         &[USER, "ALLOCATE processed, success"][..],
         &[USER, "CREATE_PERMISSION processed, success"][..],
     ] {
-        assert!(
-            turn.wait_for_log(parts, log_bound).await.is_some(),
-            "no {parts:?} in the coturn log:\n{}",
-            turn.log().join("\n")
-        );
+        turn.expect_log(parts, log_bound, "allocation and permissions")
+            .await;
     }
     assert!(
         turn.log().iter().any(|l| l.contains(&relayed_port)),
@@ -171,13 +168,12 @@ async fn relay_only_media_crosses_both_ways_through_coturn_and_leave_releases_it
         .leave()
         .await
         .unwrap_or_else(|e| panic!("leave: {e}"));
-    assert!(
-        turn.wait_for_log(&[USER, "REFRESH processed, success"], log_bound)
-            .await
-            .is_some(),
-        "no released allocation in the coturn log:\n{}",
-        turn.log().join("\n")
-    );
+    turn.expect_log(
+        &[USER, "REFRESH processed, success"],
+        log_bound,
+        "no released allocation",
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -201,13 +197,12 @@ async fn the_allocation_is_refreshed_before_it_expires() {
     }
     tones_cross(&server, "refreshed", &session).await;
     // The first Refresh was due at half the 4 s: already logged, so no wait.
-    assert!(
-        turn.wait_for_log(&[USER, "REFRESH processed, success"], Duration::ZERO)
-            .await
-            .is_some(),
-        "no Refresh within 6 s of a 4 s allocation:\n{}",
-        turn.log().join("\n")
-    );
+    turn.expect_log(
+        &[USER, "REFRESH processed, success"],
+        Duration::ZERO,
+        "no Refresh within 6 s of a 4 s allocation",
+    )
+    .await;
     session
         .leave()
         .await
@@ -229,14 +224,12 @@ async fn a_refresh_refused_for_a_stale_nonce_is_sent_again_with_the_new_one() {
     };
     let (server, session) = relayed_call(&turn, "stale").await;
     tones_cross(&server, "stale", &session).await;
-    let refreshed = turn
-        .wait_for_log(&[USER, "REFRESH processed, success"], BOUND)
-        .await;
-    assert!(
-        refreshed.is_some(),
-        "no successful Refresh:\n{}",
-        turn.log().join("\n")
-    );
+    turn.expect_log(
+        &[USER, "REFRESH processed, success"],
+        BOUND,
+        "no successful Refresh",
+    )
+    .await;
     session
         .leave()
         .await
@@ -271,11 +264,8 @@ async fn a_release_refused_for_a_stale_nonce_is_sent_again_with_the_new_one() {
         &[USER, "error 438: Stale nonce"][..],
         &[USER, "REFRESH processed, success"][..],
     ] {
-        assert!(
-            turn.wait_for_log(parts, BOUND).await.is_some(),
-            "no {parts:?} in the coturn log:\n{}",
-            turn.log().join("\n")
-        );
+        turn.expect_log(parts, BOUND, "release after a stale nonce")
+            .await;
     }
 }
 
@@ -298,11 +288,8 @@ async fn an_allocation_is_released_when_the_room_refuses_the_join() {
         &[USER, "ALLOCATE processed, success"][..],
         &[USER, "REFRESH processed, success"][..],
     ] {
-        assert!(
-            turn.wait_for_log(parts, BOUND).await.is_some(),
-            "no {parts:?} in the coturn log:\n{}",
-            turn.log().join("\n")
-        );
+        turn.expect_log(parts, BOUND, "release after the refused join")
+            .await;
     }
 }
 
@@ -324,14 +311,15 @@ async fn a_lost_release_is_sent_again() {
         .await
         .unwrap_or_else(|e| panic!("leave: {e}"));
     // The only Refresh of this short call is the release; the network lost the first one.
-    assert!(
-        turn.wait_for_log(&[USER, "REFRESH processed, success"], BOUND)
-            .await
-            .is_some(),
-        "allocation not released after a lost Refresh ({} seen):\n{}",
-        lossy.refreshes_seen(),
-        turn.log().join("\n")
-    );
+    turn.expect_log(
+        &[USER, "REFRESH processed, success"],
+        BOUND,
+        &format!(
+            "allocation not released after a lost Refresh ({} seen)",
+            lossy.refreshes_seen()
+        ),
+    )
+    .await;
     assert!(lossy.refreshes_seen() >= 2);
 }
 
@@ -386,16 +374,12 @@ async fn a_wrong_credential_falls_back_to_host_candidates_with_policy_all() {
         "relayed candidate offered:\n{offer}"
     );
     // coturn saw the attempt and refused it (the credential is checked, not ignored).
-    assert!(
-        turn.wait_for_log(
-            &[&format!("user {USER} credentials are incorrect")],
-            Duration::from_secs(5)
-        )
-        .await
-        .is_some(),
-        "coturn never refused the allocation:\n{}",
-        turn.log().join("\n")
-    );
+    turn.expect_log(
+        &[&format!("user {USER} credentials are incorrect")],
+        Duration::from_secs(5),
+        "coturn never refused the allocation",
+    )
+    .await;
     tones_cross(&server, "fallback", &session).await;
     session
         .leave()
@@ -467,13 +451,12 @@ async fn relay_only_media_crosses_with_aiortc_as_the_room() {
         "the phone's tone in aiortc: {room_hears:.3} of {} samples",
         room_pcm.len()
     );
-    assert!(
-        turn.wait_for_log(&[USER, "ALLOCATE processed, success"], BOUND)
-            .await
-            .is_some(),
-        "no allocation in the coturn log:\n{}",
-        turn.log().join("\n")
-    );
+    turn.expect_log(
+        &[USER, "ALLOCATE processed, success"],
+        BOUND,
+        "no allocation",
+    )
+    .await;
     session
         .leave()
         .await

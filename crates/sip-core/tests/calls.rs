@@ -485,13 +485,7 @@ fn reinvite_glare_gets_491_on_both_sides() {
     uas_policy(&mut net, 1, Some(Duration::ZERO), Some(Duration::ZERO));
     let uac_call = place_call(&mut net, secs(30));
     net.run_for(secs(1));
-    let uas_call = net
-        .events(1)
-        .find_map(|e| match e {
-            Event::IncomingCall { call, .. } => Some(*call),
-            _ => None,
-        })
-        .expect("incoming");
+    let uas_call = incoming(&net, 1);
     // Both sides re-INVITE at the same instant.
     let r0 = net
         .with(0, |ep, now| {

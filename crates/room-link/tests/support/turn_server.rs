@@ -166,6 +166,17 @@ impl TurnServer {
     }
 
     /// Waits (up to `bound`) for a log line containing every one of `parts`.
+    /// The first log line containing all of `parts` within `bound`; panics with `what` and
+    /// the whole log when there is none.
+    pub async fn expect_log(&self, parts: &[&str], bound: Duration, what: &str) -> String {
+        self.wait_for_log(parts, bound).await.unwrap_or_else(|| {
+            panic!(
+                "{what}: no {parts:?} in the coturn log:\n{}",
+                self.log().join("\n")
+            )
+        })
+    }
+
     pub async fn wait_for_log(&self, parts: &[&str], bound: Duration) -> Option<String> {
         let end = Instant::now() + bound;
         loop {
