@@ -94,6 +94,9 @@ pub enum TimeoutCause {
     CallerDeadline,
     /// No final response to the INVITE within Timer B (64·T1, RFC 3261 §17.1.1.2).
     SipTimerB,
+    /// No response to a request inside the call (e.g. a transfer's REFER) within Timer F
+    /// (64·T1, RFC 3261 §17.1.2.2); the dialog ends with it (§12.2.1.2).
+    SipTimerF,
     /// No media (RTP) arrived for the configured media timeout.
     MediaTimeout,
     /// The call reached its `max_call_duration`.
@@ -107,10 +110,11 @@ pub enum TimeoutCause {
 
 impl TimeoutCause {
     /// All causes, for tables and metrics pre-registration.
-    pub const ALL: [TimeoutCause; 7] = [
+    pub const ALL: [TimeoutCause; 8] = [
         Self::RingNoAnswer,
         Self::CallerDeadline,
         Self::SipTimerB,
+        Self::SipTimerF,
         Self::MediaTimeout,
         Self::MaxDuration,
         Self::BudgetTooSmall,
@@ -123,6 +127,7 @@ impl TimeoutCause {
             Self::RingNoAnswer => "ring_no_answer",
             Self::CallerDeadline => "caller_deadline",
             Self::SipTimerB => "sip_timer_b",
+            Self::SipTimerF => "sip_timer_f",
             Self::MediaTimeout => "media_timeout",
             Self::MaxDuration => "max_duration",
             Self::BudgetTooSmall => "budget_too_small",
@@ -142,6 +147,7 @@ impl TimeoutCause {
             Self::RingNoAnswer
             | Self::CallerDeadline
             | Self::SipTimerB
+            | Self::SipTimerF
             | Self::MediaTimeout
             | Self::MaxDuration => TwirpCode::DeadlineExceeded,
         }

@@ -56,6 +56,9 @@ pub enum EndCause {
     ApiHangup,
     /// The far end refused the call (non-2xx final response; see the SIP status).
     Rejected,
+    /// `TransferSIPParticipant` succeeded: the phone reached the transfer target, and
+    /// sipbridge left the call (RFC 5589 §6.1).
+    Transferred,
     /// A timer ended the call (see the timeout cause).
     Timeout,
     /// The gateway failed (transport error, media allocation, …).
@@ -71,6 +74,7 @@ impl EndCause {
             Self::RoomLinkFailed => "room_link_failed",
             Self::ApiHangup => "api_hangup",
             Self::Rejected => "rejected",
+            Self::Transferred => "transferred",
             Self::Timeout => "timeout",
             Self::Error => "error",
         }

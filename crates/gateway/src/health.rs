@@ -55,6 +55,11 @@ pub fn install_metrics() -> Result<PrometheusHandle> {
             Matcher::Full("sipbridge_post_dial_delay_seconds".into()),
             RING_BUCKETS,
         )?
+        // A transfer lasts about as long as its target rings.
+        .set_buckets_for_metric(
+            Matcher::Full("sipbridge_transfer_duration_seconds".into()),
+            RING_BUCKETS,
+        )?
         .install_recorder()
         .context("installing the Prometheus recorder")
 }

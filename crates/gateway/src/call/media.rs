@@ -27,7 +27,7 @@ use rtp_relay::rtp::{RtpHeader, RtpPacket};
 use tokio::sync::mpsc;
 
 use super::MediaRoutes;
-use super::ringback::to_room_stream;
+use super::ringback::{Ringback, to_room_stream};
 use crate::media::{
     EndpointConfig, LegSpec, MediaEngine, MediaError, MediaEventKind, MediaId, MediaPort, MediaRx,
     MediaTag, MediaTx, Side,
@@ -55,6 +55,9 @@ const EVENT_QUEUE: usize = 8;
 pub enum PumpCommand {
     /// Send these digits to the phone as RFC 4733 events (`w` pauses 0.5 s).
     SendDigits(Dtmf),
+    /// `true`: the room hears ringback instead of the phone (a transfer's
+    /// `play_dialtone`); `false`: the phone again, continuing the same stream.
+    Ringback(bool),
 }
 
 /// What a pump reports to its call.
@@ -270,7 +273,7 @@ pub async fn run(
 async fn pump(
     mut phone: PhoneMedia,
     negotiated: NegotiatedMedia,
-    session: &RoomSession,
+    session: &Arc<RoomSession>,
     seed: u64,
     room_stream: Option<Rewriter>,
     commands: &mut mpsc::Receiver<PumpCommand>,
@@ -284,11 +287,15 @@ async fn pump(
     let mut out = vec![0u8; MAX_PACKET];
     let mut dtmf_tick = tokio::time::interval(state.ptime);
     dtmf_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // While it plays, the phone's packets do not reach the room.
+    let mut ringback: Option<Ringback> = None;
     loop {
         tokio::select! {
             received = phone.rx.recv() => {
                 let Some(packet) = received else { return PumpEvent::MediaFailed };
-                state.on_phone_packet(&packet, session);
+                if ringback.is_none() {
+                    state.on_phone_packet(&packet, session);
+                }
             }
             event = session.recv() => match event {
                 Some(RoomEvent::Audio(frame)) => {
@@ -311,6 +318,18 @@ async fn pump(
             }
             Some(command) = commands.recv() => match command {
                 PumpCommand::SendDigits(digits) => state.queue_digits(&digits),
+                PumpCommand::Ringback(true) => {
+                    if ringback.is_none() {
+                        let line = std::mem::replace(&mut state.to_room_line, to_room_stream());
+                        let tone_seed = seed.rotate_left(17) ^ 0x52_49_4E_47;
+                        ringback = Some(Ringback::start_on(session.clone(), tone_seed, line));
+                    }
+                }
+                PumpCommand::Ringback(false) => {
+                    if let Some(tone) = ringback.take() {
+                        state.to_room_line = tone.stop().await;
+                    }
+                }
             },
             _ = dtmf_tick.tick(), if state.dtmf_pending() => {
                 let now = tokio::time::Instant::now().into_std();

@@ -65,3 +65,12 @@ pub fn call_duration(duration: Duration) {
 pub fn inbound_refused(reason: &'static str) {
     metrics::counter!("sipbridge_inbound_refused_total", "reason" => reason).increment(1);
 }
+
+/// A transfer (REFER) ended, by outcome (`succeeded`, `refused`, `failed`,
+/// `ring_no_answer`, `sip_timer_f`, `subscription_terminated`, `call_ended`); the duration
+/// runs from the REFER to the outcome.
+pub fn transfer_ended(outcome: &'static str, took: Duration) {
+    metrics::counter!("sipbridge_transfers_total", "outcome" => outcome).increment(1);
+    metrics::histogram!("sipbridge_transfer_duration_seconds", "outcome" => outcome)
+        .record(took.as_secs_f64());
+}

@@ -7,6 +7,7 @@ pub mod metrics;
 mod outbound;
 pub mod registry;
 mod ringback;
+mod transfer;
 
 use std::collections::HashMap;
 use std::hash::Hash;
@@ -32,7 +33,7 @@ use crate::config::Config;
 use crate::media::{MediaEngine, MediaEvent, MediaEventKind, MediaPort, MediaTag, RtcpPort};
 use crate::sip::shell::SipHandle;
 use outbound::{OutboundCall, Progress};
-use registry::{CallCommand, Registry};
+use registry::{CallCommand, Registry, TransferRequest};
 
 /// Ended calls stay visible to `GetCall`/`ListCalls` this long ...
 const ENDED_RETENTION: Duration = Duration::from_secs(300);
@@ -183,6 +184,15 @@ impl Gateway {
                 | Event::Ended { call, .. }
                 | Event::RingTimeout { call, .. }
                 | Event::Response { call, .. } => self.routes.route(*call, event),
+                // NOTIFYs may report a transfer's progress (RFC 3515 §2.4.4): the call
+                // answers them.
+                Event::Request {
+                    call: Some(call),
+                    message,
+                    ..
+                } if message.method() == sip_core::Method::Notify => {
+                    self.routes.route(*call, event)
+                }
                 _ => Some(event),
             };
             if let Some(event) = unclaimed {
@@ -201,25 +211,26 @@ impl Gateway {
             } => self.arc().incoming(call, request, source),
             Event::Request {
                 request, message, ..
-            } => {
-                // OPTIONS (keep-alive pings), INFO and NOTIFY are acknowledged; session
-                // changes (re-INVITE, UPDATE with SDP) are refused with 488 so the session
-                // stays as it is (RFC 3261 §14.2); anything else is not implemented.
-                let status = match message.method() {
-                    sip_core::Method::Options
-                    | sip_core::Method::Info
-                    | sip_core::Method::Notify => 200,
-                    sip_core::Method::Update if message.body().is_empty() => 200,
-                    sip_core::Method::Invite | sip_core::Method::Update => 488,
-                    _ => 501,
-                };
-                let _ = self
-                    .sip
-                    .with(move |ep, now| ep.reply(now, request, Reply::status(status)))
-                    .await;
-            }
+            } => self.answer_request(request, &message).await,
             _ => {}
         }
+    }
+
+    /// Answers a request no call handles itself: OPTIONS (keep-alive pings), INFO and
+    /// NOTIFY are acknowledged; session changes (re-INVITE, UPDATE with SDP) are refused
+    /// with 488 so the session stays as it is (RFC 3261 §14.2); anything else is not
+    /// implemented.
+    async fn answer_request(&self, request: sip_core::RequestId, message: &sip_core::Inbound) {
+        let status = match message.method() {
+            sip_core::Method::Options | sip_core::Method::Info | sip_core::Method::Notify => 200,
+            sip_core::Method::Update if message.body().is_empty() => 200,
+            sip_core::Method::Invite | sip_core::Method::Update => 488,
+            _ => 501,
+        };
+        let _ = self
+            .sip
+            .with(move |ep, now| ep.reply(now, request, Reply::status(status)))
+            .await;
     }
 
     fn arc(&self) -> Arc<Self> {
@@ -239,6 +250,15 @@ impl Gateway {
     }
 
     fn new_call_id(&self) -> CallId {
+        CallId(self.new_id("SCL_"))
+    }
+
+    fn new_transfer_id(&self) -> String {
+        self.new_id("STR_")
+    }
+
+    /// `prefix` and 12 characters drawn from the seed.
+    fn new_id(&self, prefix: &str) -> String {
         const ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789";
         let mut n = self.next_seed();
         let suffix: String = (0..12)
@@ -248,7 +268,7 @@ impl Gateway {
                 c
             })
             .collect();
-        CallId(format!("SCL_{suffix}"))
+        format!("{prefix}{suffix}")
     }
 
     /// A free even RTP port of the engine's pool, bound (rtcp-mux unless the peer's SDP
@@ -510,7 +530,7 @@ impl CallService for Gateway {
             ended_at: None,
             end: None,
         };
-        let (updater, commands) = self.registry.insert(info, now);
+        let (updater, mailbox) = self.registry.insert(info, now);
         let record = self
             .registry
             .get(&updater.snapshot().call_id)
@@ -520,7 +540,7 @@ impl CallService for Gateway {
         let call = OutboundCall {
             gw: self.arc(),
             updater,
-            commands,
+            mailbox,
             trunk,
             req,
             deadline,
@@ -594,12 +614,47 @@ impl CallService for Gateway {
 
     async fn transfer(
         &self,
-        _req: TransferCall,
-        _deadline: Deadline,
+        req: TransferCall,
+        deadline: Deadline,
     ) -> Result<TransferOutcome, CallError> {
-        Err(CallError::new(
-            TwirpCode::Unimplemented,
-            "TransferSIPParticipant (REFER) is not supported yet",
-        ))
+        let record = self
+            .registry
+            .find_participant(&req.room_name, &req.participant_identity)
+            .ok_or_else(|| {
+                CallError::new(
+                    TwirpCode::NotFound,
+                    format!(
+                        "no call of participant {:?} in room {:?}",
+                        req.participant_identity, req.room_name
+                    ),
+                )
+            })?;
+        if record.snapshot().state != CallState::Active {
+            return Err(CallError::new(
+                TwirpCode::FailedPrecondition,
+                "the call is not answered yet: only an answered call can be transferred",
+            ));
+        }
+        let (reply, outcome) = tokio::sync::oneshot::channel();
+        if !record.transfer(TransferRequest { req, reply }) {
+            return Err(CallError::new(
+                TwirpCode::Aborted,
+                "a transfer of this participant is already in progress",
+            ));
+        }
+        // The call runs the transfer and its ring timer; this only waits for the outcome.
+        match tokio::time::timeout_at(tokio::time::Instant::from_std(deadline.instant()), outcome)
+            .await
+        {
+            Ok(Ok(result)) => result,
+            Ok(Err(_)) => Err(CallError::new(
+                TwirpCode::Aborted,
+                "the call ended before the transfer reported its outcome",
+            )),
+            Err(_) => Err(CallError::timeout(
+                TimeoutCause::CallerDeadline,
+                "the request's deadline ran out; the transfer goes on",
+            )),
+        }
     }
 }

@@ -19,8 +19,9 @@ use tracing::Instrument as _;
 
 use super::media::{self, PhoneControl, PhoneMedia, PumpCommand, PumpEvent, PumpSetup};
 use super::metrics as m;
-use super::registry::{CallCommand, CallUpdater};
+use super::registry::{CallCommand, CallUpdater, Mailbox};
 use super::ringback::Ringback;
+use super::transfer::{self, Transfers};
 use super::{Gateway, ResolvedTrunk};
 use crate::media::MediaPort;
 
@@ -41,8 +42,8 @@ pub struct OutboundCall {
     pub gw: Arc<Gateway>,
     /// The record writer.
     pub updater: CallUpdater,
-    /// API commands.
-    pub commands: mpsc::Receiver<CallCommand>,
+    /// API commands and transfers.
+    pub mailbox: Mailbox,
     /// The trunk.
     pub trunk: ResolvedTrunk,
     /// The validated request.
@@ -72,7 +73,11 @@ impl OutboundCall {
         let OutboundCall {
             gw,
             updater,
-            mut commands,
+            mailbox:
+                Mailbox {
+                    mut commands,
+                    mut transfers,
+                },
             trunk,
             req,
             deadline,
@@ -218,8 +223,10 @@ impl OutboundCall {
         let mut room_stream: Option<Rewriter> = None;
         // Set when the phone's media started from a provisional response (early media).
         let mut early_media: Option<PhoneControl> = None;
+        let mut transfer = Transfers::default();
 
         let (cause, sip_status, timeout) = loop {
+            let transfer_ring = transfer.ring_deadline();
             tokio::select! {
                 joined = &mut join_rx, if !room_joined => {
                     room_joined = true;
@@ -343,6 +350,21 @@ impl OutboundCall {
                             );
                             let _ = progress.try_send(Progress::Failed(error));
                         }
+                        Event::Response { request, status, response, .. } if transfer.owns(request) => {
+                            let end = transfer.on_refer_response(transfer::now(), status, response.as_deref().map(|r| r.message()));
+                            if end.is_some_and(|e| transfer::settle(e, &pump_cmd_tx)) {
+                                local_end.get_or_insert((EndCause::Transferred, None));
+                                hangup_sip(&gw, sip_call).await;
+                            }
+                        }
+                        // Only NOTIFYs are routed to calls (see `Gateway::run_events`).
+                        Event::Request { request, message, .. } => {
+                            let end = transfer.on_notify(&gw, request, message.message()).await;
+                            if end.is_some_and(|e| transfer::settle(e, &pump_cmd_tx)) {
+                                local_end.get_or_insert((EndCause::Transferred, None));
+                                hangup_sip(&gw, sip_call).await;
+                            }
+                        }
                         Event::Ended { reason, .. } => {
                             break map_end(reason, local_end, answered_at.is_some());
                         }
@@ -355,6 +377,17 @@ impl OutboundCall {
                         hangup_sip(&gw, sip_call).await;
                     }
                 },
+                Some(request) = transfers.recv(), if answered_at.is_some() && local_end.is_none() => {
+                    if transfer.start(&gw, sip_call, request).await {
+                        let _ = pump_cmd_tx.try_send(PumpCommand::Ringback(true));
+                    }
+                }
+                () = tokio::time::sleep_until(transfer_ring.map_or_else(tokio::time::Instant::now, tokio::time::Instant::from_std)), if transfer_ring.is_some() => {
+                    let end = transfer.ring_expired(transfer::now());
+                    if let Some(e) = end {
+                        transfer::settle(e, &pump_cmd_tx);
+                    }
+                }
                 Some(event) = pump_events.recv() => {
                     tracing::info!(?event, "room side ended");
                     local_end.get_or_insert((event.end_cause(), event.timeout_cause()));
@@ -368,6 +401,7 @@ impl OutboundCall {
             }
         };
         gw.routes.remove(sip_call);
+        transfer.call_ended(transfer::now());
         if answered_at.is_none() {
             let outcome = match timeout {
                 Some(c) => c.as_str(),
@@ -487,6 +521,11 @@ fn map_end(
             EndCause::Timeout,
             status(408),
             Some(TimeoutCause::SipTimerB),
+        ),
+        EndReason::Timeout(sip_core::TimeoutCause::SipTimerF) if answered => (
+            EndCause::Timeout,
+            status(408),
+            Some(TimeoutCause::SipTimerF),
         ),
         EndReason::Timeout(_) if !answered => (
             EndCause::Timeout,

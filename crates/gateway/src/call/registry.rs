@@ -7,9 +7,9 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant, SystemTime};
 
-use control::service::{CallEnd, CallFilter, CallState};
-use control::{CallId, CallInfo};
-use tokio::sync::{mpsc, watch};
+use control::service::{CallEnd, CallFilter, CallState, TransferOutcome};
+use control::{CallError, CallId, CallInfo, TransferCall};
+use tokio::sync::{mpsc, oneshot, watch};
 
 /// Commands the API sends to a call's task.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -18,11 +18,32 @@ pub enum CallCommand {
     Hangup,
 }
 
+/// A `TransferSIPParticipant` handed to the call's task, with where its outcome goes.
+#[derive(Debug)]
+pub struct TransferRequest {
+    /// The validated request.
+    pub req: TransferCall,
+    /// The API waiter (it may be gone by the time the outcome is known).
+    pub reply: oneshot::Sender<Result<TransferOutcome, CallError>>,
+}
+
+/// What a call's task receives from the API. Transfers have their own queue, which the
+/// task only reads once the call is answered: one sent earlier waits there (or fails when
+/// the call ends first) instead of being taken for a command the phase cannot handle.
+#[derive(Debug)]
+pub struct Mailbox {
+    /// Hang-ups.
+    pub commands: mpsc::Receiver<CallCommand>,
+    /// Transfers (at most one queued; the task refuses one while another runs).
+    pub transfers: mpsc::Receiver<TransferRequest>,
+}
+
 /// One call as the registry holds it.
 #[derive(Debug)]
 pub struct CallRecord {
     info: watch::Sender<CallInfo>,
     commands: mpsc::Sender<CallCommand>,
+    transfers: mpsc::Sender<TransferRequest>,
 }
 
 impl CallRecord {
@@ -39,6 +60,12 @@ impl CallRecord {
     /// Asks the call's task to do something; false when the task is gone.
     pub fn command(&self, command: CallCommand) -> bool {
         self.commands.try_send(command).is_ok()
+    }
+
+    /// Queues a transfer for the call's task; false when the task is gone or another
+    /// transfer is already queued.
+    pub fn transfer(&self, transfer: TransferRequest) -> bool {
+        self.transfers.try_send(transfer).is_ok()
     }
 }
 
@@ -156,18 +183,16 @@ impl Registry {
         }
     }
 
-    /// Adds a call; returns its updater and the command receiver for its task.
-    pub fn insert(
-        &self,
-        info: CallInfo,
-        now: Instant,
-    ) -> (CallUpdater, mpsc::Receiver<CallCommand>) {
+    /// Adds a call; returns its updater and the mailbox for its task.
+    pub fn insert(&self, info: CallInfo, now: Instant) -> (CallUpdater, Mailbox) {
         // A handful of commands at most are ever pending (hangup); 8 is ample.
         let (commands, rx) = mpsc::channel(8);
+        let (transfers, transfers_rx) = mpsc::channel(1);
         let id = info.call_id.clone();
         let record = Arc::new(CallRecord {
             info: watch::Sender::new(info),
             commands,
+            transfers,
         });
         let mut calls = lock(&self.calls);
         calls.expire(now, self.retention);
@@ -178,12 +203,33 @@ impl Registry {
             record,
             calls: self.calls.clone(),
         };
-        (updater, rx)
+        let mailbox = Mailbox {
+            commands: rx,
+            transfers: transfers_rx,
+        };
+        (updater, mailbox)
     }
 
     /// A call by id.
     pub fn get(&self, id: &CallId) -> Option<Arc<CallRecord>> {
         lock(&self.calls).by_id.get(id).cloned()
+    }
+
+    /// The live call of participant `identity` in `room` (the newest, should a room hold
+    /// two calls under one identity).
+    pub fn find_participant(&self, room: &str, identity: &str) -> Option<Arc<CallRecord>> {
+        let calls = lock(&self.calls);
+        calls
+            .by_id
+            .values()
+            .filter(|r| {
+                let info = r.info.borrow();
+                info.state != CallState::Ended
+                    && info.room_name == room
+                    && info.participant_identity == identity
+            })
+            .max_by_key(|r| r.info.borrow().created_at)
+            .cloned()
     }
 
     /// Snapshots of the calls that match `filter`, oldest first.

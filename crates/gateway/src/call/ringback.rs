@@ -29,8 +29,14 @@ impl Ringback {
     /// Starts the tone into `session`; `seed` picks its SSRC, first sequence number and
     /// timestamp (RFC 3550 §5.1: random starting points).
     pub fn start(session: Arc<RoomSession>, seed: u64) -> Self {
+        Self::start_on(session, seed, to_room_stream())
+    }
+
+    /// Starts the tone on an existing stream toward the room (`line`, e.g. the phone's
+    /// during a transfer): the tone is a source change on it, as the phone is after it.
+    pub fn start_on(session: Arc<RoomSession>, seed: u64, line: Rewriter) -> Self {
         let (stop, stopped) = oneshot::channel();
-        let task = tokio::spawn(play(session, stopped, seed));
+        let task = tokio::spawn(play(session, stopped, seed, line));
         Ringback { stop, task }
     }
 
@@ -52,8 +58,8 @@ async fn play(
     session: Arc<RoomSession>,
     mut stopped: oneshot::Receiver<()>,
     seed: u64,
+    mut line: Rewriter,
 ) -> Rewriter {
-    let mut line = to_room_stream();
     let media = session.info().media;
     let mut encoder = match Encoder::new(media.codec.kind, &OpusConfig::default()) {
         Ok(e) => e,

@@ -41,9 +41,10 @@ use tokio::sync::{mpsc, oneshot};
 use tracing::Instrument as _;
 
 use super::Gateway;
-use super::media::{self, PhoneMedia, PumpSetup};
+use super::media::{self, PhoneMedia, PumpCommand, PumpSetup};
 use super::metrics as m;
-use super::registry::CallCommand;
+use super::registry::{CallCommand, Mailbox};
+use super::transfer::{self, Transfers};
 use crate::config::{AuthChallenge, InboundConfig, UnknownTrunk};
 use crate::media::MediaPort;
 pub use guard::{AuthFailures, AuthVerdict, SourceLimiter, TrunkCalls, TrunkSlot};
@@ -396,7 +397,13 @@ impl Gateway {
             ended_at: None,
             end: None,
         };
-        let (updater, mut commands) = self.registry.insert(info, created);
+        let (
+            updater,
+            Mailbox {
+                mut commands,
+                mut transfers,
+            },
+        ) = self.registry.insert(info, created);
         m::call_started("inbound");
         tracing::info!(trunk = %trunk.sip_trunk_id, pin = target.is_none(), "inbound call accepted");
 
@@ -406,6 +413,8 @@ impl Gateway {
         let mut session: Option<Arc<RoomSession>> = None;
         let mut pump: Option<tokio::task::JoinHandle<()>> = None;
         let (pump_tx, mut pump_events) = mpsc::channel(4);
+        // Commands to the pump (a transfer's ringback); a closed stand-in without one.
+        let mut pump_cmd: Option<mpsc::Sender<PumpCommand>> = None;
         let mut ended: Option<EndReason> = None;
         // A final non-2xx this side sent (a failed room join), for the call record.
         let mut sent_status: Option<u16> = None;
@@ -428,7 +437,7 @@ impl Gateway {
             };
             let outcome = tokio::select! {
                 r = self.collect_pin(phone.as_mut(), &negotiated, &trunk, &ic, pin_digits, &cfg) => Some(r),
-                e = next_end(&mut sip_events) => { ended = Some(e); None }
+                e = next_end(&self, &mut sip_events) => { ended = Some(e); None }
                 Some(CallCommand::Hangup) = commands.recv() => {
                     local_end = Some((EndCause::ApiHangup, None));
                     None
@@ -492,7 +501,7 @@ impl Gateway {
             });
             let joined = tokio::select! {
                 j = join_rx => Some(j),
-                e = next_end(&mut sip_events) => { ended = Some(e); None }
+                e = next_end(&self, &mut sip_events) => { ended = Some(e); None }
                 Some(CallCommand::Hangup) = commands.recv() => {
                     local_end = Some((EndCause::ApiHangup, None));
                     hangup(&self, call).await;
@@ -514,7 +523,8 @@ impl Gateway {
                         m::answer_delay(created.elapsed());
                     }
                     if let Some(p) = phone.take() {
-                        let (_cmd_tx, cmd_rx) = mpsc::channel(4);
+                        let (cmd_tx, cmd_rx) = mpsc::channel(4);
+                        pump_cmd = Some(cmd_tx);
                         pump = Some(tokio::spawn(media::run(
                             PumpSetup {
                                 phone: p,
@@ -575,11 +585,44 @@ impl Gateway {
         // 3. The call, until either side ends it.
         let deadline = tokio::time::sleep(max_duration);
         tokio::pin!(deadline);
+        let pump_cmd = pump_cmd.unwrap_or_else(|| mpsc::channel(1).0);
+        let mut transfer = Transfers::default();
         let reason = match ended {
             Some(reason) => reason,
             None => loop {
+                let transfer_ring = transfer.ring_deadline();
                 tokio::select! {
-                    e = next_end(&mut sip_events) => break e,
+                    event = sip_events.recv() => match event {
+                        Some(Event::Ended { reason, .. }) => break reason,
+                        Some(Event::Response { request, status, response, .. }) if transfer.owns(request) => {
+                            let end = transfer.on_refer_response(transfer::now(), status, response.as_deref().map(|r| r.message()));
+                            if end.is_some_and(|e| transfer::settle(e, &pump_cmd)) {
+                                local_end.get_or_insert((EndCause::Transferred, None));
+                                hangup(&self, call).await;
+                            }
+                        }
+                        // Only NOTIFYs are routed to calls (see `Gateway::run_events`).
+                        Some(Event::Request { request, message, .. }) => {
+                            let end = transfer.on_notify(&self, request, message.message()).await;
+                            if end.is_some_and(|e| transfer::settle(e, &pump_cmd)) {
+                                local_end.get_or_insert((EndCause::Transferred, None));
+                                hangup(&self, call).await;
+                            }
+                        }
+                        Some(_) => {}
+                        // The SIP stack went away: treat it as the end of the call.
+                        None => break EndReason::Timeout(sip_core::TimeoutCause::AckTimeout),
+                    },
+                    Some(request) = transfers.recv(), if answered_at.is_some() && local_end.is_none() => {
+                        if transfer.start(&self, call, request).await {
+                            let _ = pump_cmd.try_send(PumpCommand::Ringback(true));
+                        }
+                    }
+                    () = tokio::time::sleep_until(transfer_ring.map_or_else(tokio::time::Instant::now, tokio::time::Instant::from_std)), if transfer_ring.is_some() => {
+                        if let Some(e) = transfer.ring_expired(transfer::now()) {
+                            transfer::settle(e, &pump_cmd);
+                        }
+                    }
                     Some(CallCommand::Hangup) = commands.recv() => {
                         local_end.get_or_insert((EndCause::ApiHangup, None));
                         hangup(&self, call).await;
@@ -600,6 +643,7 @@ impl Gateway {
 
         // 4. Teardown: media, room leg, port, trunk slot, record.
         self.routes.remove(call);
+        transfer.call_ended(transfer::now());
         if let Some(p) = pump.take() {
             p.abort();
             let _ = p.await;
@@ -612,20 +656,23 @@ impl Gateway {
             }
         }
         drop(slot);
-        let (cause, sip_status) = match (local_end, reason) {
+        let (cause, sip_status, timeout) = match (local_end, reason) {
             (Some((cause, timeout)), _) => {
                 finish(&updater, cause, sent_status, timeout, created, answered_at);
                 return;
             }
-            (None, EndReason::RemoteBye) => (EndCause::RemoteHangup, None),
+            (None, EndReason::RemoteBye) => (EndCause::RemoteHangup, None, None),
             (None, EndReason::RemoteCancel) => {
                 m::inbound_refused("caller_cancel");
-                (EndCause::RemoteHangup, Some(487))
+                (EndCause::RemoteHangup, Some(487), None)
             }
-            (None, EndReason::Timeout(_)) => (EndCause::Error, None),
-            (None, _) => (EndCause::Error, None),
+            // An in-dialog request (a transfer's REFER) went unanswered (§12.2.1.2).
+            (None, EndReason::Timeout(sip_core::TimeoutCause::SipTimerF)) => {
+                (EndCause::Timeout, Some(408), Some(TimeoutCause::SipTimerF))
+            }
+            (None, _) => (EndCause::Error, None, None),
         };
-        finish(&updater, cause, sip_status, None, created, answered_at);
+        finish(&updater, cause, sip_status, timeout, created, answered_at);
     }
 
     /// The phone's media from the answer on (the port moves into the engine). `None` when
@@ -679,10 +726,15 @@ impl Gateway {
 
 /// Waits for the call's `Ended` event (other events of an inbound call need no action
 /// here: the ACK is absorbed by `sip-core`).
-async fn next_end(events: &mut mpsc::UnboundedReceiver<Event>) -> EndReason {
+async fn next_end(gw: &Gateway, events: &mut mpsc::UnboundedReceiver<Event>) -> EndReason {
     while let Some(event) = events.recv().await {
-        if let Event::Ended { reason, .. } = event {
-            return reason;
+        match event {
+            Event::Ended { reason, .. } => return reason,
+            // A NOTIFY routed to the call before a transfer can exist.
+            Event::Request {
+                request, message, ..
+            } => gw.answer_request(request, &message).await,
+            _ => {}
         }
     }
     // The SIP stack went away: treat it as the end of the call.
