@@ -622,3 +622,96 @@ fn trunks_and_rules_made_through_the_api_survive_a_restart_and_take_calls() {
     );
     assert_eq!(refused_with(&gw, "manage-gone", "+15557770000", &[]), 404);
 }
+
+/// `TransferSIPParticipant` with `play_dialtone` on an inbound caller: while the phone
+/// reaches the target, the rest of the room hears ringback (440 + 480 Hz) instead of the
+/// phone; on the target's 200 (reported by NOTIFY) the gateway leaves the call with BYE and
+/// records it as transferred.
+#[test]
+fn an_inbound_caller_is_transferred_with_ringback_in_the_room() {
+    let gw = Gateway::start("in-xfer", &open_trunk("xfer", "", ""));
+    let (mut a, mut b) = (Phone::new(), Phone::new());
+    let listener = caller(
+        &gw,
+        "xfer-b",
+        "uac_inbound.xml",
+        ("+15550009999", "+15550000002"),
+        b.port,
+        9000,
+        &[],
+    );
+    let transferee = caller(
+        &gw,
+        "xfer-a",
+        "uac_transferee.xml",
+        ("+15550009999", "+15550000001"),
+        a.port,
+        2500,
+        &[],
+    );
+    let pa = gw_rtp(gateway_rtp_port("xfer-a", Duration::from_secs(10)));
+    let pb = gw_rtp(gateway_rtp_port("xfer-b", Duration::from_secs(10)));
+    b.send_tone(pb, 600.0, 200);
+    let calls = gw.twirp("sipbridge.Calls/ListCalls", r#"{"room_name":"xfer"}"#, &[]);
+    let calls: serde_json::Value = serde_json::from_str(&calls.body).expect("JSON");
+    let a_call = calls["calls"]
+        .as_array()
+        .and_then(|c| c.iter().find(|c| c["fromNumber"] == "+15550000001"))
+        .unwrap_or_else(|| panic!("a's call in {calls}"))
+        .clone();
+    let identity = a_call["participantIdentity"].as_str().expect("identity");
+    // A talks (1 kHz) all along; the room hears it before the transfer ...
+    let talk = std::thread::spawn(move || {
+        a.send_tone(pa, 1000.0, 4000);
+        a
+    });
+    std::thread::sleep(Duration::from_millis(800));
+    assert!(
+        tone_fraction(&b.heard(), RATE, 1000.0) > 0.5,
+        "b hears a before the transfer"
+    );
+    b.clear();
+    let start = Instant::now();
+    let res = gw.twirp(
+        "livekit.SIP/TransferSIPParticipant",
+        &format!(
+            r#"{{"participant_identity":"{identity}","room_name":"xfer","transfer_to":"tel:+15550188","play_dialtone":true,"ringing_timeout":"10s"}}"#
+        ),
+        &[],
+    );
+    let took = start.elapsed();
+    let during = b.heard();
+    assert_eq!(res.status, 200, "{}\n{}", res.body, gw.log());
+    assert!(took >= Duration::from_millis(2500), "{took:?}");
+    assert!(res.body.contains("STS_TRANSFER_SUCCESSFUL"), "{}", res.body);
+    // ... and ringback, not a, while a reaches the target (the first 300 ms skipped: the
+    // REFER's round trip and the tone's start).
+    assert!(during.len() > 16_000, "b heard {} samples", during.len());
+    // Within the tone's first "on" period (2 s on, 4 s off).
+    let tail = &during[2400..16_000];
+    let ringback = tone_fraction(tail, RATE, 440.0) + tone_fraction(tail, RATE, 480.0);
+    assert!(ringback > 0.8, "ringback {ringback:.2} of what b heard");
+    assert!(
+        tone_fraction(tail, RATE, 1000.0) < 0.05,
+        "b does not hear a during the transfer"
+    );
+    sipp_ok(transferee, "transferee");
+    let _ = talk.join();
+    let a_id = a_call["callId"].as_str().expect("call id");
+    let mut info = String::new();
+    for _ in 0..100 {
+        info = gw
+            .twirp(
+                "sipbridge.Calls/GetCall",
+                &format!(r#"{{"call_id":"{a_id}"}}"#),
+                &[],
+            )
+            .body;
+        if info.contains("transferred") {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(info.contains(r#""endCause":"transferred""#), "{info}");
+    sipp_ok(listener, "listener");
+}

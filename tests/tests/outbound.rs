@@ -377,3 +377,236 @@ fn silent_callee_is_hung_up_at_the_first_packet_timeout() {
     let log = gw.log();
     assert!(log.contains("no media from the phone"), "{log}");
 }
+
+// ---- Transfers: TransferSIPParticipant → REFER (RFC 3515) to the answered callee ----
+
+const TRANSFER_TO: &str = "sip:+15550188@example.com";
+
+/// A callee (`xml`) answered through a sync create; returns the gateway, SIPp, the call id
+/// and the participant's identity. `sipp_extra` goes to SIPp (e.g. `-key final "200 OK"`).
+fn answered_transferee(
+    name: &str,
+    xml: &str,
+    ring_ms: u64,
+    sipp_extra: &[&str],
+) -> (Gateway, sipbridge_e2e::Child, String, String) {
+    let port = free_port();
+    let xml = scenario(xml).to_string_lossy().into_owned();
+    let log = std::env::temp_dir().join(format!("sipp-{name}-{}.log", std::process::id()));
+    let log = log.to_string_lossy();
+    let port_s = port.to_string();
+    let ring_s = ring_ms.to_string();
+    let mut args = vec![
+        "-sf",
+        &xml,
+        "-i",
+        "127.0.0.1",
+        "-p",
+        &port_s,
+        "-m",
+        "1",
+        "-d",
+        &ring_s,
+        "-trace_msg",
+        "-message_file",
+        &log,
+    ];
+    args.extend_from_slice(sipp_extra);
+    let peer = sipp(&args, 90);
+    let gw = Gateway::start(name, &trunk(port, ""));
+    let res = gw.twirp(
+        "livekit.SIP/CreateSIPParticipant",
+        &create_json(name, true, None),
+        &[],
+    );
+    assert_eq!(res.status, 200, "{}\n{}", res.body, gw.log());
+    let info = json(&res.body);
+    let call_id = info["sipCallId"].as_str().expect("sipCallId").to_owned();
+    let identity = info["participantIdentity"]
+        .as_str()
+        .expect("participantIdentity")
+        .to_owned();
+    (gw, peer, call_id, identity)
+}
+
+fn transfer(
+    gw: &Gateway,
+    room: &str,
+    identity: &str,
+    ringing: Option<&str>,
+) -> sipbridge_e2e::HttpResponse {
+    let ringing = ringing
+        .map(|t| format!(r#","ringing_timeout":"{t}""#))
+        .unwrap_or_default();
+    gw.twirp(
+        "livekit.SIP/TransferSIPParticipant",
+        &format!(
+            r#"{{"participant_identity":"{identity}","room_name":"{room}","transfer_to":"{TRANSFER_TO}"{ringing}}}"#
+        ),
+        &[],
+    )
+}
+
+/// The call's record once `field` of it equals `value` (polled for up to 5 s).
+fn call_when(gw: &Gateway, call_id: &str, field: &str, value: &str) -> serde_json::Value {
+    let mut info = serde_json::Value::Null;
+    for _ in 0..100 {
+        let got = gw.twirp(
+            "sipbridge.Calls/GetCall",
+            &format!(r#"{{"call_id":"{call_id}"}}"#),
+            &[],
+        );
+        info = json(&got.body);
+        if info[field] == value {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    info
+}
+
+fn hang_up(gw: &Gateway, call_id: &str) {
+    let hung = gw.twirp(
+        "sipbridge.Calls/HangupCall",
+        &format!(r#"{{"call_id":"{call_id}"}}"#),
+        &[],
+    );
+    assert_eq!(hung.status, 200, "{}", hung.body);
+}
+
+/// The slow transfer target (DESIGN.md §7): it answers after 5 s within the default 30 s
+/// ringing timeout, so the transfer succeeds then (not earlier, not with a timeout), the
+/// gateway leaves the call with BYE, and exactly one REFER went out.
+#[test]
+fn transfer_to_a_target_answering_after_5_s_succeeds_and_leaves_the_call() {
+    let name = "xfer_ok";
+    let (gw, peer, call_id, identity) = answered_transferee(
+        name,
+        "uas_transferee.xml",
+        5000,
+        &["-key", "final", "200 OK"],
+    );
+    let start = Instant::now();
+    let res = transfer(&gw, name, &identity, None);
+    let took = start.elapsed();
+    assert_eq!(res.status, 200, "{}\n{}", res.body, gw.log());
+    assert!(took >= Duration::from_secs(5), "succeeded after {took:?}");
+    assert!(took < Duration::from_secs(8), "succeeded after {took:?}");
+    let out = json(&res.body);
+    assert!(
+        out["transferId"]
+            .as_str()
+            .is_some_and(|id| id.starts_with("STR_")),
+        "{out}"
+    );
+    assert_eq!(out["status"], "STS_TRANSFER_SUCCESSFUL", "{out}");
+    assert_eq!(out["sipStatus"]["code"], "SIP_STATUS_OK", "{out}");
+    // The gateway's BYE completes the callee's scenario.
+    let done = peer.wait_for(Duration::from_secs(30));
+    assert!(
+        done.status.success(),
+        "sipp: {}\n{}",
+        String::from_utf8_lossy(&done.stderr),
+        gw.log()
+    );
+    let info = call_when(&gw, &call_id, "endCause", "transferred");
+    assert_eq!(info["endCause"], "transferred", "{info}");
+    let log = sipp_messages(name);
+    assert_eq!(received(&log, "REFER"), 1, "{log}");
+    assert!(log.contains(&format!("Refer-To: <{TRANSFER_TO}>")), "{log}");
+    let metrics = gw.metrics();
+    assert!(
+        metrics.contains(r#"sipbridge_transfers_total{outcome="succeeded"} 1"#),
+        "{metrics}"
+    );
+}
+
+#[test]
+fn transfer_to_a_busy_target_fails_with_its_status_and_the_call_stays() {
+    let name = "xfer_busy";
+    let (gw, peer, call_id, identity) = answered_transferee(
+        name,
+        "uas_transferee.xml",
+        0,
+        &["-key", "final", "486 Busy Here"],
+    );
+    let res = transfer(&gw, name, &identity, None);
+    assert_eq!(res.status, 429, "{}\n{}", res.body, gw.log());
+    let err = json(&res.body);
+    assert_eq!(err["code"], "resource_exhausted", "{err}");
+    assert_eq!(err["meta"]["sip_status_code"], "486", "{err}");
+    assert_eq!(err["meta"]["sip_status"], "Busy Here", "{err}");
+    // The phone is still ours: the call goes on until it is hung up.
+    let info = call_when(&gw, &call_id, "state", "CALL_STATE_ACTIVE");
+    assert!(info.to_string().contains("ACTIVE"), "{info}");
+    hang_up(&gw, &call_id);
+    let done = peer.wait_for(Duration::from_secs(30));
+    assert!(
+        done.status.success(),
+        "sipp: {}",
+        String::from_utf8_lossy(&done.stderr)
+    );
+}
+
+/// The transfer target rings past the request's `ringing_timeout`: the transfer fails at
+/// that timeout with the named cause, the call stays, and the subscription's late final
+/// NOTIFY is refused with 481.
+#[test]
+fn transfer_whose_target_rings_past_ringing_timeout_is_ring_no_answer() {
+    let name = "xfer_ring";
+    let (gw, peer, call_id, identity) = answered_transferee(
+        name,
+        "uas_transferee.xml",
+        4000,
+        &["-key", "final", "200 OK"],
+    );
+    let start = Instant::now();
+    let res = transfer(&gw, name, &identity, Some("2s"));
+    let took = start.elapsed();
+    assert_eq!(res.status, 408, "{}\n{}", res.body, gw.log());
+    let err = json(&res.body);
+    assert_eq!(err["code"], "deadline_exceeded", "{err}");
+    assert_eq!(err["meta"]["timeout_cause"], "ring_no_answer", "{err}");
+    assert!(took >= Duration::from_secs(2), "failed after {took:?}");
+    assert!(took < Duration::from_secs(3), "failed after {took:?}");
+    // Let the late final NOTIFY (4 s after the REFER) arrive before hanging up.
+    std::thread::sleep(Duration::from_secs(4));
+    let info = call_when(&gw, &call_id, "state", "CALL_STATE_ACTIVE");
+    assert!(info.to_string().contains("ACTIVE"), "{info}");
+    hang_up(&gw, &call_id);
+    let done = peer.wait_for(Duration::from_secs(30));
+    assert!(
+        done.status.success(),
+        "sipp: {}",
+        String::from_utf8_lossy(&done.stderr)
+    );
+    let log = sipp_messages(name);
+    assert!(log.contains("SIP/2.0 481"), "{log}");
+    let metrics = gw.metrics();
+    assert!(
+        metrics.contains(r#"sipbridge_transfers_total{outcome="ring_no_answer"} 1"#),
+        "{metrics}"
+    );
+}
+
+#[test]
+fn a_refused_refer_fails_the_transfer_with_its_status() {
+    let name = "xfer_refused";
+    let (gw, peer, call_id, identity) =
+        answered_transferee(name, "uas_transfer_refused.xml", 0, &[]);
+    let res = transfer(&gw, name, &identity, None);
+    assert_eq!(res.status, 403, "{}\n{}", res.body, gw.log());
+    let err = json(&res.body);
+    assert_eq!(err["code"], "permission_denied", "{err}");
+    assert_eq!(err["meta"]["sip_status_code"], "603", "{err}");
+    // Transferring someone who is not in a call is a clear not_found.
+    let missing = transfer(&gw, name, "nobody", None);
+    assert_eq!(missing.status, 404, "{}", missing.body);
+    hang_up(&gw, &call_id);
+    let done = peer.wait_for(Duration::from_secs(30));
+    assert!(
+        done.status.success(),
+        "sipp: {}",
+        String::from_utf8_lossy(&done.stderr)
+    );
+}
