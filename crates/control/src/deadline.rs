@@ -322,6 +322,7 @@ mod tests {
                 "ring_no_answer",
                 "caller_deadline",
                 "sip_timer_b",
+                "sip_timer_f",
                 "media_timeout",
                 "max_duration",
                 "budget_too_small",

@@ -322,6 +322,36 @@ mod tests {
     }
 
     #[test]
+    fn a_participant_is_found_by_room_and_identity_while_its_call_lives() {
+        let reg = Registry::new(Duration::from_secs(10), 100);
+        let t0 = Instant::now();
+        let with = |id: &str, room: &str, identity: &str, age_s: u64| {
+            let mut i = info(id);
+            i.room_name = room.into();
+            i.participant_identity = identity.into();
+            i.created_at = SystemTime::UNIX_EPOCH + Duration::from_secs(1000 - age_s);
+            i
+        };
+        let (old, _m1) = reg.insert(with("old", "r", "alice", 20), t0);
+        let (_new, _m2) = reg.insert(with("new", "r", "alice", 10), t0);
+        let (_other, _m3) = reg.insert(with("other", "s", "alice", 5), t0);
+        let found = |room, who| {
+            reg.find_participant(room, who)
+                .map(|r| r.snapshot().call_id.0)
+        };
+        assert_eq!(found("r", "alice").as_deref(), Some("new"), "the newest");
+        assert_eq!(found("s", "alice").as_deref(), Some("other"));
+        assert_eq!(found("r", "bob"), None);
+        assert_eq!(found("t", "alice"), None);
+        // An ended call is no longer transferable.
+        old.end(end(), t0);
+        let (newest, _m4) = reg.insert(with("newest", "r", "alice", 1), t0);
+        assert_eq!(found("r", "alice").as_deref(), Some("newest"));
+        newest.end(end(), t0);
+        assert_eq!(found("r", "alice").as_deref(), Some("new"));
+    }
+
+    #[test]
     fn ended_calls_are_bounded_oldest_first() {
         let reg = Registry::new(Duration::from_secs(3600), 2);
         let t0 = Instant::now();
