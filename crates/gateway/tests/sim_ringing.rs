@@ -6,6 +6,8 @@
 //! before `ringing_timeout`. Each case runs with tracing enabled and disabled and must give the
 //! same timings (tracing only observes).
 //!
+//! A transfer's target ringing (REFER, `TransferSIPParticipant`) is held to the same precision.
+//!
 //! The room's side of ringing is tested here too: the ringback tone of `play_dialtone` (in
 //! paused time) and early media from a callee's 183 (in real time: the RTP crosses the media
 //! engine's worker threads).
@@ -696,4 +698,172 @@ async fn early_media_before_the_room_joins_is_not_mixed_with_ringback() {
         "1 kHz {tone:.2}, ringback {ringback:.2} of the room audio"
     );
     call.hang_up().await;
+}
+
+// ---- A transfer's target ringing (TransferSIPParticipant → REFER), in paused time ----
+
+/// A callee that answers at once and, when REFERred, accepts (202), reports "100 Trying"
+/// and then the target's answer after `target_answers_after` (or never), as a transferee
+/// does (RFC 3515 §2.4.4–2.4.5).
+fn spawn_transferee(
+    handle: SipHandle,
+    mut events: mpsc::Receiver<Event>,
+    target_answers_after: Option<Duration>,
+) {
+    let notify = |h: SipHandle, call, state: &'static str, frag: &'static str| async move {
+        let _ = h
+            .with(move |ep, now| {
+                let headers = vec![
+                    ("Event".to_owned(), "refer".to_owned()),
+                    ("Subscription-State".to_owned(), state.to_owned()),
+                ];
+                let body = Body {
+                    content_type: "message/sipfrag".to_owned(),
+                    data: frag.into(),
+                };
+                ep.request(now, call, sip_core::Method::Notify, headers, Some(body))
+            })
+            .await;
+    };
+    tokio::spawn(async move {
+        while let Some(event) = events.recv().await {
+            match event {
+                Event::IncomingCall { call, .. } => {
+                    let _ = handle
+                        .with(move |ep, now| {
+                            ep.respond(now, call, Reply::with_body(200, Body::sdp(SDP)))
+                        })
+                        .await;
+                }
+                Event::Request {
+                    call: Some(call),
+                    request,
+                    message,
+                    ..
+                } if message.method() == sip_core::Method::Refer => {
+                    let _ = handle
+                        .with(move |ep, now| ep.reply(now, request, Reply::status(202)))
+                        .await;
+                    let h = handle.clone();
+                    tokio::spawn(async move {
+                        notify(h.clone(), call, "active;expires=120", "SIP/2.0 100 Trying").await;
+                        if let Some(after) = target_answers_after {
+                            tokio::time::sleep(after).await;
+                            notify(h, call, "terminated;reason=noresource", "SIP/2.0 200 OK").await;
+                        }
+                    });
+                }
+                Event::Request { request, .. } => {
+                    let _ = handle
+                        .with(move |ep, now| ep.reply(now, request, Reply::status(200)))
+                        .await;
+                }
+                _ => {}
+            }
+        }
+    });
+}
+
+/// Answers a call, transfers it with `ringing` against a target answering after
+/// `target_answers_after` (or never); returns the transfer's outcome and how long it took.
+async fn transfer_with_target(
+    ringing: Duration,
+    target_answers_after: Option<Duration>,
+) -> (
+    Result<control::service::TransferOutcome, control::CallError>,
+    Duration,
+) {
+    let (callee, events) = sip_stack().await;
+    spawn_transferee(callee.clone(), events, target_answers_after);
+    let gw = gateway_to(callee.local_addr()).await;
+    let ring = Duration::from_secs(30);
+    let deadline = timings().deadline_for_create(Instant::now().into_std(), ring, true);
+    let info = gw
+        .create_call(request(30, true), deadline, None)
+        .await
+        .expect("answered");
+    // The call task starts the phone's media right after the answer, waiting for a media
+    // worker (an OS thread paused time does not wait for, see `all_calls_end`): let it
+    // finish in real time, or the clock would jump while the REFER waits to be sent.
+    for _ in 0..50 {
+        std::thread::sleep(Duration::from_millis(1));
+        tokio::task::yield_now().await;
+    }
+    let json = format!(
+        r#"{{"participantIdentity":"{}","roomName":"sim","transferTo":"sip:+15550188@example.com","ringingTimeout":"{}s"}}"#,
+        info.participant_identity,
+        ringing.as_secs()
+    );
+    let pb: control::proto::livekit::TransferSipParticipantRequest =
+        serde_json::from_str(&json).expect("transfer JSON");
+    let req = control::TransferCall::from_proto(pb).expect("valid transfer");
+    let deadline = timings().deadline_for_create(Instant::now().into_std(), ringing, true);
+    let start = Instant::now();
+    let result = gw.transfer(req, deadline).await;
+    let took = start.elapsed();
+    if result.is_err() {
+        // The call stays after a failed transfer: end it.
+        gw.hangup_call(
+            info.call_id.clone(),
+            timings().deadline_for_short_op(Instant::now().into_std()),
+        )
+        .await
+        .expect("hangup");
+    }
+    assert!(
+        all_calls_end(&gw, deadline).await,
+        "the call did not end after the transfer"
+    );
+    let ended = gw
+        .get_call(
+            info.call_id,
+            timings().deadline_for_short_op(Instant::now().into_std()),
+        )
+        .await
+        .expect("call");
+    let cause = ended.end.map(|e| e.cause);
+    let expected = if result.is_ok() {
+        control::service::EndCause::Transferred
+    } else {
+        control::service::EndCause::ApiHangup
+    };
+    assert_eq!(cause, Some(expected), "{result:?}");
+    (result, took)
+}
+
+async fn transfer_answered_one_second_before(ringing: Duration) -> Duration {
+    let answer = ringing - Duration::from_secs(1);
+    let (result, took) = transfer_with_target(ringing, Some(answer)).await;
+    let outcome = result.expect("transferred");
+    assert!(outcome.transfer_id.starts_with("STR_"), "{outcome:?}");
+    assert_eq!(outcome.sip_status.map(|s| s.code), Some(200));
+    assert!(
+        took >= answer && took < answer + TOLERANCE,
+        "transferred after {took:?}, target answered at {answer:?}"
+    );
+    took
+}
+
+async fn transfer_never_answered(ringing: Duration) -> Duration {
+    let (result, took) = transfer_with_target(ringing, None).await;
+    let err = result.expect_err("rang out");
+    assert_eq!(
+        err.timeout_cause,
+        Some(TimeoutCause::RingNoAnswer),
+        "{err:?}"
+    );
+    assert_eq!(err.sip_status.map(|s| s.code), Some(100), "last progress");
+    assert!(
+        took >= ringing && took < ringing + TOLERANCE,
+        "transfer failed after {took:?}, ringing_timeout {ringing:?}"
+    );
+    took
+}
+
+/// The incident's shape for transfers: a 90 s ringing timeout is honoured to the
+/// millisecond, answered at 89 s or never, with and without tracing.
+#[tokio::test(start_paused = true)]
+async fn transfer_target_ringing_90_s_answered_at_89_s_and_never() {
+    with_and_without_tracing(|| transfer_answered_one_second_before(Duration::from_secs(90))).await;
+    with_and_without_tracing(|| transfer_never_answered(Duration::from_secs(90))).await;
 }
