@@ -44,37 +44,47 @@ fn callee(
     ring_ms: u64,
     trunk_extra: &str,
 ) -> (Gateway, sipbridge_e2e::Child) {
-    let (port, peer) = sipp_callee(name, xml, ring_ms);
+    let (port, peer) = sipp_callee(name, xml, ring_ms, &[]);
     let gw = Gateway::start(name, &trunk(port, trunk_extra));
     (gw, peer)
 }
 
-/// Starts SIPp answering one call with a scenario (`ring_ms` is its `-d`), tracing its
-/// messages for [`sipp_messages`]; returns its SIP port.
-fn sipp_callee(name: &str, xml: &str, ring_ms: u64) -> (u16, sipbridge_e2e::Child) {
+/// Starts SIPp answering one call with a scenario (`ring_ms` is its `-d`; `extra` more
+/// arguments, e.g. `-key`), tracing its messages for [`sipp_messages`]; returns its SIP port.
+fn sipp_callee(name: &str, xml: &str, ring_ms: u64, extra: &[&str]) -> (u16, sipbridge_e2e::Child) {
     let port = free_port();
     let xml = scenario(xml).to_string_lossy().into_owned();
-    let peer = sipp(
-        &[
-            "-sf",
-            &xml,
-            "-i",
-            "127.0.0.1",
-            "-p",
-            &port.to_string(),
-            "-m",
-            "1",
-            "-d",
-            &ring_ms.to_string(),
-            "-trace_msg",
-            "-message_file",
-            &std::env::temp_dir()
-                .join(format!("sipp-{name}-{}.log", std::process::id()))
-                .to_string_lossy(),
-        ],
-        90,
+    let (port_s, ring_s) = (port.to_string(), ring_ms.to_string());
+    let log = std::env::temp_dir().join(format!("sipp-{name}-{}.log", std::process::id()));
+    let log = log.to_string_lossy();
+    let mut args = vec![
+        "-sf",
+        &xml,
+        "-i",
+        "127.0.0.1",
+        "-p",
+        &port_s,
+        "-m",
+        "1",
+        "-d",
+        &ring_s,
+        "-trace_msg",
+        "-message_file",
+        &log,
+    ];
+    args.extend_from_slice(extra);
+    (port, sipp(&args, 90))
+}
+
+/// Waits (at most 30 s) for SIPp to finish its scenario and checks that it passed.
+fn sipp_passed(peer: sipbridge_e2e::Child, gw: &Gateway) {
+    let out = peer.wait_for(Duration::from_secs(30));
+    assert!(
+        out.status.success(),
+        "sipp: {}\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        gw.log()
     );
-    (port, peer)
 }
 
 fn sipp_messages(name: &str) -> String {
@@ -125,12 +135,7 @@ fn sync_answer_after(name: &str, ring: Duration) {
         &[],
     );
     assert_eq!(hung.status, 200, "{}", hung.body);
-    let out = peer.wait_for(Duration::from_secs(30));
-    assert!(
-        out.status.success(),
-        "sipp: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    sipp_passed(peer, &gw);
 }
 
 #[test]
@@ -166,12 +171,7 @@ fn never_answered_rings_exactly_ringing_timeout_then_one_cancel() {
     assert!(took >= Duration::from_secs(10), "rang only {took:?}");
     // Answered within 1 s of the timer firing (SDK clients allow ringing_timeout + 2 s).
     assert!(took < Duration::from_secs(11), "answered after {took:?}");
-    let out = peer.wait_for(Duration::from_secs(30));
-    assert!(
-        out.status.success(),
-        "sipp: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    sipp_passed(peer, &gw);
     let log = sipp_messages(name);
     assert_eq!(received(&log, "INVITE"), 1, "{log}");
     assert_eq!(received(&log, "CANCEL"), 1, "{log}");
@@ -195,12 +195,7 @@ fn busy_callee_maps_to_resource_exhausted_with_the_sip_status() {
     let err = json(&res.body);
     assert_eq!(err["code"], "resource_exhausted", "{err}");
     assert_eq!(err["meta"]["sip_status_code"], "486", "{err}");
-    let out = peer.wait_for(Duration::from_secs(30));
-    assert!(
-        out.status.success(),
-        "sipp: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    sipp_passed(peer, &gw);
 }
 
 #[test]
@@ -228,12 +223,7 @@ fn proxy_authentication_challenge_is_answered() {
         &[],
     );
     assert_eq!(hung.status, 200);
-    let out = peer.wait_for(Duration::from_secs(30));
-    assert!(
-        out.status.success(),
-        "sipp: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    sipp_passed(peer, &gw);
     let log = sipp_messages(name);
     assert_eq!(
         received(&log, "INVITE"),
@@ -264,27 +254,10 @@ fn async_create_returns_at_once_and_the_call_goes_on_until_the_callee_hangs_up()
         .as_str()
         .expect("id")
         .to_owned();
-    let out = peer.wait_for(Duration::from_secs(30));
-    assert!(
-        out.status.success(),
-        "sipp: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    sipp_passed(peer, &gw);
     // The callee hung up: the call ended with remote_hangup.
-    let mut state = String::new();
-    for _ in 0..100 {
-        let got = gw.twirp(
-            "sipbridge.Calls/GetCall",
-            &format!(r#"{{"call_id":"{call_id}"}}"#),
-            &[],
-        );
-        state = got.body.clone();
-        if got.body.contains("remote_hangup") {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    assert!(state.contains("remote_hangup"), "{state}");
+    let info = call_when(&gw, &call_id, "endCause", "remote_hangup");
+    assert_eq!(info["endCause"], "remote_hangup", "{info}");
     let metrics = gw.metrics();
     assert!(metrics.contains("outcome=\"remote_hangup\""), "{metrics}");
     assert!(
@@ -308,12 +281,7 @@ fn duplicate_create_with_the_same_request_id_dials_once() {
     assert_eq!(a.status, 200, "{}", a.body);
     assert_eq!(b.status, 200, "{}", b.body);
     assert_eq!(json(&a.body)["sipCallId"], json(&b.body)["sipCallId"]);
-    let out = peer.wait_for(Duration::from_secs(30));
-    assert!(
-        out.status.success(),
-        "sipp: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    sipp_passed(peer, &gw);
     assert_eq!(received(&sipp_messages(name), "INVITE"), 1);
 }
 
@@ -323,7 +291,7 @@ fn duplicate_create_with_the_same_request_id_dials_once() {
 #[test]
 fn silent_callee_is_hung_up_at_the_first_packet_timeout() {
     let name = "silent";
-    let (port, peer) = sipp_callee(name, "uas_ring.xml", 0);
+    let (port, peer) = sipp_callee(name, "uas_ring.xml", 0, &[]);
     let gw = Gateway::start_with_media_timeouts(name, &trunk(port, ""), [2, 60]);
     let res = gw.twirp(
         "livekit.SIP/CreateSIPParticipant",
@@ -350,21 +318,7 @@ fn silent_callee_is_hung_up_at_the_first_packet_timeout() {
         hung_up_after >= Duration::from_secs(2) && hung_up_after < Duration::from_secs(8),
         "BYE after {hung_up_after:?}"
     );
-    let mut info = serde_json::Value::Null;
-    for _ in 0..100 {
-        let got = gw.twirp(
-            "sipbridge.Calls/GetCall",
-            &format!(r#"{{"call_id":"{call_id}"}}"#),
-            &[],
-        );
-        info = json(&got.body);
-        if !info["endCause"].as_str().unwrap_or_default().is_empty()
-            || !info["end_cause"].as_str().unwrap_or_default().is_empty()
-        {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let info = call_when(&gw, &call_id, "endCause", "timeout");
     let text = info.to_string();
     assert!(text.contains("\"timeout\""), "{text}");
     assert!(text.contains("media_timeout"), "{text}");
@@ -390,29 +344,7 @@ fn answered_transferee(
     ring_ms: u64,
     sipp_extra: &[&str],
 ) -> (Gateway, sipbridge_e2e::Child, String, String) {
-    let port = free_port();
-    let xml = scenario(xml).to_string_lossy().into_owned();
-    let log = std::env::temp_dir().join(format!("sipp-{name}-{}.log", std::process::id()));
-    let log = log.to_string_lossy();
-    let port_s = port.to_string();
-    let ring_s = ring_ms.to_string();
-    let mut args = vec![
-        "-sf",
-        &xml,
-        "-i",
-        "127.0.0.1",
-        "-p",
-        &port_s,
-        "-m",
-        "1",
-        "-d",
-        &ring_s,
-        "-trace_msg",
-        "-message_file",
-        &log,
-    ];
-    args.extend_from_slice(sipp_extra);
-    let peer = sipp(&args, 90);
+    let (port, peer) = sipp_callee(name, xml, ring_ms, sipp_extra);
     let gw = Gateway::start(name, &trunk(port, ""));
     let res = gw.twirp(
         "livekit.SIP/CreateSIPParticipant",
@@ -502,13 +434,7 @@ fn transfer_to_a_target_answering_after_5_s_succeeds_and_leaves_the_call() {
     assert_eq!(out["status"], "STS_TRANSFER_SUCCESSFUL", "{out}");
     assert_eq!(out["sipStatus"]["code"], "SIP_STATUS_OK", "{out}");
     // The gateway's BYE completes the callee's scenario.
-    let done = peer.wait_for(Duration::from_secs(30));
-    assert!(
-        done.status.success(),
-        "sipp: {}\n{}",
-        String::from_utf8_lossy(&done.stderr),
-        gw.log()
-    );
+    sipp_passed(peer, &gw);
     let info = call_when(&gw, &call_id, "endCause", "transferred");
     assert_eq!(info["endCause"], "transferred", "{info}");
     let log = sipp_messages(name);
@@ -540,12 +466,7 @@ fn transfer_to_a_busy_target_fails_with_its_status_and_the_call_stays() {
     let info = call_when(&gw, &call_id, "state", "CALL_STATE_ACTIVE");
     assert!(info.to_string().contains("ACTIVE"), "{info}");
     hang_up(&gw, &call_id);
-    let done = peer.wait_for(Duration::from_secs(30));
-    assert!(
-        done.status.success(),
-        "sipp: {}",
-        String::from_utf8_lossy(&done.stderr)
-    );
+    sipp_passed(peer, &gw);
 }
 
 /// The transfer target rings past the request's `ringing_timeout`: the transfer fails at
@@ -574,12 +495,7 @@ fn transfer_whose_target_rings_past_ringing_timeout_is_ring_no_answer() {
     let info = call_when(&gw, &call_id, "state", "CALL_STATE_ACTIVE");
     assert!(info.to_string().contains("ACTIVE"), "{info}");
     hang_up(&gw, &call_id);
-    let done = peer.wait_for(Duration::from_secs(30));
-    assert!(
-        done.status.success(),
-        "sipp: {}",
-        String::from_utf8_lossy(&done.stderr)
-    );
+    sipp_passed(peer, &gw);
     let log = sipp_messages(name);
     assert!(log.contains("SIP/2.0 481"), "{log}");
     let metrics = gw.metrics();
@@ -603,10 +519,5 @@ fn a_refused_refer_fails_the_transfer_with_its_status() {
     let missing = transfer(&gw, name, "nobody", None);
     assert_eq!(missing.status, 404, "{}", missing.body);
     hang_up(&gw, &call_id);
-    let done = peer.wait_for(Duration::from_secs(30));
-    assert!(
-        done.status.success(),
-        "sipp: {}",
-        String::from_utf8_lossy(&done.stderr)
-    );
+    sipp_passed(peer, &gw);
 }
