@@ -243,6 +243,32 @@ pub struct RtpConfig {
     /// `RLIMIT_RTPRIO`; refused, a worker logs a warning and runs normally).
     #[serde(default)]
     pub worker_priority: u8,
+    /// The ringback tone a room hears while a call rings (`play_dialtone`) or is being
+    /// transferred: `"us"` (440 + 480 Hz, 2 s on, 4 s off) or `"eu"` (425 Hz, 1 s on, 4 s
+    /// off, ITU-T E.180).
+    #[serde(default)]
+    pub ringback: RingbackTone,
+}
+
+/// `[rtp] ringback`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RingbackTone {
+    /// North American ringback.
+    #[default]
+    Us,
+    /// European ringback (CEPT / ITU-T E.180).
+    Eu,
+}
+
+impl RingbackTone {
+    /// The tone to generate.
+    pub fn spec(self) -> rtp_relay::tone::ToneSpec {
+        match self {
+            Self::Us => rtp_relay::tone::ToneSpec::ringback_us(),
+            Self::Eu => rtp_relay::tone::ToneSpec::ringback_eu(),
+        }
+    }
 }
 
 /// `[api]`.
@@ -1154,6 +1180,26 @@ rule = {{ dispatch_rule_individual = {{ room_prefix = "support", pin = "1234" }}
         let old = DEFAULT_CONFIG.replace("worker_priority = 0\n", "");
         assert_ne!(old, DEFAULT_CONFIG);
         assert_eq!(priority(&old), 0);
+    }
+
+    #[test]
+    fn ringback_is_us_or_eu() {
+        let tone = |text: &str| Config::from_toml(text, "test").map(|c| c.rtp.ringback);
+        assert_eq!(tone(DEFAULT_CONFIG).expect("default"), RingbackTone::Us);
+        let eu = DEFAULT_CONFIG.replace("ringback = \"us\"", "ringback = \"eu\"");
+        assert_ne!(eu, DEFAULT_CONFIG);
+        assert_eq!(tone(&eu).expect("eu"), RingbackTone::Eu);
+        assert_eq!(
+            RingbackTone::Eu.spec(),
+            rtp_relay::tone::ToneSpec::ringback_eu()
+        );
+        let uk = DEFAULT_CONFIG.replace("ringback = \"us\"", "ringback = \"uk\"");
+        let err = format!("{:#}", tone(&uk).expect_err("unknown tone"));
+        assert!(err.contains("uk"), "{err}");
+        // Left out, it is the US tone (older configs stay valid).
+        let old = DEFAULT_CONFIG.replace("ringback = \"us\"\n", "");
+        assert_ne!(old, DEFAULT_CONFIG);
+        assert_eq!(tone(&old).expect("old"), RingbackTone::Us);
     }
 
     #[test]

@@ -24,6 +24,7 @@ use rtp_relay::codec::{Codec, InputPacket, MediaPath, Transcoder, TranscoderConf
 use rtp_relay::dtmf::{DtmfEvent, DtmfReceiver, DtmfSender, DtmfSenderConfig};
 use rtp_relay::relay::Rewriter;
 use rtp_relay::rtp::{RtpHeader, RtpPacket};
+use rtp_relay::tone::ToneSpec;
 use tokio::sync::mpsc;
 
 use super::MediaRoutes;
@@ -241,6 +242,8 @@ pub struct PumpSetup {
     /// The stream toward the room as the ringback tone left it: the phone's audio then
     /// continues it. `None`: the phone's audio starts the stream.
     pub room_stream: Option<Rewriter>,
+    /// The ringback tone [`PumpCommand::Ringback`] plays (`[rtp] ringback`).
+    pub ringback: ToneSpec,
 }
 
 /// Runs the pump until the room closes, the media fails or times out, or the task is
@@ -256,6 +259,7 @@ pub async fn run(
         session,
         seed,
         room_stream,
+        ringback: tone,
     } = setup;
     let result = pump(
         phone,
@@ -263,6 +267,7 @@ pub async fn run(
         &session,
         seed,
         room_stream,
+        tone,
         &mut commands,
     )
     .await;
@@ -276,6 +281,7 @@ async fn pump(
     session: &Arc<RoomSession>,
     seed: u64,
     room_stream: Option<Rewriter>,
+    tone: ToneSpec,
     commands: &mut mpsc::Receiver<PumpCommand>,
 ) -> PumpEvent {
     let room_codec = session.info().media.codec;
@@ -322,7 +328,7 @@ async fn pump(
                     if ringback.is_none() {
                         let line = std::mem::replace(&mut state.to_room_line, to_room_stream());
                         let tone_seed = seed.rotate_left(17) ^ 0x52_49_4E_47;
-                        ringback = Some(Ringback::start_on(session.clone(), tone_seed, line));
+                        ringback = Some(Ringback::start_on(session.clone(), tone_seed, tone.clone(), line));
                     }
                 }
                 PumpCommand::Ringback(false) => {

@@ -235,7 +235,7 @@ impl OutboundCall {
                             let session = Arc::new(session);
                             // Not once the phone's media runs (answered, or early media).
                             if req.play_dialtone && negotiated.is_none() {
-                                ringback = Some(Ringback::start(session.clone(), gw.next_seed()));
+                                ringback = Some(Ringback::start(session.clone(), gw.next_seed(), gw.config.rtp.ringback.spec()));
                             }
                             res.session = Some(session);
                             if !dialing_reported {
@@ -467,6 +467,7 @@ fn maybe_start_pump(
         session: session.clone(),
         seed: gw.next_seed(),
         room_stream: room_stream.take(),
+        ringback: gw.config.rtp.ringback.spec(),
     };
     res.pump = Some(tokio::spawn(media::run(setup, commands, events.clone())));
 }

@@ -2,8 +2,9 @@
 //! (`CreateSIPParticipant.play_dialtone`): the room's participants hear that the phone is
 //! ringing instead of silence.
 //!
-//! The tone is the North American ringback (440 + 480 Hz at −19 dBm0, 2 s on, 4 s off,
-//! `rtp_relay::tone`), encoded in the session's codec and paced by the session's `ptime`.
+//! The tone is `[rtp] ringback`'s (the North American 440 + 480 Hz at −19 dBm0, 2 s on, 4 s
+//! off, or the European 425 Hz; `rtp_relay::tone`), encoded in the session's codec and paced
+//! by the session's `ptime`.
 //! Its frames go through an RTP [`Rewriter`] that it hands over at the answer: the phone's
 //! audio is then a source change on the same output stream (sequence continued, timestamp
 //! advanced by the time between them, marker set; RFC 3550 §7), so the room's jitter buffer
@@ -28,15 +29,15 @@ pub struct Ringback {
 impl Ringback {
     /// Starts the tone into `session`; `seed` picks its SSRC, first sequence number and
     /// timestamp (RFC 3550 §5.1: random starting points).
-    pub fn start(session: Arc<RoomSession>, seed: u64) -> Self {
-        Self::start_on(session, seed, to_room_stream())
+    pub fn start(session: Arc<RoomSession>, seed: u64, tone: ToneSpec) -> Self {
+        Self::start_on(session, seed, tone, to_room_stream())
     }
 
     /// Starts the tone on an existing stream toward the room (`line`, e.g. the phone's
     /// during a transfer): the tone is a source change on it, as the phone is after it.
-    pub fn start_on(session: Arc<RoomSession>, seed: u64, line: Rewriter) -> Self {
+    pub fn start_on(session: Arc<RoomSession>, seed: u64, tone: ToneSpec, line: Rewriter) -> Self {
         let (stop, stopped) = oneshot::channel();
-        let task = tokio::spawn(play(session, stopped, seed, line));
+        let task = tokio::spawn(play(session, stopped, seed, tone, line));
         Ringback { stop, task }
     }
 
@@ -58,6 +59,7 @@ async fn play(
     session: Arc<RoomSession>,
     mut stopped: oneshot::Receiver<()>,
     seed: u64,
+    tone: ToneSpec,
     mut line: Rewriter,
 ) -> Rewriter {
     let media = session.info().media;
@@ -72,7 +74,7 @@ async fn play(
     let ptime_ms = u32::try_from(media.ptime.as_millis()).unwrap_or(20).max(1);
     let mut pcm = vec![0i16; samples_in_ms(encoder.sample_rate(), ptime_ms)];
     let ticks = clock_rate / 1000 * ptime_ms;
-    let mut generator = ToneGenerator::new(ToneSpec::ringback_us(), encoder.sample_rate());
+    let mut generator = ToneGenerator::new(tone, encoder.sample_rate());
     let mut out = vec![0u8; MAX_PAYLOAD_BYTES];
     let ssrc = seed as u32;
     let mut sequence = (seed >> 16) as u16;

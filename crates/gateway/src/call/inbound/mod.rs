@@ -532,6 +532,7 @@ impl Gateway {
                                 session: s.clone(),
                                 seed: self.next_seed(),
                                 room_stream: None,
+                                ringback: self.config.rtp.ringback.spec(),
                             },
                             cmd_rx,
                             pump_tx.clone(),
