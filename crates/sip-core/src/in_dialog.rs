@@ -76,8 +76,10 @@ impl Endpoint {
         for r in &hop.routes {
             w.header("Route", r);
         }
-        if matches!(method, Method::Invite | Method::Update) {
-            // Target-refresh requests carry our Contact (§12.2.1.1).
+        if matches!(method, Method::Invite | Method::Update | Method::Refer) {
+            // Target-refresh requests carry our Contact (§12.2.1.1); so does REFER, which
+            // creates a dialog usage (the implicit subscription, RFC 3515 §2: "MUST contain
+            // a single Contact header field value").
             w.header_parts("Contact", &[b"<", &c.contact, b">"]);
         }
         if method != Method::Ack {

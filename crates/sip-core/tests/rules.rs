@@ -274,6 +274,48 @@ fn answer_at_once(e: &Event) -> Vec<(Duration, Action)> {
     )]
 }
 
+/// RFC 3515 §2: a REFER creates a dialog usage and carries exactly one Contact; an INFO
+/// (no target refresh, no usage) carries none (RFC 3261 §12.2.1.1).
+#[test]
+fn refer_carries_one_contact_and_info_none() {
+    let mut net = Net::pair(22);
+    net.react(1, |_, e| match e {
+        Event::IncomingCall { .. } => answer_at_once(e),
+        Event::Request { request, .. } => {
+            let r = *request;
+            vec![(
+                Duration::ZERO,
+                Box::new(move |ep: &mut Endpoint, now| {
+                    let _ = ep.reply(now, r, Reply::status(202));
+                }) as Action,
+            )]
+        }
+        _ => Vec::new(),
+    });
+    let call = net
+        .with(0, |ep, now| {
+            ep.invite(now, invite_to(addr(2), Duration::from_secs(30)))
+        })
+        .expect("invite");
+    net.run_for(Duration::from_secs(1));
+    for method in [sip_core::Method::Refer, sip_core::Method::Info] {
+        let headers = vec![("Refer-To".to_owned(), "<sip:carol@example.com>".to_owned())];
+        net.with(0, |ep, now| ep.request(now, call, method, headers, None))
+            .expect("request");
+        net.run_for(Duration::from_secs(1));
+    }
+    let contacts = |prefix: &str| {
+        let sent = net.sent_lines(0, prefix);
+        assert_eq!(sent.len(), 1, "one {prefix}");
+        let text = String::from_utf8(sent[0].1.to_vec()).expect("utf8");
+        text.lines()
+            .filter(|l| l.to_ascii_lowercase().starts_with("contact:"))
+            .count()
+    };
+    assert_eq!(contacts("REFER "), 1);
+    assert_eq!(contacts("INFO "), 0);
+}
+
 #[test]
 fn lower_cseq_in_dialog_gets_500() {
     let mut net = Net::pair(21);

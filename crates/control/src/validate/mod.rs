@@ -55,8 +55,9 @@ pub const MAX_URI_LEN: usize = 1024;
 pub const DTMF_PAUSE: Duration = Duration::from_millis(500);
 
 /// Headers a request may not set: sipbridge owns them (RFC 3261 §8.1.1 mandatory
-/// request headers, routing, body framing and our own digest credentials), plus
-/// their compact forms (§7.3.3).
+/// request headers, routing, body framing, our own digest credentials, and a
+/// transfer's target: a REFER has exactly one Refer-To, RFC 3515 §2.4.1), plus their
+/// compact forms (§7.3.3).
 pub const RESERVED_HEADERS: &[&str] = &[
     "via",
     "v",
@@ -78,6 +79,8 @@ pub const RESERVED_HEADERS: &[&str] = &[
     "record-route",
     "authorization",
     "proxy-authorization",
+    "refer-to",
+    "r",
 ];
 
 /// Codec names sipbridge can negotiate (case-insensitive, SDP encoding names).
