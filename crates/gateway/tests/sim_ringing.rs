@@ -707,12 +707,13 @@ async fn early_media_before_the_room_joins_is_not_mixed_with_ringback() {
 // ---- A transfer's target ringing (TransferSIPParticipant → REFER), in paused time ----
 
 /// A callee that answers at once and, when REFERred, accepts (202), reports "100 Trying"
-/// and then the target's answer after `target_answers_after` (or never), as a transferee
-/// does (RFC 3515 §2.4.4–2.4.5).
+/// and "180 Ringing", then the target's answer after `target_answers_after` (or never), as
+/// a transferee does (RFC 3515 §2.4.4–2.4.5). When the REFER arrived goes to `referred`.
 fn spawn_transferee(
     handle: SipHandle,
     mut events: mpsc::Receiver<Event>,
     target_answers_after: Option<Duration>,
+    referred: mpsc::UnboundedSender<Instant>,
 ) {
     let notify = |h: SipHandle, call, state: &'static str, frag: &'static str| async move {
         let _ = h
@@ -745,12 +746,14 @@ fn spawn_transferee(
                     message,
                     ..
                 } if message.method() == sip_core::Method::Refer => {
+                    let _ = referred.send(Instant::now());
                     let _ = handle
                         .with(move |ep, now| ep.reply(now, request, Reply::status(202)))
                         .await;
                     let h = handle.clone();
                     tokio::spawn(async move {
                         notify(h.clone(), call, "active;expires=120", "SIP/2.0 100 Trying").await;
+                        notify(h.clone(), call, "active;expires=120", "SIP/2.0 180 Ringing").await;
                         if let Some(after) = target_answers_after {
                             tokio::time::sleep(after).await;
                             notify(h, call, "terminated;reason=noresource", "SIP/2.0 200 OK").await;
@@ -778,7 +781,8 @@ async fn transfer_with_target(
     Duration,
 ) {
     let (callee, events) = sip_stack().await;
-    spawn_transferee(callee.clone(), events, target_answers_after);
+    let (referred, mut refer_arrived) = mpsc::unbounded_channel();
+    spawn_transferee(callee.clone(), events, target_answers_after, referred);
     let gw = gateway_to(callee.local_addr()).await;
     let ring = Duration::from_secs(30);
     let deadline = timings().deadline_for_create(Instant::now().into_std(), ring, true);
@@ -786,13 +790,6 @@ async fn transfer_with_target(
         .create_call(request(30, true), deadline, None)
         .await
         .expect("answered");
-    // The call task starts the phone's media right after the answer, waiting for a media
-    // worker (an OS thread paused time does not wait for, see `all_calls_end`): let it
-    // finish in real time, or the clock would jump while the REFER waits to be sent.
-    for _ in 0..50 {
-        std::thread::sleep(Duration::from_millis(1));
-        tokio::task::yield_now().await;
-    }
     let json = format!(
         r#"{{"participantIdentity":"{}","roomName":"sim","transferTo":"sip:+15550188@example.com","ringingTimeout":"{}s"}}"#,
         info.participant_identity,
@@ -802,9 +799,12 @@ async fn transfer_with_target(
         serde_json::from_str(&json).expect("transfer JSON");
     let req = control::TransferCall::from_proto(pb).expect("valid transfer");
     let deadline = timings().deadline_for_create(Instant::now().into_std(), ringing, true);
-    let start = Instant::now();
     let result = gw.transfer(req, deadline).await;
-    let took = start.elapsed();
+    // Timed from the REFER's arrival: before it, the call task may wait for a media worker
+    // (an OS thread paused time does not wait for, see `all_calls_end`) while the clock
+    // jumps; the target's ring is what is measured.
+    let referred_at = refer_arrived.try_recv().expect("the callee got a REFER");
+    let took = referred_at.elapsed();
     if result.is_err() {
         // The call stays after a failed transfer: end it.
         hang_up(&gw, info.call_id.clone()).await;
@@ -847,12 +847,13 @@ async fn transfer_never_answered(ringing: Duration) -> Duration {
     let (result, took) = transfer_with_target(ringing, None).await;
     let err = result.expect_err("rang out");
     assert_rang_out(&err, took, ringing);
-    assert_eq!(err.sip_status.map(|s| s.code), Some(100), "last progress");
+    assert_eq!(err.sip_status.map(|s| s.code), Some(180), "last progress");
     took
 }
 
 /// The incident's shape for transfers: a 90 s ringing timeout is honoured to the
-/// millisecond, answered at 89 s or never, with and without tracing.
+/// millisecond, answered at 89 s or never, with and without tracing. (The ring is timed
+/// from the REFER's acceptance, here within the same instant as its arrival.)
 #[tokio::test(start_paused = true)]
 async fn transfer_target_ringing_90_s_answered_at_89_s_and_never() {
     with_and_without_tracing(|| transfer_answered_one_second_before(Duration::from_secs(90))).await;

@@ -18,17 +18,20 @@ pub struct FragmentStatus<'a> {
 }
 
 /// Reads the status line that starts a `message/sipfrag` body. The line ends at the first
-/// CRLF or at the end of the body (a fragment that is only a status line may omit it).
+/// line feed (CRLF, or a bare LF as some phones write) or at the end of the body (a fragment
+/// that is only a status line may omit it); trailing white space is ignored. A NOTIFY's
+/// body is read liberally: misreading it would turn a transfer that worked into a failure.
 ///
 /// # Errors
 /// [`ErrorKind::StartLine`] when the body does not start with a Status-Line (a request
 /// fragment, or nothing); [`ErrorKind::StatusCode`] for a code outside 100–699 or not three
 /// digits; [`ErrorKind::Version`] for a malformed SIP-Version. The offset points into `body`.
 pub fn sipfrag_status(body: &[u8]) -> Result<FragmentStatus<'_>, ParseError> {
-    let line = match body.windows(2).position(|w| w == b"\r\n") {
+    let line = match body.iter().position(|&b| b == b'\n') {
         Some(end) => &body[..end],
         None => body,
     };
+    let line = line.trim_ascii_end();
     if line.len() < 4 || !line[..4].eq_ignore_ascii_case(b"SIP/") {
         return Err(ParseError::new(ErrorKind::StartLine, 0));
     }
@@ -55,6 +58,11 @@ mod tests {
         // RFC 4475 §3.1.1.13: the reason may be empty and its SP absent.
         let s = sipfrag_status(b"SIP/2.0 603").expect("no reason");
         assert_eq!((s.code, s.reason), (603, &b""[..]));
+        // Bare LF, trailing white space.
+        let s = sipfrag_status(b"SIP/2.0 200\n").expect("bare LF");
+        assert_eq!((s.code, s.reason), (200, &b""[..]));
+        let s = sipfrag_status(b"SIP/2.0 180 Ringing \t\r\n").expect("trailing space");
+        assert_eq!((s.code, s.reason), (180, &b"Ringing"[..]));
         // The version literal is case-insensitive (RFC 3261 §25.1).
         assert_eq!(
             sipfrag_status(b"sip/2.0 100 Trying").expect("case").code,

@@ -25,7 +25,7 @@ use rtp_relay::dtmf::{DtmfEvent, DtmfReceiver, DtmfSender, DtmfSenderConfig};
 use rtp_relay::relay::Rewriter;
 use rtp_relay::rtp::{RtpHeader, RtpPacket};
 use rtp_relay::tone::ToneSpec;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 
 use super::MediaRoutes;
 use super::ringback::{Ringback, to_room_stream};
@@ -56,9 +56,6 @@ const EVENT_QUEUE: usize = 8;
 pub enum PumpCommand {
     /// Send these digits to the phone as RFC 4733 events (`w` pauses 0.5 s).
     SendDigits(Dtmf),
-    /// `true`: the room hears ringback instead of the phone (a transfer's
-    /// `play_dialtone`); `false`: the phone again, continuing the same stream.
-    Ringback(bool),
 }
 
 /// What a pump reports to its call.
@@ -242,8 +239,12 @@ pub struct PumpSetup {
     /// The stream toward the room as the ringback tone left it: the phone's audio then
     /// continues it. `None`: the phone's audio starts the stream.
     pub room_stream: Option<Rewriter>,
-    /// The ringback tone [`PumpCommand::Ringback`] plays (`[rtp] ringback`).
+    /// The ringback tone (`[rtp] ringback`) ...
     pub ringback: ToneSpec,
+    /// ... which the room hears instead of the phone while this is `true` (a transfer's
+    /// `play_dialtone`); back to `false`, the phone's audio continues the same stream. A
+    /// `watch`: only the latest wish counts, none is ever dropped.
+    pub ringback_wanted: watch::Receiver<bool>,
 }
 
 /// Runs the pump until the room closes, the media fails or times out, or the task is
@@ -253,37 +254,22 @@ pub async fn run(
     mut commands: mpsc::Receiver<PumpCommand>,
     events: mpsc::Sender<PumpEvent>,
 ) {
+    let result = pump(setup, &mut commands).await;
+    let _ = events.send(result).await;
+}
+
+/// The pump's loop over a running endpoint; returns why it stopped.
+async fn pump(setup: PumpSetup, commands: &mut mpsc::Receiver<PumpCommand>) -> PumpEvent {
     let PumpSetup {
-        phone,
+        mut phone,
         negotiated,
         session,
         seed,
         room_stream,
         ringback: tone,
+        mut ringback_wanted,
     } = setup;
-    let result = pump(
-        phone,
-        negotiated,
-        &session,
-        seed,
-        room_stream,
-        tone,
-        &mut commands,
-    )
-    .await;
-    let _ = events.send(result).await;
-}
-
-/// The pump's loop over a running endpoint; returns why it stopped.
-async fn pump(
-    mut phone: PhoneMedia,
-    negotiated: NegotiatedMedia,
-    session: &Arc<RoomSession>,
-    seed: u64,
-    room_stream: Option<Rewriter>,
-    tone: ToneSpec,
-    commands: &mut mpsc::Receiver<PumpCommand>,
-) -> PumpEvent {
+    let session = &session;
     let room_codec = session.info().media.codec;
     let phone_codec = negotiated.codec;
     let mut state = Pump::new(&negotiated, room_codec, phone_codec, seed);
@@ -295,6 +281,15 @@ async fn pump(
     dtmf_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     // While it plays, the phone's packets do not reach the room.
     let mut ringback: Option<Ringback> = None;
+    if *ringback_wanted.borrow_and_update() {
+        let line = std::mem::replace(&mut state.to_room_line, to_room_stream());
+        ringback = Some(Ringback::start_on(
+            session,
+            ringback_seed(seed),
+            tone.clone(),
+            line,
+        ));
+    }
     loop {
         tokio::select! {
             received = phone.rx.recv() => {
@@ -324,19 +319,19 @@ async fn pump(
             }
             Some(command) = commands.recv() => match command {
                 PumpCommand::SendDigits(digits) => state.queue_digits(&digits),
-                PumpCommand::Ringback(true) => {
-                    if ringback.is_none() {
-                        let line = std::mem::replace(&mut state.to_room_line, to_room_stream());
-                        let tone_seed = seed.rotate_left(17) ^ 0x52_49_4E_47;
-                        ringback = Some(Ringback::start_on(session.clone(), tone_seed, tone.clone(), line));
-                    }
-                }
-                PumpCommand::Ringback(false) => {
-                    if let Some(tone) = ringback.take() {
-                        state.to_room_line = tone.stop().await;
-                    }
-                }
             },
+            // A closed sender (the call is ending) only disables this branch.
+            Ok(()) = ringback_wanted.changed() => {
+                let wanted = *ringback_wanted.borrow_and_update();
+                match (wanted, ringback.take()) {
+                    (true, None) => {
+                        let line = std::mem::replace(&mut state.to_room_line, to_room_stream());
+                        ringback = Some(Ringback::start_on(session, ringback_seed(seed), tone.clone(), line));
+                    }
+                    (false, Some(playing)) => state.to_room_line = playing.stop().await,
+                    (_, playing) => ringback = playing,
+                }
+            }
             _ = dtmf_tick.tick(), if state.dtmf_pending() => {
                 let now = tokio::time::Instant::now().into_std();
                 while let Some(packet) = state.poll_dtmf(now, &mut out) {
@@ -345,6 +340,11 @@ async fn pump(
             }
         }
     }
+}
+
+/// The seed of a ringback the pump plays: its own SSRC, sequence and timestamp start.
+fn ringback_seed(seed: u64) -> u64 {
+    seed.rotate_left(17) ^ 0x5249_4E47
 }
 
 /// The pump's clock (tokio's, so paused-time tests control it).

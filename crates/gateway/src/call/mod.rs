@@ -76,7 +76,9 @@ impl SipRoutes {
     /// Hands `event` to its call; returns it when no call claims it.
     fn route(&self, call: sip_core::CallHandle, event: Event) -> Option<Event> {
         match self.lock().get(&call) {
-            // Unbounded is safe here: sip-core emits a handful of events per call.
+            // Unbounded is safe here: sip-core emits a handful of events per call, plus
+            // one per in-dialog NOTIFY, each a server transaction that sip-core's own
+            // capacity bounds.
             Some(tx) => tx.send(event).err().map(|e| e.0),
             None => Some(event),
         }
@@ -637,10 +639,12 @@ impl CallService for Gateway {
         }
         let (reply, outcome) = tokio::sync::oneshot::channel();
         if !record.transfer(TransferRequest { req, reply }) {
-            return Err(CallError::new(
-                TwirpCode::Aborted,
-                "a transfer of this participant is already in progress",
-            ));
+            let message = if record.snapshot().state == CallState::Ended {
+                "the call ended"
+            } else {
+                "a transfer of this participant is already in progress"
+            };
+            return Err(CallError::new(TwirpCode::Aborted, message));
         }
         // The call runs the transfer and its ring timer; this only waits for the outcome.
         match tokio::time::timeout_at(tokio::time::Instant::from_std(deadline.instant()), outcome)

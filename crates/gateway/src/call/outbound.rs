@@ -14,7 +14,7 @@ use room_link::offer_answer::{LocalEndpoint, NegotiatedMedia, SdpSession, proces
 use room_link::{JoinRequest, MediaCapabilities, RoomSession};
 use rtp_relay::relay::Rewriter;
 use sip_core::{Body, EndReason, Event, InviteOptions};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 use tracing::Instrument as _;
 
 use super::media::{self, PhoneControl, PhoneMedia, PumpCommand, PumpEvent, PumpSetup};
@@ -210,6 +210,8 @@ impl OutboundCall {
         let (pump_tx, mut pump_events) = mpsc::channel(4);
         let (pump_cmd_tx, pump_cmd_rx) = mpsc::channel(4);
         let mut pump_cmd_rx = Some(pump_cmd_rx);
+        // Whether the room is to hear ringback instead of the phone (a transfer's).
+        let (ringback_tx, ringback_rx) = watch::channel(false);
         let mut rtp = Some(rtp);
         let mut phone: Option<PhoneMedia> = None;
         let mut negotiated = None;
@@ -235,14 +237,14 @@ impl OutboundCall {
                             let session = Arc::new(session);
                             // Not once the phone's media runs (answered, or early media).
                             if req.play_dialtone && negotiated.is_none() {
-                                ringback = Some(Ringback::start(session.clone(), gw.next_seed(), gw.config.rtp.ringback.spec()));
+                                ringback = Some(Ringback::start(&session, gw.next_seed(), gw.config.rtp.ringback.spec()));
                             }
                             res.session = Some(session);
                             if !dialing_reported {
                                 dialing_reported = true;
                                 let _ = progress.try_send(Progress::Dialing);
                             }
-                            maybe_start_pump(&gw, &mut res, &mut phone, &negotiated, &mut room_stream, &pump_tx, &mut pump_cmd_rx);
+                            maybe_start_pump(&gw, &mut res, &mut phone, &negotiated, &mut room_stream, &pump_tx, (&mut pump_cmd_rx, &ringback_rx));
                         }
                         _ => {
                             tracing::warn!("room leg failed to join");
@@ -283,7 +285,7 @@ impl OutboundCall {
                             if let Some(tone) = ringback.take() {
                                 room_stream = Some(tone.stop().await);
                             }
-                            maybe_start_pump(&gw, &mut res, &mut phone, &negotiated, &mut room_stream, &pump_tx, &mut pump_cmd_rx);
+                            maybe_start_pump(&gw, &mut res, &mut phone, &negotiated, &mut room_stream, &pump_tx, (&mut pump_cmd_rx, &ringback_rx));
                         }
                         Event::Answered { response, .. } => {
                             answered_at = Some(Instant::now());
@@ -333,7 +335,7 @@ impl OutboundCall {
                                 let Some(p) = phone_media_or_hang_up(&gw, sip_call, port, neg, false, &mut local_end).await else { continue };
                                 phone = Some(p);
                             }
-                            maybe_start_pump(&gw, &mut res, &mut phone, &negotiated, &mut room_stream, &pump_tx, &mut pump_cmd_rx);
+                            maybe_start_pump(&gw, &mut res, &mut phone, &negotiated, &mut room_stream, &pump_tx, (&mut pump_cmd_rx, &ringback_rx));
                             if !req.dtmf.is_empty() {
                                 let _ = pump_cmd_tx.try_send(PumpCommand::SendDigits(req.dtmf.clone()));
                             }
@@ -352,7 +354,7 @@ impl OutboundCall {
                         }
                         Event::Response { request, status, response, .. } if transfer.owns(request) => {
                             let end = transfer.on_refer_response(transfer::now(), status, response.as_deref().map(|r| r.message()));
-                            if end.is_some_and(|e| transfer::settle(e, &pump_cmd_tx)) {
+                            if end.is_some_and(|e| transfer::settle(e, &ringback_tx)) {
                                 local_end.get_or_insert((EndCause::Transferred, None));
                                 hangup_sip(&gw, sip_call).await;
                             }
@@ -360,7 +362,7 @@ impl OutboundCall {
                         // Only NOTIFYs are routed to calls (see `Gateway::run_events`).
                         Event::Request { request, message, .. } => {
                             let end = transfer.on_notify(&gw, request, message.message()).await;
-                            if end.is_some_and(|e| transfer::settle(e, &pump_cmd_tx)) {
+                            if end.is_some_and(|e| transfer::settle(e, &ringback_tx)) {
                                 local_end.get_or_insert((EndCause::Transferred, None));
                                 hangup_sip(&gw, sip_call).await;
                             }
@@ -379,13 +381,13 @@ impl OutboundCall {
                 },
                 Some(request) = transfers.recv(), if answered_at.is_some() && local_end.is_none() => {
                     if transfer.start(&gw, sip_call, request).await {
-                        let _ = pump_cmd_tx.try_send(PumpCommand::Ringback(true));
+                        ringback_tx.send_replace(true);
                     }
                 }
                 () = tokio::time::sleep_until(transfer_ring.map_or_else(tokio::time::Instant::now, tokio::time::Instant::from_std)), if transfer_ring.is_some() => {
                     let end = transfer.ring_expired(transfer::now());
                     if let Some(e) = end {
-                        transfer::settle(e, &pump_cmd_tx);
+                        transfer::settle(e, &ringback_tx);
                     }
                 }
                 Some(event) = pump_events.recv() => {
@@ -401,7 +403,7 @@ impl OutboundCall {
             }
         };
         gw.routes.remove(sip_call);
-        transfer.call_ended(transfer::now());
+        transfer.call_ended(transfer::now(), cause == EndCause::RemoteHangup);
         if answered_at.is_none() {
             let outcome = match timeout {
                 Some(c) => c.as_str(),
@@ -450,7 +452,10 @@ fn maybe_start_pump(
     negotiated: &Option<NegotiatedMedia>,
     room_stream: &mut Option<Rewriter>,
     events: &mpsc::Sender<PumpEvent>,
-    commands: &mut Option<mpsc::Receiver<PumpCommand>>,
+    (commands, ringback_wanted): (
+        &mut Option<mpsc::Receiver<PumpCommand>>,
+        &watch::Receiver<bool>,
+    ),
 ) {
     let (Some(session), Some(neg)) = (&res.session, negotiated) else {
         return;
@@ -468,6 +473,7 @@ fn maybe_start_pump(
         seed: gw.next_seed(),
         room_stream: room_stream.take(),
         ringback: gw.config.rtp.ringback.spec(),
+        ringback_wanted: ringback_wanted.clone(),
     };
     res.pump = Some(tokio::spawn(media::run(setup, commands, events.clone())));
 }

@@ -215,8 +215,8 @@ impl Registry {
         lock(&self.calls).by_id.get(id).cloned()
     }
 
-    /// The live call of participant `identity` in `room` (the newest, should a room hold
-    /// two calls under one identity).
+    /// The live call of participant `identity` in `room`. Should a room hold two calls
+    /// under one identity, an answered one before one still ringing, then the newest.
     pub fn find_participant(&self, room: &str, identity: &str) -> Option<Arc<CallRecord>> {
         let calls = lock(&self.calls);
         calls
@@ -228,7 +228,10 @@ impl Registry {
                     && info.room_name == room
                     && info.participant_identity == identity
             })
-            .max_by_key(|r| r.info.borrow().created_at)
+            .max_by_key(|r| {
+                let info = r.info.borrow();
+                (info.state == CallState::Active, info.created_at)
+            })
             .cloned()
     }
 
@@ -343,6 +346,9 @@ mod tests {
         assert_eq!(found("s", "alice").as_deref(), Some("other"));
         assert_eq!(found("r", "bob"), None);
         assert_eq!(found("t", "alice"), None);
+        // An answered call is preferred to a newer one still ringing.
+        old.set_state(CallState::Active);
+        assert_eq!(found("r", "alice").as_deref(), Some("old"));
         // An ended call is no longer transferable.
         old.end(end(), t0);
         let (newest, _m4) = reg.insert(with("newest", "r", "alice", 1), t0);

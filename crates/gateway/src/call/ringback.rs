@@ -10,7 +10,7 @@
 //! advanced by the time between them, marker set; RFC 3550 §7), so the room's jitter buffer
 //! sees one stream, not a jump it might take for loss.
 
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 
 use bytes::Bytes;
 use room_link::{AudioFrame, RoomSession};
@@ -29,15 +29,18 @@ pub struct Ringback {
 impl Ringback {
     /// Starts the tone into `session`; `seed` picks its SSRC, first sequence number and
     /// timestamp (RFC 3550 §5.1: random starting points).
-    pub fn start(session: Arc<RoomSession>, seed: u64, tone: ToneSpec) -> Self {
+    pub fn start(session: &Arc<RoomSession>, seed: u64, tone: ToneSpec) -> Self {
         Self::start_on(session, seed, tone, to_room_stream())
     }
 
     /// Starts the tone on an existing stream toward the room (`line`, e.g. the phone's
     /// during a transfer): the tone is a source change on it, as the phone is after it.
-    pub fn start_on(session: Arc<RoomSession>, seed: u64, tone: ToneSpec, line: Rewriter) -> Self {
+    ///
+    /// The tone's task holds the session only while it sends a frame, so the call can still
+    /// leave the room itself (`Arc::try_unwrap`) the moment it drops the tone.
+    pub fn start_on(session: &Arc<RoomSession>, seed: u64, tone: ToneSpec, line: Rewriter) -> Self {
         let (stop, stopped) = oneshot::channel();
-        let task = tokio::spawn(play(session, stopped, seed, tone, line));
+        let task = tokio::spawn(play(Arc::downgrade(session), stopped, seed, tone, line));
         Ringback { stop, task }
     }
 
@@ -56,13 +59,15 @@ pub fn to_room_stream() -> Rewriter {
 }
 
 async fn play(
-    session: Arc<RoomSession>,
+    session: Weak<RoomSession>,
     mut stopped: oneshot::Receiver<()>,
     seed: u64,
     tone: ToneSpec,
     mut line: Rewriter,
 ) -> Rewriter {
-    let media = session.info().media;
+    let Some(media) = session.upgrade().map(|s| s.info().media) else {
+        return line;
+    };
     let mut encoder = match Encoder::new(media.codec.kind, &OpusConfig::default()) {
         Ok(e) => e,
         Err(err) => {
@@ -98,7 +103,8 @@ async fn play(
                     marker: std::mem::take(&mut first),
                     payload: Bytes::copy_from_slice(&out[..n]),
                 };
-                if session.send_audio(frame).is_err() {
+                let sent = session.upgrade().is_some_and(|s| s.send_audio(frame).is_ok());
+                if !sent {
                     break;
                 }
                 sequence = sequence.wrapping_add(1);

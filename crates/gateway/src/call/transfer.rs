@@ -27,24 +27,47 @@ use control::{CallError, SipStatus, TimeoutCause, TransferCall, TwirpCode};
 use sip_core::{Method, Reply, RequestId};
 use sip_message::Message;
 use sip_message::headers::{Event, SubscriptionState};
-use tokio::sync::oneshot;
+use tokio::sync::{oneshot, watch};
 
 use super::Gateway;
-use super::media::PumpCommand;
 use super::registry::TransferRequest;
 
 /// The REFER event package (RFC 3515 §2.4.4).
 const REFER_EVENT: &str = "refer";
 
-/// The transfer of one call (at most one at a time).
+/// REFERs of a call whose subscriptions are remembered after their transfer ended.
+const PAST_REFERS: usize = 8;
+
+/// The transfers of one call (at most one running at a time).
 #[derive(Debug, Default)]
 pub(super) struct Transfers {
     active: Option<Active>,
+    /// REFERs sent in this call: a NOTIFY without `id` belongs to the first one (RFC 3515
+    /// §2.4.6).
+    refers: u32,
+    /// CSeqs of earlier REFERs of this call, newest last: their subscriptions may still
+    /// notify (a REFER cannot be withdrawn, and its target may answer after sipbridge gave
+    /// up waiting). Such NOTIFYs are acknowledged and otherwise ignored: a 481 would make a
+    /// phone that follows RFC 3261 §12.2.1.2 end the whole dialog.
+    past: std::collections::VecDeque<u32>,
+}
+
+/// Which subscription a NOTIFY of the refer package is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Subscription {
+    /// The running transfer's.
+    Running,
+    /// An earlier REFER's of this call.
+    Past,
+    /// None this call ever created.
+    Unknown,
 }
 
 #[derive(Debug)]
 struct Active {
     id: String,
+    /// 1 for the call's first REFER.
+    ordinal: u32,
     /// The REFER's handle ([`RequestId::get`]); its responses come as `Event::Response`
     /// for it.
     refer: u64,
@@ -55,7 +78,7 @@ struct Active {
     ringing_timeout: Duration,
     /// Armed when the REFER is accepted.
     ring_deadline: Option<Instant>,
-    /// The latest provisional status a NOTIFY reported.
+    /// The latest ringing/progress status (18x) a NOTIFY reported.
     progress: Option<u16>,
     dialtone: bool,
     reply: oneshot::Sender<Result<TransferOutcome, CallError>>,
@@ -90,8 +113,10 @@ impl Transfers {
         refer: u64,
         reply: oneshot::Sender<Result<TransferOutcome, CallError>>,
     ) {
+        self.refers += 1;
         self.active = Some(Active {
             id,
+            ordinal: self.refers,
             refer,
             refer_cseq: None,
             sent: now,
@@ -163,15 +188,23 @@ impl Transfers {
             // RFC 6665 §8.2.1: a NOTIFY must name its event package.
             None | Some(Err(_)) => return (400, None),
         };
+        let id = event.id().map(|id| id.trim().parse::<u32>().ok());
+        match self.subscription(id) {
+            Subscription::Running => {}
+            Subscription::Past => {
+                let status = sip_message::sipfrag_status(notify.body_bytes()).map(|s| s.code);
+                tracing::info!(
+                    ?status,
+                    "NOTIFY for an earlier transfer of this call; ignored"
+                );
+                return (200, None);
+            }
+            // RFC 6665 §4.1.3: no such subscription.
+            Subscription::Unknown => return (481, None),
+        }
         let Some(active) = self.active.as_mut() else {
-            // An earlier transfer's subscription we no longer follow (RFC 6665 §4.1.3).
             return (481, None);
         };
-        if let (Some(id), Some(cseq)) = (event.id(), active.refer_cseq) {
-            if id.trim().parse::<u32>().ok() != Some(cseq) {
-                return (481, None);
-            }
-        }
         let terminated = match notify.typed::<SubscriptionState<'_>>() {
             Some(Ok(s)) => s.is_terminated(),
             // RFC 6665 §8.2.3: required in every NOTIFY.
@@ -194,7 +227,9 @@ impl Transfers {
         };
         match code {
             100..=199 => {
-                active.progress = Some(code);
+                if code >= 180 {
+                    active.progress = Some(code);
+                }
                 tracing::info!(transfer_id = %active.id, code, "transfer progress");
                 if !terminated {
                     return (200, None);
@@ -206,7 +241,7 @@ impl Transfers {
                 (200, Some(self.fail(now, error, "subscription_terminated")))
             }
             200..=299 => {
-                let Some(active) = self.active.take() else {
+                let Some(active) = self.take() else {
                     return (200, None);
                 };
                 let outcome = TransferOutcome {
@@ -259,19 +294,59 @@ impl Transfers {
         Some(self.fail(now, error, "ring_no_answer"))
     }
 
-    /// The call ended while a transfer ran.
-    pub fn call_ended(&mut self, now: Instant) {
+    /// The call ended while a transfer ran; `phone_hung_up`: by the phone's BYE.
+    pub fn call_ended(&mut self, now: Instant, phone_hung_up: bool) {
         if self.active.is_some() {
-            let error = CallError::new(
-                TwirpCode::Aborted,
-                "the call ended before the transfer reported its outcome",
+            let message = if phone_hung_up {
+                // Some phones leave with BYE once connected to the target, before (or
+                // instead of) the final NOTIFY: the transfer may well have succeeded.
+                "the phone hung up before reporting the transfer's outcome (it may have reached the target)"
+            } else {
+                "the call ended before the transfer reported its outcome"
+            };
+            self.fail(
+                now,
+                CallError::new(TwirpCode::Aborted, message),
+                "call_ended",
             );
-            self.fail(now, error, "call_ended");
+        }
+    }
+
+    /// Ends the running transfer, remembering its subscription.
+    fn take(&mut self) -> Option<Active> {
+        let active = self.active.take()?;
+        if let Some(cseq) = active.refer_cseq {
+            if self.past.len() == PAST_REFERS {
+                self.past.pop_front();
+            }
+            self.past.push_back(cseq);
+        }
+        Some(active)
+    }
+
+    /// Whose NOTIFY this is, by its `Event` header's `id` (`None`: absent; `Some(None)`:
+    /// not a number).
+    fn subscription(&self, id: Option<Option<u32>>) -> Subscription {
+        let running = self.active.as_ref().is_some_and(|a| match id {
+            // Only the first REFER of a dialog may be notified without an id.
+            None => a.ordinal == 1,
+            Some(Some(n)) => match a.refer_cseq {
+                Some(cseq) => cseq == n,
+                // A NOTIFY may overtake the 202 (RFC 3515 §2.4.4): any id that is not an
+                // earlier REFER's.
+                None => !self.past.contains(&n),
+            },
+            Some(None) => false,
+        });
+        match (running, self.refers) {
+            (true, _) => Subscription::Running,
+            (false, 0) => Subscription::Unknown,
+            (false, _) => Subscription::Past,
         }
     }
 
     fn fail(&mut self, now: Instant, error: CallError, outcome: &'static str) -> Ended {
-        let Some(active) = self.active.take() else {
+        let Some(active) = self.take() else {
             return Ended {
                 succeeded: false,
                 dialtone: false,
@@ -312,8 +387,12 @@ impl Transfers {
         let refer = match sent {
             Ok(Ok(refer)) => refer,
             Ok(Err(err)) => {
+                let code = match err {
+                    sip_core::Error::Capacity => TwirpCode::ResourceExhausted,
+                    _ => TwirpCode::FailedPrecondition,
+                };
                 let _ = reply.send(Err(CallError::new(
-                    TwirpCode::FailedPrecondition,
+                    code,
                     format!("cannot send REFER: {err}"),
                 )));
                 return false;
@@ -348,11 +427,12 @@ impl Transfers {
     }
 }
 
-/// Acts on a transfer's end for its call: stops the ringback it started; `true` when the
-/// call is to be left (the transfer succeeded).
-pub(super) fn settle(end: Ended, pump: &tokio::sync::mpsc::Sender<PumpCommand>) -> bool {
+/// Acts on a transfer's end for its call: stops the ringback it started (`ringback` is
+/// what the call's pump plays to the room); `true` when the call is to be left (the
+/// transfer succeeded).
+pub(super) fn settle(end: Ended, ringback: &watch::Sender<bool>) -> bool {
     if end.dialtone {
-        let _ = pump.try_send(PumpCommand::Ringback(false));
+        ringback.send_replace(false);
     }
     end.succeeded
 }
@@ -471,8 +551,8 @@ mod tests {
         assert_eq!(out.transfer_id, "TR_1");
         assert_eq!(out.sip_status.map(|s| s.code), Some(200));
         assert!(!t.busy());
-        // A repeat of the final NOTIFY belongs to no transfer any more.
-        assert_eq!(t.notify(t0, &answered), (481, None));
+        // A repeat of the final NOTIFY is acknowledged and changes nothing.
+        assert_eq!(t.notify(t0, &answered), (200, None));
     }
 
     #[test]
@@ -549,9 +629,11 @@ mod tests {
             Some(180),
             "last progress kept"
         );
-        // The subscription's later NOTIFYs are refused: the phone ends it.
+        // The subscription's later NOTIFYs are acknowledged (a 481 could end the dialog,
+        // RFC 3261 §12.2.1.2) and change nothing: the call stays.
         let late = notify("refer", "terminated", "SIP/2.0 200 OK");
-        assert_eq!(t.notify(accepted_at, &late), (481, None));
+        assert_eq!(t.notify(accepted_at, &late), (200, None));
+        assert!(!t.busy());
     }
 
     #[test]
@@ -579,9 +661,9 @@ mod tests {
             t.notify(t0, &notify("check-sync", "active", "")),
             (200, None)
         );
-        // Another REFER's subscription (its id is that REFER's CSeq).
+        // Another REFER's subscription (its id is that REFER's CSeq): not this transfer's.
         let other = notify("refer;id=12", "terminated", "SIP/2.0 200 OK");
-        assert_eq!(t.notify(t0, &other), (481, None));
+        assert_eq!(t.notify(t0, &other), (200, None));
         // Malformed: no Event, no Subscription-State, no sipfrag.
         assert_eq!(
             t.notify(t0, &notify("", "active", "SIP/2.0 200 OK")),
@@ -600,12 +682,53 @@ mod tests {
     }
 
     #[test]
+    fn a_refer_notify_in_a_call_that_never_referred_is_481() {
+        let mut t = Transfers::default();
+        let n = notify("refer", "active", "SIP/2.0 100 Trying");
+        assert_eq!(t.notify(Instant::now(), &n), (481, None));
+    }
+
+    /// RFC 3515 §2.4.6: a NOTIFY without `id` is about the first REFER; once that transfer
+    /// was given up, its late success must not complete a second transfer.
+    #[test]
+    fn a_late_notify_of_the_first_refer_does_not_complete_the_second() {
+        let t0 = Instant::now();
+        let (mut t, mut first) = running(t0, 10);
+        t.on_refer_response(t0, 202, Some(&response(202, "Accepted", 5)));
+        assert!(t.ring_expired(t0 + Duration::from_secs(10)).is_some());
+        assert!(outcome(&mut first).is_err());
+        let (tx, mut second) = oneshot::channel();
+        t.begin(t0, "TR_2".into(), &req(30, false), 8, tx);
+        // Before the second REFER's 202: its id is not yet known.
+        let late = notify("refer", "terminated", "SIP/2.0 200 OK");
+        assert_eq!(t.notify(t0, &late), (200, None));
+        let late_with_id = notify("refer;id=5", "terminated", "SIP/2.0 200 OK");
+        assert_eq!(t.notify(t0, &late_with_id), (200, None));
+        assert!(t.busy() && second.try_recv().is_err());
+        // A NOTIFY that overtakes the 202 with the new REFER's id is the second's.
+        let ringing = notify("refer;id=6", "active", "SIP/2.0 180 Ringing");
+        assert_eq!(t.notify(t0, &ringing), (200, None));
+        t.on_refer_response(t0, 202, Some(&response(202, "Accepted", 6)));
+        let answered = notify("refer;id=6", "terminated", "SIP/2.0 200 OK");
+        let (_, ended) = t.notify(t0, &answered);
+        assert_eq!(ended.map(|e| e.succeeded), Some(true));
+        assert_eq!(
+            outcome(&mut second).expect("second succeeded").transfer_id,
+            "TR_2"
+        );
+    }
+
+    #[test]
     fn the_call_ending_answers_the_waiter() {
         let t0 = Instant::now();
         let (mut t, mut rx) = running(t0, 30);
-        t.call_ended(t0);
+        t.call_ended(t0, true);
         let err = outcome(&mut rx).expect_err("aborted");
         assert_eq!(err.code, TwirpCode::Aborted);
+        assert!(
+            err.message.contains("may have reached the target"),
+            "{err:?}"
+        );
         assert!(!t.busy());
     }
 

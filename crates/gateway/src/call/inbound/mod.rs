@@ -37,11 +37,11 @@ use room_link::offer_answer::{LocalEndpoint, NegotiatedMedia, SdpSession};
 use room_link::{JoinRequest, MediaCapabilities, RoomSession};
 use sip_core::{Algorithm, Body, CallHandle, DigestParams, DigestServer, EndReason, Event, Reply};
 use sip_message::{NameAddr, Uri};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 use tracing::Instrument as _;
 
 use super::Gateway;
-use super::media::{self, PhoneMedia, PumpCommand, PumpSetup};
+use super::media::{self, PhoneMedia, PumpSetup};
 use super::metrics as m;
 use super::registry::{CallCommand, Mailbox};
 use super::transfer::{self, Transfers};
@@ -413,8 +413,8 @@ impl Gateway {
         let mut session: Option<Arc<RoomSession>> = None;
         let mut pump: Option<tokio::task::JoinHandle<()>> = None;
         let (pump_tx, mut pump_events) = mpsc::channel(4);
-        // Commands to the pump (a transfer's ringback); a closed stand-in without one.
-        let mut pump_cmd: Option<mpsc::Sender<PumpCommand>> = None;
+        // Whether the room is to hear ringback instead of the phone (a transfer's).
+        let (ringback_tx, ringback_rx) = watch::channel(false);
         let mut ended: Option<EndReason> = None;
         // A final non-2xx this side sent (a failed room join), for the call record.
         let mut sent_status: Option<u16> = None;
@@ -523,8 +523,7 @@ impl Gateway {
                         m::answer_delay(created.elapsed());
                     }
                     if let Some(p) = phone.take() {
-                        let (cmd_tx, cmd_rx) = mpsc::channel(4);
-                        pump_cmd = Some(cmd_tx);
+                        let (_cmd_tx, cmd_rx) = mpsc::channel(4);
                         pump = Some(tokio::spawn(media::run(
                             PumpSetup {
                                 phone: p,
@@ -533,6 +532,7 @@ impl Gateway {
                                 seed: self.next_seed(),
                                 room_stream: None,
                                 ringback: self.config.rtp.ringback.spec(),
+                                ringback_wanted: ringback_rx.clone(),
                             },
                             cmd_rx,
                             pump_tx.clone(),
@@ -586,7 +586,6 @@ impl Gateway {
         // 3. The call, until either side ends it.
         let deadline = tokio::time::sleep(max_duration);
         tokio::pin!(deadline);
-        let pump_cmd = pump_cmd.unwrap_or_else(|| mpsc::channel(1).0);
         let mut transfer = Transfers::default();
         let reason = match ended {
             Some(reason) => reason,
@@ -597,7 +596,7 @@ impl Gateway {
                         Some(Event::Ended { reason, .. }) => break reason,
                         Some(Event::Response { request, status, response, .. }) if transfer.owns(request) => {
                             let end = transfer.on_refer_response(transfer::now(), status, response.as_deref().map(|r| r.message()));
-                            if end.is_some_and(|e| transfer::settle(e, &pump_cmd)) {
+                            if end.is_some_and(|e| transfer::settle(e, &ringback_tx)) {
                                 local_end.get_or_insert((EndCause::Transferred, None));
                                 hangup(&self, call).await;
                             }
@@ -605,7 +604,7 @@ impl Gateway {
                         // Only NOTIFYs are routed to calls (see `Gateway::run_events`).
                         Some(Event::Request { request, message, .. }) => {
                             let end = transfer.on_notify(&self, request, message.message()).await;
-                            if end.is_some_and(|e| transfer::settle(e, &pump_cmd)) {
+                            if end.is_some_and(|e| transfer::settle(e, &ringback_tx)) {
                                 local_end.get_or_insert((EndCause::Transferred, None));
                                 hangup(&self, call).await;
                             }
@@ -616,12 +615,12 @@ impl Gateway {
                     },
                     Some(request) = transfers.recv(), if answered_at.is_some() && local_end.is_none() => {
                         if transfer.start(&self, call, request).await {
-                            let _ = pump_cmd.try_send(PumpCommand::Ringback(true));
+                            ringback_tx.send_replace(true);
                         }
                     }
                     () = tokio::time::sleep_until(transfer_ring.map_or_else(tokio::time::Instant::now, tokio::time::Instant::from_std)), if transfer_ring.is_some() => {
                         if let Some(e) = transfer.ring_expired(transfer::now()) {
-                            transfer::settle(e, &pump_cmd);
+                            transfer::settle(e, &ringback_tx);
                         }
                     }
                     Some(CallCommand::Hangup) = commands.recv() => {
@@ -644,7 +643,10 @@ impl Gateway {
 
         // 4. Teardown: media, room leg, port, trunk slot, record.
         self.routes.remove(call);
-        transfer.call_ended(transfer::now());
+        transfer.call_ended(
+            transfer::now(),
+            local_end.is_none() && reason == EndReason::RemoteBye,
+        );
         if let Some(p) = pump.take() {
             p.abort();
             let _ = p.await;
@@ -731,10 +733,14 @@ async fn next_end(gw: &Gateway, events: &mut mpsc::UnboundedReceiver<Event>) -> 
     while let Some(event) = events.recv().await {
         match event {
             Event::Ended { reason, .. } => return reason,
-            // A NOTIFY routed to the call before a transfer can exist.
+            // A NOTIFY routed to the call before a transfer can exist. Answered from a
+            // task of its own: this future may be dropped by the `select!` it runs in.
             Event::Request {
                 request, message, ..
-            } => gw.answer_request(request, &message).await,
+            } => {
+                let gw = gw.arc();
+                tokio::spawn(async move { gw.answer_request(request, &message).await });
+            }
             _ => {}
         }
     }
