@@ -623,17 +623,27 @@ fn trunks_and_rules_made_through_the_api_survive_a_restart_and_take_calls() {
     assert_eq!(refused_with(&gw, "manage-gone", "+15557770000", &[]), 404);
 }
 
-/// `TransferSIPParticipant` with `play_dialtone` on an inbound caller: while the phone
-/// reaches the target, the rest of the room hears ringback (440 + 480 Hz) instead of the
-/// phone; on the target's 200 (reported by NOTIFY) the gateway leaves the call with BYE and
-/// records it as transferred.
-#[test]
-fn an_inbound_caller_is_transferred_with_ringback_in_the_room() {
-    let gw = Gateway::start("in-xfer", &open_trunk("xfer", "", ""));
+/// An inbound caller `a` in room `xfer` with a listener `b`, transferred with
+/// `play_dialtone` to a target that rings 2.5 s and then answers with `final` (e.g.
+/// "200 OK"). `a` talks (1 kHz) all along. Checks that `b` hears `a` before the transfer
+/// and ringback, not `a`, while it runs. Returns the gateway, both SIPp callers, the
+/// transfer's response, `a`'s call id, and `b`'s phone (cleared as the transfer ended).
+fn transfer_inbound_caller(
+    name: &str,
+    final_status: &str,
+) -> (
+    Gateway,
+    Child,
+    Child,
+    sipbridge_e2e::HttpResponse,
+    String,
+    Phone,
+) {
+    let gw = Gateway::start(name, &open_trunk("xfer", "", ""));
     let (mut a, mut b) = (Phone::new(), Phone::new());
     let listener = caller(
         &gw,
-        "xfer-b",
+        &format!("{name}-b"),
         "uac_inbound.xml",
         ("+15550009999", "+15550000002"),
         b.port,
@@ -642,15 +652,21 @@ fn an_inbound_caller_is_transferred_with_ringback_in_the_room() {
     );
     let transferee = caller(
         &gw,
-        "xfer-a",
+        &format!("{name}-a"),
         "uac_transferee.xml",
         ("+15550009999", "+15550000001"),
         a.port,
         2500,
-        &[],
+        &["-key", "final", final_status],
     );
-    let pa = gw_rtp(gateway_rtp_port("xfer-a", Duration::from_secs(10)));
-    let pb = gw_rtp(gateway_rtp_port("xfer-b", Duration::from_secs(10)));
+    let pa = gw_rtp(gateway_rtp_port(
+        &format!("{name}-a"),
+        Duration::from_secs(10),
+    ));
+    let pb = gw_rtp(gateway_rtp_port(
+        &format!("{name}-b"),
+        Duration::from_secs(10),
+    ));
     b.send_tone(pb, 600.0, 200);
     let calls = gw.twirp("sipbridge.Calls/ListCalls", r#"{"room_name":"xfer"}"#, &[]);
     let calls: serde_json::Value = serde_json::from_str(&calls.body).expect("JSON");
@@ -661,10 +677,7 @@ fn an_inbound_caller_is_transferred_with_ringback_in_the_room() {
         .clone();
     let identity = a_call["participantIdentity"].as_str().expect("identity");
     // A talks (1 kHz) all along; the room hears it before the transfer ...
-    let talk = std::thread::spawn(move || {
-        a.send_tone(pa, 1000.0, 4000);
-        a
-    });
+    std::thread::spawn(move || a.send_tone(pa, 1000.0, 5000));
     std::thread::sleep(Duration::from_millis(800));
     assert!(
         tone_fraction(&b.heard(), RATE, 1000.0) > 0.5,
@@ -681,13 +694,15 @@ fn an_inbound_caller_is_transferred_with_ringback_in_the_room() {
     );
     let took = start.elapsed();
     let during = b.heard();
-    assert_eq!(res.status, 200, "{}\n{}", res.body, gw.log());
-    assert!(took >= Duration::from_millis(2500), "{took:?}");
-    assert!(res.body.contains("STS_TRANSFER_SUCCESSFUL"), "{}", res.body);
+    b.clear();
+    assert!(
+        took >= Duration::from_millis(2500),
+        "{took:?}: {}",
+        res.body
+    );
     // ... and ringback, not a, while a reaches the target (the first 300 ms skipped: the
-    // REFER's round trip and the tone's start).
+    // REFER's round trip and the tone's start; within the tone's first 2 s "on").
     assert!(during.len() > 16_000, "b heard {} samples", during.len());
-    // Within the tone's first "on" period (2 s on, 4 s off).
     let tail = &during[2400..16_000];
     let ringback = tone_fraction(tail, RATE, 440.0) + tone_fraction(tail, RATE, 480.0);
     assert!(ringback > 0.8, "ringback {ringback:.2} of what b heard");
@@ -695,23 +710,74 @@ fn an_inbound_caller_is_transferred_with_ringback_in_the_room() {
         tone_fraction(tail, RATE, 1000.0) < 0.05,
         "b does not hear a during the transfer"
     );
-    sipp_ok(transferee, "transferee");
-    let _ = talk.join();
-    let a_id = a_call["callId"].as_str().expect("call id");
+    let a_id = a_call["callId"].as_str().expect("call id").to_owned();
+    (gw, transferee, listener, res, a_id, b)
+}
+
+/// `a`'s call record once it ended.
+fn ended_call(gw: &Gateway, call_id: &str) -> String {
     let mut info = String::new();
     for _ in 0..100 {
         info = gw
             .twirp(
                 "sipbridge.Calls/GetCall",
-                &format!(r#"{{"call_id":"{a_id}"}}"#),
+                &format!(r#"{{"call_id":"{call_id}"}}"#),
                 &[],
             )
             .body;
-        if info.contains("transferred") {
+        if info.contains("endCause") {
             break;
         }
         std::thread::sleep(Duration::from_millis(50));
     }
+    info
+}
+
+/// `TransferSIPParticipant` with `play_dialtone` on an inbound caller: while the phone
+/// reaches the target, the rest of the room hears ringback (440 + 480 Hz) instead of the
+/// phone; on the target's 200 (reported by NOTIFY) the gateway leaves the call with BYE and
+/// records it as transferred.
+#[test]
+fn an_inbound_caller_is_transferred_with_ringback_in_the_room() {
+    let (gw, transferee, listener, res, a_id, _b) = transfer_inbound_caller("in-xfer", "200 OK");
+    assert_eq!(res.status, 200, "{}\n{}", res.body, gw.log());
+    assert!(res.body.contains("STS_TRANSFER_SUCCESSFUL"), "{}", res.body);
+    sipp_ok(transferee, "transferee");
+    let info = ended_call(&gw, &a_id);
     assert!(info.contains(r#""endCause":"transferred""#), "{info}");
+    sipp_ok(listener, "listener");
+}
+
+/// The same transfer to a busy target: it fails with 486, the ringback stops and the room
+/// hears the phone again on the same stream; the call stays until it is hung up.
+#[test]
+fn a_failed_transfer_gives_the_room_the_phone_back() {
+    let (gw, transferee, listener, res, a_id, b) =
+        transfer_inbound_caller("in-xfer-busy", "486 Busy Here");
+    assert_eq!(res.status, 429, "{}\n{}", res.body, gw.log());
+    assert!(
+        res.body.contains(r#""sip_status_code":"486""#),
+        "{}",
+        res.body
+    );
+    std::thread::sleep(Duration::from_millis(1300));
+    let after = b.heard();
+    assert!(after.len() > 8000, "b heard {} samples", after.len());
+    let tail = &after[2400..];
+    assert!(
+        tone_fraction(tail, RATE, 1000.0) > 0.5,
+        "b hears a again after the failed transfer"
+    );
+    let ringback = tone_fraction(tail, RATE, 440.0) + tone_fraction(tail, RATE, 480.0);
+    assert!(ringback < 0.05, "ringback {ringback:.2} after the transfer");
+    let hung = gw.twirp(
+        "sipbridge.Calls/HangupCall",
+        &format!(r#"{{"call_id":"{a_id}"}}"#),
+        &[],
+    );
+    assert_eq!(hung.status, 200, "{}", hung.body);
+    sipp_ok(transferee, "transferee");
+    let info = ended_call(&gw, &a_id);
+    assert!(info.contains(r#""endCause":"api_hangup""#), "{info}");
     sipp_ok(listener, "listener");
 }
