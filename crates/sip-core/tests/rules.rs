@@ -274,19 +274,17 @@ fn answer_at_once(e: &Event) -> Vec<(Duration, Action)> {
     )]
 }
 
-/// RFC 3515 §2: a REFER creates a dialog usage and carries exactly one Contact; an INFO
-/// (no target refresh, no usage) carries none (RFC 3261 §12.2.1.1).
-#[test]
-fn refer_carries_one_contact_and_info_none() {
-    let mut net = Net::pair(22);
-    net.react(1, |_, e| match e {
+/// A call from node 0 to node 1, answered at once; node 1 answers every request in it with
+/// `status`.
+fn established_call(net: &mut Net, status: u16) -> sip_core::CallHandle {
+    net.react(1, move |_, e| match e {
         Event::IncomingCall { .. } => answer_at_once(e),
         Event::Request { request, .. } => {
             let r = *request;
             vec![(
                 Duration::ZERO,
                 Box::new(move |ep: &mut Endpoint, now| {
-                    let _ = ep.reply(now, r, Reply::status(202));
+                    let _ = ep.reply(now, r, Reply::status(status));
                 }) as Action,
             )]
         }
@@ -298,6 +296,15 @@ fn refer_carries_one_contact_and_info_none() {
         })
         .expect("invite");
     net.run_for(Duration::from_secs(1));
+    call
+}
+
+/// RFC 3515 §2: a REFER creates a dialog usage and carries exactly one Contact; an INFO
+/// (no target refresh, no usage) carries none (RFC 3261 §12.2.1.1).
+#[test]
+fn refer_carries_one_contact_and_info_none() {
+    let mut net = Net::pair(22);
+    let call = established_call(&mut net, 202);
     for method in [sip_core::Method::Refer, sip_core::Method::Info] {
         let headers = vec![("Refer-To".to_owned(), "<sip:carol@example.com>".to_owned())];
         net.with(0, |ep, now| ep.request(now, call, method, headers, None))
@@ -319,25 +326,7 @@ fn refer_carries_one_contact_and_info_none() {
 #[test]
 fn lower_cseq_in_dialog_gets_500() {
     let mut net = Net::pair(21);
-    net.react(1, |_, e| match e {
-        Event::IncomingCall { .. } => answer_at_once(e),
-        Event::Request { request, .. } => {
-            let r = *request;
-            vec![(
-                Duration::ZERO,
-                Box::new(move |ep: &mut Endpoint, now| {
-                    let _ = ep.reply(now, r, Reply::status(200));
-                }) as Action,
-            )]
-        }
-        _ => Vec::new(),
-    });
-    let call = net
-        .with(0, |ep, now| {
-            ep.invite(now, invite_to(addr(2), Duration::from_secs(30)))
-        })
-        .expect("invite");
-    net.run_for(Duration::from_secs(1));
+    let call = established_call(&mut net, 200);
     net.with(0, |ep, now| {
         ep.request(now, call, sip_core::Method::Info, Vec::new(), None)
     })
