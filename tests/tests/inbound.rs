@@ -781,3 +781,44 @@ fn a_failed_transfer_gives_the_room_the_phone_back() {
     assert!(info.contains(r#""endCause":"api_hangup""#), "{info}");
     sipp_ok(listener, "listener");
 }
+
+/// A caller that holds the call with a re-INVITE (`a=inactive`), stays on hold for 4 s and
+/// resumes with its first description again (as a session refresh looks, RFC 4028) gets a
+/// 200 with a matching answer each time, and sends no RTP at all. With a 2 s first-packet
+/// timeout the call survives the hold (the timeouts pause while the phone says it will not
+/// send) and ends at the timeout counted from the resume: `media_timeout`.
+#[test]
+fn a_held_call_is_not_ended_as_silent_and_resumes() {
+    let gw = Gateway::start_with_media_timeouts("in-hold", &open_trunk("hold", "", ""), [2, 60]);
+    let phone = Phone::new();
+    let start = Instant::now();
+    let holder = caller(
+        &gw,
+        "hold",
+        "uac_hold.xml",
+        ("+15550009999", "+15550000003"),
+        phone.port,
+        4000,
+        &[],
+    );
+    let out = holder.wait_for(Duration::from_secs(60));
+    let took = start.elapsed();
+    let log = sipp_log("hold");
+    assert!(
+        out.status.success(),
+        "SIPp failed ({:?})\n{log}\nstderr:\n{}\ngateway log:\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr),
+        gw.log()
+    );
+    assert!(log.contains("held: a=inactive"), "{log}");
+    assert!(log.contains("resumed: a=sendrecv"), "{log}");
+    // 4 s on hold, then the 2 s first-packet timeout from the resume.
+    assert!(took >= Duration::from_secs(6), "BYE after {took:?}");
+    let calls = gw.twirp(
+        "sipbridge.Calls/ListCalls",
+        r#"{"include_ended":true}"#,
+        &[],
+    );
+    assert!(calls.body.contains("media_timeout"), "{}", calls.body);
+}

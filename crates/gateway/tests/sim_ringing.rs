@@ -798,7 +798,14 @@ async fn transfer_with_target(
     let pb: control::proto::livekit::TransferSipParticipantRequest =
         serde_json::from_str(&json).expect("transfer JSON");
     let req = control::TransferCall::from_proto(pb).expect("valid transfer");
-    let deadline = timings().deadline_for_create(Instant::now().into_std(), ringing, true);
+    // The caller's budget gets a minute to spare: before the REFER leaves, the call task may
+    // wait for a media worker while paused time jumps ahead (see below); what is measured
+    // here is the call's own ring timer, not the router's budget (tested in `control`).
+    let deadline = timings().deadline_for_create(
+        Instant::now().into_std(),
+        ringing + Duration::from_secs(60),
+        true,
+    );
     let result = gw.transfer(req, deadline).await;
     // Timed from the REFER's arrival: before it, the call task may wait for a media worker
     // (an OS thread paused time does not wait for, see `all_calls_end`) while the clock

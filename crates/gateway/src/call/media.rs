@@ -210,7 +210,16 @@ impl PhoneControl {
         self.engine.set_ringing(self.id, false).await
     }
 
-    /// The final answer moved the phone's media elsewhere than the early answer did.
+    /// The phone stopped sending (`held`, e.g. on hold, RFC 3264 §8.4): the media timeouts
+    /// pause, as while ringing; `false` arms them again.
+    ///
+    /// # Errors
+    /// When the endpoint is gone or the engine stopped.
+    pub async fn hold(&self, held: bool) -> Result<(), MediaError> {
+        self.engine.set_ringing(self.id, held).await
+    }
+
+    /// The phone's media moved (a later answer or offer named another address).
     ///
     /// # Errors
     /// When the endpoint is gone or the engine stopped.

@@ -6,6 +6,7 @@ mod media;
 pub mod metrics;
 mod outbound;
 pub mod registry;
+mod reoffer;
 mod ringback;
 mod transfer;
 
@@ -186,13 +187,17 @@ impl Gateway {
                 | Event::Ended { call, .. }
                 | Event::RingTimeout { call, .. }
                 | Event::Response { call, .. } => self.routes.route(*call, event),
-                // NOTIFYs may report a transfer's progress (RFC 3515 §2.4.4): the call
-                // answers them.
+                // The call answers NOTIFYs (a transfer's progress, RFC 3515 §2.4.4) and
+                // new offers (re-INVITE, UPDATE: session refresh, hold, a moved address).
                 Event::Request {
                     call: Some(call),
                     message,
                     ..
-                } if message.method() == sip_core::Method::Notify => {
+                } if matches!(
+                    message.method(),
+                    sip_core::Method::Notify | sip_core::Method::Invite | sip_core::Method::Update
+                ) =>
+                {
                     self.routes.route(*call, event)
                 }
                 _ => Some(event),
@@ -219,9 +224,9 @@ impl Gateway {
     }
 
     /// Answers a request no call handles itself: OPTIONS (keep-alive pings), INFO and
-    /// NOTIFY are acknowledged; session changes (re-INVITE, UPDATE with SDP) are refused
-    /// with 488 so the session stays as it is (RFC 3261 §14.2); anything else is not
-    /// implemented.
+    /// NOTIFY are acknowledged; session changes (re-INVITE, UPDATE with SDP) before a call
+    /// is established are refused with 488 so the session stays as it is (RFC 3261 §14.2);
+    /// anything else is not implemented.
     async fn answer_request(&self, request: sip_core::RequestId, message: &sip_core::Inbound) {
         let status = match message.method() {
             sip_core::Method::Options | sip_core::Method::Info | sip_core::Method::Notify => 200,

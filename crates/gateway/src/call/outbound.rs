@@ -20,6 +20,7 @@ use tracing::Instrument as _;
 use super::media::{self, PhoneControl, PhoneMedia, PumpCommand, PumpEvent, PumpSetup};
 use super::metrics as m;
 use super::registry::{CallCommand, CallUpdater, Mailbox};
+use super::reoffer::Renegotiation;
 use super::ringback::Ringback;
 use super::transfer::{self, Transfers};
 use super::{Gateway, ResolvedTrunk};
@@ -226,6 +227,9 @@ impl OutboundCall {
         // Set when the phone's media started from a provisional response (early media).
         let mut early_media: Option<PhoneControl> = None;
         let mut transfer = Transfers::default();
+        // The phone's media endpoint, once it runs; the SIP session, once answered.
+        let mut phone_control: Option<PhoneControl> = None;
+        let mut reneg: Option<Renegotiation> = None;
 
         let (cause, sip_status, timeout) = loop {
             let transfer_ring = transfer.ring_deadline();
@@ -333,7 +337,13 @@ impl OutboundCall {
                                 }
                             } else if let (Some(port), Some(neg)) = (rtp.take(), &negotiated) {
                                 let Some(p) = phone_media_or_hang_up(&gw, sip_call, port, neg, false, &mut local_end).await else { continue };
+                                phone_control = Some(p.control());
                                 phone = Some(p);
+                            }
+                            if let Some(neg) = negotiated {
+                                let local = LocalEndpoint { address: gw.config.rtp.address, rtp_port: port };
+                                let control = early_media.clone().or_else(|| phone_control.clone());
+                                reneg = Some(Renegotiation::new(sdp.clone(), &media_cfg, local, neg, control));
                             }
                             maybe_start_pump(&gw, &mut res, &mut phone, &negotiated, &mut room_stream, &pump_tx, (&mut pump_cmd_rx, &ringback_rx));
                             if !req.dtmf.is_empty() {
@@ -359,7 +369,13 @@ impl OutboundCall {
                                 hangup_sip(&gw, sip_call).await;
                             }
                         }
-                        // Only NOTIFYs are routed to calls (see `Gateway::run_events`).
+                        // NOTIFY, INVITE and UPDATE are routed to calls (`Gateway::run_events`).
+                        Event::Request { request, message, .. } if message.method() != sip_core::Method::Notify => {
+                            match &mut reneg {
+                                Some(reneg) => reneg.on_request(&gw, request, &message).await,
+                                None => gw.answer_request(request, &message).await,
+                            }
+                        }
                         Event::Request { request, message, .. } => {
                             let end = transfer.on_notify(&gw, request, message.message()).await;
                             if end.is_some_and(|e| transfer::settle(e, &ringback_tx)) {

@@ -44,6 +44,7 @@ use super::Gateway;
 use super::media::{self, PhoneMedia, PumpSetup};
 use super::metrics as m;
 use super::registry::{CallCommand, Mailbox};
+use super::reoffer::Renegotiation;
 use super::transfer::{self, Transfers};
 use crate::config::{AuthChallenge, InboundConfig, UnknownTrunk};
 use crate::media::MediaPort;
@@ -132,6 +133,8 @@ struct Accepted {
     pin_digits: usize,
     answer: bytes::Bytes,
     negotiated: NegotiatedMedia,
+    /// The session the answer was written in (later answers continue its `o=` version).
+    sdp: SdpSession,
     /// The RTP port in the answer (back to the pool when dropped unused).
     rtp: MediaPort,
 }
@@ -297,6 +300,7 @@ impl Gateway {
             pin_digits,
             answer,
             negotiated,
+            sdp,
             rtp,
         }))
     }
@@ -368,9 +372,17 @@ impl Gateway {
             pin_digits,
             answer,
             negotiated,
+            sdp,
             rtp,
         } = accepted;
+        let local = LocalEndpoint {
+            address: self.config.rtp.address,
+            rtp_port: rtp.port(),
+        };
         let mut rtp = Some(rtp);
+        // The phone's media endpoint once it runs (it stays reachable after the pump takes
+        // the media), for re-offers.
+        let mut phone_control = None;
         let mut phone: Option<PhoneMedia> = None;
         let created = Instant::now();
         let cfg = self.config.inbound.clone();
@@ -422,6 +434,7 @@ impl Gateway {
         // 1. A PIN rule: answer, prompt, collect, and find the rule the PIN opens.
         if target.is_none() {
             phone = self.answer_media(&mut rtp, &negotiated).await;
+            phone_control = phone.as_ref().map(PhoneMedia::control);
             let body = answer_body.clone();
             let _ = self
                 .sip
@@ -513,6 +526,7 @@ impl Gateway {
                     let s = Arc::new(s);
                     if answered_at.is_none() {
                         phone = self.answer_media(&mut rtp, &negotiated).await;
+                        phone_control = phone.as_ref().map(PhoneMedia::control);
                         let body = answer_body.clone();
                         let _ = self
                             .sip
@@ -587,6 +601,10 @@ impl Gateway {
         let deadline = tokio::time::sleep(max_duration);
         tokio::pin!(deadline);
         let mut transfer = Transfers::default();
+        let mut reneg = answered_at.map(|_| {
+            let cfg = self.media_config(&MediaOptions::default());
+            Renegotiation::new(sdp, &cfg, local, negotiated, phone_control)
+        });
         let reason = match ended {
             Some(reason) => reason,
             None => loop {
@@ -602,6 +620,13 @@ impl Gateway {
                             }
                         }
                         // Only NOTIFYs are routed to calls (see `Gateway::run_events`).
+                        // NOTIFY, INVITE and UPDATE are routed to calls (`Gateway::run_events`).
+                        Some(Event::Request { request, message, .. }) if message.method() != sip_core::Method::Notify => {
+                            match &mut reneg {
+                                Some(reneg) => reneg.on_request(&self, request, &message).await,
+                                None => self.answer_request(request, &message).await,
+                            }
+                        }
                         Some(Event::Request { request, message, .. }) => {
                             let end = transfer.on_notify(&self, request, message.message()).await;
                             if end.is_some_and(|e| transfer::settle(e, &ringback_tx)) {

@@ -1,0 +1,280 @@
+//! Offers the phone makes inside an established call: re-INVITE (RFC 3261 §14.2) and UPDATE
+//! (RFC 3311). Trunks send them to refresh a session (RFC 4028: a refresher re-sends its
+//! description; refusing it ends the call when the session expires), to hold and resume
+//! (RFC 3264 §8.4: `sendonly`/`inactive`, then `sendrecv`), or to move their media.
+//!
+//! The answer keeps the call's codec and payload types: the call's media path (relay,
+//! transcoder, pump) is built for them. An offer without them is refused with 488 and the
+//! session stays as it was (§14.2). While the phone says it will not send (we answered
+//! `sendonly` or `inactive`), the media timeouts are paused, so a call on hold is not ended
+//! as silent; they are armed again at resume.
+//!
+//! [`Renegotiation::answer`] is the sans-IO part; [`Renegotiation::on_request`] applies it.
+
+use bytes::Bytes;
+use room_link::offer_answer::{LocalEndpoint, MediaConfig, NegotiatedMedia, SdpSession};
+use sip_core::{Body, Inbound, Method, Reply, RequestId};
+use sip_message::sdp::Direction;
+
+use super::Gateway;
+use super::media::PhoneControl;
+
+/// One established call's SIP-side session description.
+pub(super) struct Renegotiation {
+    sdp: SdpSession,
+    local: LocalEndpoint,
+    /// Our configuration narrowed to the call's codec.
+    cfg: MediaConfig,
+    current: NegotiatedMedia,
+    control: Option<PhoneControl>,
+    /// The media timeouts are paused: the phone said it will not send.
+    held: bool,
+}
+
+/// What an accepted offer changes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Change {
+    /// The phone's media moved: send there from now on.
+    pub moved: Option<NegotiatedMedia>,
+    /// `Some(true)`: the phone stopped sending (hold); `Some(false)`: it sends again.
+    pub hold: Option<bool>,
+}
+
+impl Renegotiation {
+    /// The session of a call answered with `current` (written by `sdp`, with `base` as our
+    /// configuration, on `local`); `control` reaches the phone's media once it runs.
+    pub fn new(
+        sdp: SdpSession,
+        base: &MediaConfig,
+        local: LocalEndpoint,
+        current: NegotiatedMedia,
+        control: Option<PhoneControl>,
+    ) -> Self {
+        let mut cfg = base.clone();
+        cfg.codecs = vec![current.codec];
+        Renegotiation {
+            sdp,
+            local,
+            cfg,
+            current,
+            control,
+            held: false,
+        }
+    }
+
+    /// Answers an offer: the SDP answer and what changes, or the status to refuse it with
+    /// (400 malformed, 488 not acceptable).
+    pub fn answer(&mut self, offer: &[u8]) -> Result<(Bytes, Change), u16> {
+        // Answer from a copy: a refused offer must leave the description (and its
+        // version) as it was (RFC 3264 §8: the old session stays).
+        let mut sdp = self.sdp.clone();
+        let (body, neg) = match sdp.answer(offer, &self.cfg, self.local) {
+            Ok(answered) => answered,
+            Err(room_link::Error::NotAcceptable { .. }) => return Err(488),
+            Err(_) => return Err(400),
+        };
+        let cur = &self.current;
+        if neg.codec != cur.codec
+            || neg.telephone_event != cur.telephone_event
+            || neg.local_payload_type != cur.local_payload_type
+            || neg.ptime != cur.ptime
+        {
+            // Another payload type or packet time would need a new media path.
+            return Err(488);
+        }
+        self.sdp = sdp;
+        let moved =
+            ((neg.remote_rtp, neg.remote_rtcp) != (cur.remote_rtp, cur.remote_rtcp)).then_some(neg);
+        let silent = matches!(neg.direction, Direction::SendOnly | Direction::Inactive);
+        let hold = (silent != self.held).then_some(silent);
+        self.held = silent;
+        self.current = neg;
+        Ok((body, Change { moved, hold }))
+    }
+
+    /// Our current description, as the offer in the 2xx to an offer-less re-INVITE
+    /// (RFC 3261 §14.2). Its answer (in the ACK) is not read: the session stays as it is.
+    pub fn offer(&mut self) -> Bytes {
+        let mut cfg = self.cfg.clone();
+        cfg.direction = self.current.direction;
+        self.sdp
+            .offer(&cfg, self.local)
+            .unwrap_or_else(|_| Bytes::new())
+    }
+
+    /// Answers a re-INVITE or UPDATE of the call and applies what it changes.
+    pub async fn on_request(&mut self, gw: &Gateway, request: RequestId, message: &Inbound) {
+        let reply = match (message.method(), message.has_sdp()) {
+            (_, true) => match self.answer(&message.body()) {
+                Ok((body, change)) => {
+                    self.apply(change).await;
+                    Reply::with_body(200, Body::sdp(body))
+                }
+                Err(status) => {
+                    tracing::info!(
+                        status,
+                        method = message.method_name(),
+                        "offer refused; the session stays"
+                    );
+                    Reply::status(status)
+                }
+            },
+            // A session refresh without a description (RFC 4028 with UPDATE).
+            (Method::Update, false) => Reply::status(200),
+            (_, false) => Reply::with_body(200, Body::sdp(self.offer())),
+        };
+        let _ = gw
+            .sip
+            .with(move |ep, now| ep.reply(now, request, reply))
+            .await;
+    }
+
+    async fn apply(&mut self, change: Change) {
+        let Some(control) = &self.control else {
+            return;
+        };
+        if let Some(neg) = change.moved {
+            tracing::info!(to = %neg.remote_rtp, "the phone's media moved");
+            if let Err(err) = control.set_remote(&neg).await {
+                tracing::warn!(%err, "cannot follow the phone's new media address");
+            }
+        }
+        if let Some(held) = change.hold {
+            tracing::info!(held, "the phone's hold state changed");
+            if let Err(err) = control.hold(held).await {
+                tracing::warn!(%err, "cannot change the media timeouts for hold");
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::{IpAddr, Ipv4Addr};
+
+    use room_link::offer_answer::SdpSession;
+    use rtp_relay::codec::{Codec, CodecKind};
+
+    use super::*;
+
+    const LOCAL: LocalEndpoint = LocalEndpoint {
+        address: IpAddr::V4(Ipv4Addr::LOCALHOST),
+        rtp_port: 30_000,
+    };
+
+    fn offer(port: u16, dir: &str, codecs: &str) -> String {
+        let rtpmaps: String = codecs
+            .split(' ')
+            .map(|pt| match pt {
+                "0" => "a=rtpmap:0 PCMU/8000\r\n".to_owned(),
+                "8" => "a=rtpmap:8 PCMA/8000\r\n".to_owned(),
+                "101" => "a=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-15\r\n".to_owned(),
+                other => panic!("{other}"),
+            })
+            .collect();
+        format!(
+            "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
+             m=audio {port} RTP/AVP {codecs}\r\n{rtpmaps}a=ptime:20\r\na={dir}\r\n"
+        )
+    }
+
+    fn established() -> (Renegotiation, Bytes) {
+        let base = MediaConfig::new(vec![
+            Codec::with_default_pt(CodecKind::Pcmu),
+            Codec::with_default_pt(CodecKind::Pcma),
+        ]);
+        let mut sdp = SdpSession::new(7);
+        let (first, neg) = sdp
+            .answer(
+                offer(40_000, "sendrecv", "0 8 101").as_bytes(),
+                &base,
+                LOCAL,
+            )
+            .expect("initial answer");
+        (Renegotiation::new(sdp, &base, LOCAL, neg, None), first)
+    }
+
+    fn origin_version(sdp: &[u8]) -> String {
+        let text = String::from_utf8_lossy(sdp);
+        let line = text.lines().find(|l| l.starts_with("o=")).expect("o=");
+        line.split(' ').nth(2).expect("version").to_owned()
+    }
+
+    #[test]
+    fn a_session_refresh_with_the_same_offer_gets_the_same_answer() {
+        let (mut r, first) = established();
+        let (again, change) = r
+            .answer(offer(40_000, "sendrecv", "0 8 101").as_bytes())
+            .expect("refresh accepted");
+        assert_eq!(
+            again, first,
+            "unchanged answer, unchanged o= version (RFC 3264 §8)"
+        );
+        assert_eq!(
+            change,
+            Change {
+                moved: None,
+                hold: None
+            }
+        );
+    }
+
+    #[test]
+    fn hold_and_resume_pause_and_rearm_the_timeouts() {
+        let (mut r, first) = established();
+        let (held, change) = r
+            .answer(offer(40_000, "sendonly", "0 101").as_bytes())
+            .expect("hold");
+        // The phone sends only (music on hold, RFC 3264 §8.4): we answer recvonly; it
+        // still sends, so the timeouts stay armed.
+        assert!(String::from_utf8_lossy(&held).contains("a=recvonly"));
+        assert_eq!(change.hold, None);
+        assert_ne!(
+            origin_version(&held),
+            origin_version(&first),
+            "a changed answer bumps o="
+        );
+        let (inactive, change) = r
+            .answer(offer(40_000, "inactive", "0 101").as_bytes())
+            .expect("inactive");
+        assert!(String::from_utf8_lossy(&inactive).contains("a=inactive"));
+        assert_eq!(change.hold, Some(true), "the phone stopped sending");
+        let (_, change) = r
+            .answer(offer(40_000, "recvonly", "0 101").as_bytes())
+            .expect("recvonly");
+        assert_eq!(change.hold, None, "still not sending");
+        let (resumed, change) = r
+            .answer(offer(40_000, "sendrecv", "0 8 101").as_bytes())
+            .expect("resume");
+        assert!(String::from_utf8_lossy(&resumed).contains("a=sendrecv"));
+        assert_eq!(change.hold, Some(false));
+    }
+
+    #[test]
+    fn a_moved_port_is_followed() {
+        let (mut r, _) = established();
+        let (_, change) = r
+            .answer(offer(40_010, "sendrecv", "0 101").as_bytes())
+            .expect("moved");
+        let moved = change.moved.expect("moved");
+        assert_eq!(moved.remote_rtp.port(), 40_010);
+    }
+
+    #[test]
+    fn another_codec_or_garbage_is_refused_and_the_session_stays() {
+        let (mut r, first) = established();
+        assert_eq!(
+            r.answer(offer(40_000, "sendrecv", "8 101").as_bytes()),
+            Err(488)
+        );
+        assert_eq!(r.answer(b"not sdp"), Err(400));
+        let (again, _) = r
+            .answer(offer(40_000, "sendrecv", "0 8 101").as_bytes())
+            .expect("same offer");
+        assert_eq!(again, first, "refusals did not touch the description");
+        // An offer-less re-INVITE gets our current description as the offer.
+        let ours = r.offer();
+        assert!(String::from_utf8_lossy(&ours).contains("a=rtpmap:0 PCMU/8000"));
+        assert!(!String::from_utf8_lossy(&ours).contains("PCMA"));
+    }
+}
