@@ -784,7 +784,7 @@ fn a_failed_transfer_gives_the_room_the_phone_back() {
 
 /// A caller that holds the call with a re-INVITE (`a=inactive`), stays on hold for 4 s and
 /// resumes with its first description again (as a session refresh looks, RFC 4028) gets a
-/// 200 with a matching answer each time, and sends no RTP at all. With a 2 s first-packet
+/// 200 with a matching answer each time, and no media while on hold. It sends no RTP at all. With a 2 s first-packet
 /// timeout the call survives the hold (the timeouts pause while the phone says it will not
 /// send) and ends at the timeout counted from the resume: `media_timeout`.
 #[test]
@@ -800,6 +800,29 @@ fn a_held_call_is_not_ended_as_silent_and_resumes() {
         phone.port,
         4000,
         &[],
+    );
+    // On hold (`a=inactive`: we answered inactive) the phone gets no media (RFC 3264 §6.1);
+    // after the resume it does again.
+    let wait_for_log = |what: &str| {
+        let since = Instant::now();
+        while !sipp_log("hold").contains(what) && since.elapsed() < Duration::from_secs(10) {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    };
+    wait_for_log("held: a=inactive");
+    std::thread::sleep(Duration::from_millis(300));
+    phone.clear();
+    std::thread::sleep(Duration::from_millis(2000));
+    let during_hold = phone.heard().len();
+    wait_for_log("resumed: a=sendrecv");
+    phone.clear();
+    std::thread::sleep(Duration::from_millis(1000));
+    let after_resume = phone.heard().len();
+    assert_eq!(during_hold, 0, "the phone got media while on hold");
+    // The room sends each participant its mix (silence here) every 20 ms.
+    assert!(
+        after_resume > 4000,
+        "{after_resume} samples after the resume"
     );
     let out = holder.wait_for(Duration::from_secs(60));
     let took = start.elapsed();

@@ -248,12 +248,31 @@ pub struct PumpSetup {
     /// The stream toward the room as the ringback tone left it: the phone's audio then
     /// continues it. `None`: the phone's audio starts the stream.
     pub room_stream: Option<Rewriter>,
-    /// The ringback tone (`[rtp] ringback`) ...
+    /// The ringback tone (`[rtp] ringback`) [`PumpWishes::ringback`] plays.
     pub ringback: ToneSpec,
-    /// ... which the room hears instead of the phone while this is `true` (a transfer's
-    /// `play_dialtone`); back to `false`, the phone's audio continues the same stream. A
-    /// `watch`: only the latest wish counts, none is ever dropped.
-    pub ringback_wanted: watch::Receiver<bool>,
+    /// What the call wants of the pump now. A `watch`: only the latest wish counts, and
+    /// none is ever dropped by a full queue.
+    pub wishes: watch::Receiver<PumpWishes>,
+}
+
+/// What a call wants of its pump, besides relaying.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PumpWishes {
+    /// The room hears ringback instead of the phone (a transfer's `play_dialtone`); back to
+    /// `false`, the phone's audio continues the same stream.
+    pub ringback: bool,
+    /// The phone receives the room's audio. Not while it holds the call (we answered
+    /// `recvonly` or `inactive`: RFC 3264 §6.1, "MUST NOT send").
+    pub to_phone: bool,
+}
+
+impl Default for PumpWishes {
+    fn default() -> Self {
+        PumpWishes {
+            ringback: false,
+            to_phone: true,
+        }
+    }
 }
 
 /// Runs the pump until the room closes, the media fails or times out, or the task is
@@ -276,7 +295,7 @@ async fn pump(setup: PumpSetup, commands: &mut mpsc::Receiver<PumpCommand>) -> P
         seed,
         room_stream,
         ringback: tone,
-        mut ringback_wanted,
+        mut wishes,
     } = setup;
     let session = &session;
     let room_codec = session.info().media.codec;
@@ -290,7 +309,7 @@ async fn pump(setup: PumpSetup, commands: &mut mpsc::Receiver<PumpCommand>) -> P
     dtmf_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     // While it plays, the phone's packets do not reach the room.
     let mut ringback: Option<Ringback> = None;
-    if *ringback_wanted.borrow_and_update() {
+    if wishes.borrow_and_update().ringback {
         let line = std::mem::replace(&mut state.to_room_line, to_room_stream());
         ringback = Some(Ringback::start_on(
             session,
@@ -309,8 +328,10 @@ async fn pump(setup: PumpSetup, commands: &mut mpsc::Receiver<PumpCommand>) -> P
             }
             event = session.recv() => match event {
                 Some(RoomEvent::Audio(frame)) => {
-                    for packet in state.packets_for_phone(frame, &mut out) {
-                        phone.send(&packet);
+                    if wishes.borrow().to_phone {
+                        for packet in state.packets_for_phone(frame, &mut out) {
+                            phone.send(&packet);
+                        }
                     }
                 }
                 Some(RoomEvent::Closed(reason)) => return PumpEvent::RoomClosed(reason),
@@ -330,8 +351,8 @@ async fn pump(setup: PumpSetup, commands: &mut mpsc::Receiver<PumpCommand>) -> P
                 PumpCommand::SendDigits(digits) => state.queue_digits(&digits),
             },
             // A closed sender (the call is ending) only disables this branch.
-            Ok(()) = ringback_wanted.changed() => {
-                let wanted = *ringback_wanted.borrow_and_update();
+            Ok(()) = wishes.changed() => {
+                let wanted = wishes.borrow_and_update().ringback;
                 match (wanted, ringback.take()) {
                     (true, None) => {
                         let line = std::mem::replace(&mut state.to_room_line, to_room_stream());
@@ -343,8 +364,11 @@ async fn pump(setup: PumpSetup, commands: &mut mpsc::Receiver<PumpCommand>) -> P
             }
             _ = dtmf_tick.tick(), if state.dtmf_pending() => {
                 let now = tokio::time::Instant::now().into_std();
+                let to_phone = wishes.borrow().to_phone;
                 while let Some(packet) = state.poll_dtmf(now, &mut out) {
-                    phone.send(&packet);
+                    if to_phone {
+                        phone.send(&packet);
+                    }
                 }
             }
         }

@@ -17,7 +17,7 @@ use sip_core::{Body, EndReason, Event, InviteOptions};
 use tokio::sync::{mpsc, oneshot, watch};
 use tracing::Instrument as _;
 
-use super::media::{self, PhoneControl, PhoneMedia, PumpCommand, PumpEvent, PumpSetup};
+use super::media::{self, PhoneControl, PhoneMedia, PumpCommand, PumpEvent, PumpSetup, PumpWishes};
 use super::metrics as m;
 use super::registry::{CallCommand, CallUpdater, Mailbox};
 use super::reoffer::Renegotiation;
@@ -211,8 +211,8 @@ impl OutboundCall {
         let (pump_tx, mut pump_events) = mpsc::channel(4);
         let (pump_cmd_tx, pump_cmd_rx) = mpsc::channel(4);
         let mut pump_cmd_rx = Some(pump_cmd_rx);
-        // Whether the room is to hear ringback instead of the phone (a transfer's).
-        let (ringback_tx, ringback_rx) = watch::channel(false);
+        // What the call wants of its pump (a transfer's ringback, the phone's hold).
+        let (wishes_tx, wishes_rx) = watch::channel(PumpWishes::default());
         let mut rtp = Some(rtp);
         let mut phone: Option<PhoneMedia> = None;
         let mut negotiated = None;
@@ -248,7 +248,7 @@ impl OutboundCall {
                                 dialing_reported = true;
                                 let _ = progress.try_send(Progress::Dialing);
                             }
-                            maybe_start_pump(&gw, &mut res, &mut phone, &negotiated, &mut room_stream, &pump_tx, (&mut pump_cmd_rx, &ringback_rx));
+                            maybe_start_pump(&gw, &mut res, &mut phone, &negotiated, &mut room_stream, &pump_tx, (&mut pump_cmd_rx, &wishes_rx));
                         }
                         _ => {
                             tracing::warn!("room leg failed to join");
@@ -289,7 +289,7 @@ impl OutboundCall {
                             if let Some(tone) = ringback.take() {
                                 room_stream = Some(tone.stop().await);
                             }
-                            maybe_start_pump(&gw, &mut res, &mut phone, &negotiated, &mut room_stream, &pump_tx, (&mut pump_cmd_rx, &ringback_rx));
+                            maybe_start_pump(&gw, &mut res, &mut phone, &negotiated, &mut room_stream, &pump_tx, (&mut pump_cmd_rx, &wishes_rx));
                         }
                         Event::Answered { response, .. } => {
                             answered_at = Some(Instant::now());
@@ -343,9 +343,9 @@ impl OutboundCall {
                             if let Some(neg) = negotiated {
                                 let local = LocalEndpoint { address: gw.config.rtp.address, rtp_port: port };
                                 let control = early_media.clone().or_else(|| phone_control.clone());
-                                reneg = Some(Renegotiation::new(sdp.clone(), &media_cfg, local, neg, control));
+                                reneg = Some(Renegotiation::new(sdp.clone(), &media_cfg, local, neg, control, wishes_tx.clone()));
                             }
-                            maybe_start_pump(&gw, &mut res, &mut phone, &negotiated, &mut room_stream, &pump_tx, (&mut pump_cmd_rx, &ringback_rx));
+                            maybe_start_pump(&gw, &mut res, &mut phone, &negotiated, &mut room_stream, &pump_tx, (&mut pump_cmd_rx, &wishes_rx));
                             if !req.dtmf.is_empty() {
                                 let _ = pump_cmd_tx.try_send(PumpCommand::SendDigits(req.dtmf.clone()));
                             }
@@ -364,7 +364,7 @@ impl OutboundCall {
                         }
                         Event::Response { request, status, response, .. } if transfer.owns(request) => {
                             let end = transfer.on_refer_response(transfer::now(), status, response.as_deref().map(|r| r.message()));
-                            if end.is_some_and(|e| transfer::settle(e, &ringback_tx)) {
+                            if end.is_some_and(|e| transfer::settle(e, &wishes_tx)) {
                                 local_end.get_or_insert((EndCause::Transferred, None));
                                 hangup_sip(&gw, sip_call).await;
                             }
@@ -378,7 +378,7 @@ impl OutboundCall {
                         }
                         Event::Request { request, message, .. } => {
                             let end = transfer.on_notify(&gw, request, message.message()).await;
-                            if end.is_some_and(|e| transfer::settle(e, &ringback_tx)) {
+                            if end.is_some_and(|e| transfer::settle(e, &wishes_tx)) {
                                 local_end.get_or_insert((EndCause::Transferred, None));
                                 hangup_sip(&gw, sip_call).await;
                             }
@@ -397,13 +397,13 @@ impl OutboundCall {
                 },
                 Some(request) = transfers.recv(), if answered_at.is_some() && local_end.is_none() => {
                     if transfer.start(&gw, sip_call, request).await {
-                        ringback_tx.send_replace(true);
+                        wishes_tx.send_modify(|w| w.ringback = true);
                     }
                 }
                 () = tokio::time::sleep_until(transfer_ring.map_or_else(tokio::time::Instant::now, tokio::time::Instant::from_std)), if transfer_ring.is_some() => {
                     let end = transfer.ring_expired(transfer::now());
                     if let Some(e) = end {
-                        transfer::settle(e, &ringback_tx);
+                        transfer::settle(e, &wishes_tx);
                     }
                 }
                 Some(event) = pump_events.recv() => {
@@ -468,9 +468,9 @@ fn maybe_start_pump(
     negotiated: &Option<NegotiatedMedia>,
     room_stream: &mut Option<Rewriter>,
     events: &mpsc::Sender<PumpEvent>,
-    (commands, ringback_wanted): (
+    (commands, wishes): (
         &mut Option<mpsc::Receiver<PumpCommand>>,
-        &watch::Receiver<bool>,
+        &watch::Receiver<PumpWishes>,
     ),
 ) {
     let (Some(session), Some(neg)) = (&res.session, negotiated) else {
@@ -489,7 +489,7 @@ fn maybe_start_pump(
         seed: gw.next_seed(),
         room_stream: room_stream.take(),
         ringback: gw.config.rtp.ringback.spec(),
-        ringback_wanted: ringback_wanted.clone(),
+        wishes: wishes.clone(),
     };
     res.pump = Some(tokio::spawn(media::run(setup, commands, events.clone())));
 }

@@ -7,7 +7,8 @@
 //! transcoder, pump) is built for them. An offer without them is refused with 488 and the
 //! session stays as it was (§14.2). While the phone says it will not send (we answered
 //! `sendonly` or `inactive`), the media timeouts are paused, so a call on hold is not ended
-//! as silent; they are armed again at resume.
+//! as silent; they are armed again at resume. While it says it will not receive (we
+//! answered `recvonly` or `inactive`), the pump sends it nothing (RFC 3264 §6.1).
 //!
 //! [`Renegotiation::answer`] is the sans-IO part; [`Renegotiation::on_request`] applies it.
 
@@ -16,8 +17,10 @@ use room_link::offer_answer::{LocalEndpoint, MediaConfig, NegotiatedMedia, SdpSe
 use sip_core::{Body, Inbound, Method, Reply, RequestId};
 use sip_message::sdp::Direction;
 
+use tokio::sync::watch;
+
 use super::Gateway;
-use super::media::PhoneControl;
+use super::media::{PhoneControl, PumpWishes};
 
 /// One established call's SIP-side session description.
 pub(super) struct Renegotiation {
@@ -27,6 +30,8 @@ pub(super) struct Renegotiation {
     cfg: MediaConfig,
     current: NegotiatedMedia,
     control: Option<PhoneControl>,
+    /// The call's wishes to its pump (whether the phone gets media).
+    pump: watch::Sender<PumpWishes>,
     /// The media timeouts are paused: the phone said it will not send.
     held: bool,
 }
@@ -38,17 +43,21 @@ pub(super) struct Change {
     pub moved: Option<NegotiatedMedia>,
     /// `Some(true)`: the phone stopped sending (hold); `Some(false)`: it sends again.
     pub hold: Option<bool>,
+    /// `Some(false)`: we may no longer send to the phone; `Some(true)`: we may again.
+    pub send: Option<bool>,
 }
 
 impl Renegotiation {
     /// The session of a call answered with `current` (written by `sdp`, with `base` as our
-    /// configuration, on `local`); `control` reaches the phone's media once it runs.
+    /// configuration, on `local`); `control` reaches the phone's media once it runs, `pump`
+    /// the call's pump.
     pub fn new(
         sdp: SdpSession,
         base: &MediaConfig,
         local: LocalEndpoint,
         current: NegotiatedMedia,
         control: Option<PhoneControl>,
+        pump: watch::Sender<PumpWishes>,
     ) -> Self {
         let mut cfg = base.clone();
         cfg.codecs = vec![current.codec];
@@ -58,6 +67,7 @@ impl Renegotiation {
             cfg,
             current,
             control,
+            pump,
             held: false,
         }
     }
@@ -87,9 +97,10 @@ impl Renegotiation {
             ((neg.remote_rtp, neg.remote_rtcp) != (cur.remote_rtp, cur.remote_rtcp)).then_some(neg);
         let silent = matches!(neg.direction, Direction::SendOnly | Direction::Inactive);
         let hold = (silent != self.held).then_some(silent);
+        let send = (neg.sends() != self.current.sends()).then_some(neg.sends());
         self.held = silent;
         self.current = neg;
-        Ok((body, Change { moved, hold }))
+        Ok((body, Change { moved, hold, send }))
     }
 
     /// Our current description, as the offer in the 2xx to an offer-less re-INVITE
@@ -130,6 +141,10 @@ impl Renegotiation {
     }
 
     async fn apply(&mut self, change: Change) {
+        if let Some(send) = change.send {
+            tracing::info!(send, "the phone's wish to receive media changed");
+            self.pump.send_modify(|w| w.to_phone = send);
+        }
         let Some(control) = &self.control else {
             return;
         };
@@ -191,7 +206,11 @@ mod tests {
                 LOCAL,
             )
             .expect("initial answer");
-        (Renegotiation::new(sdp, &base, LOCAL, neg, None), first)
+        let (pump, _) = watch::channel(PumpWishes::default());
+        (
+            Renegotiation::new(sdp, &base, LOCAL, neg, None, pump),
+            first,
+        )
     }
 
     fn origin_version(sdp: &[u8]) -> String {
@@ -214,7 +233,8 @@ mod tests {
             change,
             Change {
                 moved: None,
-                hold: None
+                hold: None,
+                send: None
             }
         );
     }
@@ -229,6 +249,11 @@ mod tests {
         // still sends, so the timeouts stay armed.
         assert!(String::from_utf8_lossy(&held).contains("a=recvonly"));
         assert_eq!(change.hold, None);
+        assert_eq!(
+            change.send,
+            Some(false),
+            "RFC 3264 §6.1: recvonly, we must not send"
+        );
         assert_ne!(
             origin_version(&held),
             origin_version(&first),
@@ -239,15 +264,18 @@ mod tests {
             .expect("inactive");
         assert!(String::from_utf8_lossy(&inactive).contains("a=inactive"));
         assert_eq!(change.hold, Some(true), "the phone stopped sending");
+        assert_eq!(change.send, None, "still not sending to it");
         let (_, change) = r
             .answer(offer(40_000, "recvonly", "0 101").as_bytes())
             .expect("recvonly");
         assert_eq!(change.hold, None, "still not sending");
+        assert_eq!(change.send, Some(true), "the phone listens again");
         let (resumed, change) = r
             .answer(offer(40_000, "sendrecv", "0 8 101").as_bytes())
             .expect("resume");
         assert!(String::from_utf8_lossy(&resumed).contains("a=sendrecv"));
         assert_eq!(change.hold, Some(false));
+        assert_eq!(change.send, None);
     }
 
     #[test]

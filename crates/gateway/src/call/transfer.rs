@@ -30,6 +30,7 @@ use sip_message::headers::{Event, SubscriptionState};
 use tokio::sync::{oneshot, watch};
 
 use super::Gateway;
+use super::media::PumpWishes;
 use super::registry::TransferRequest;
 
 /// The REFER event package (RFC 3515 §2.4.4).
@@ -427,12 +428,11 @@ impl Transfers {
     }
 }
 
-/// Acts on a transfer's end for its call: stops the ringback it started (`ringback` is
-/// what the call's pump plays to the room); `true` when the call is to be left (the
-/// transfer succeeded).
-pub(super) fn settle(end: Ended, ringback: &watch::Sender<bool>) -> bool {
+/// Acts on a transfer's end for its call: stops the ringback it started (`pump`: what the
+/// call wants of its pump); `true` when the call is to be left (the transfer succeeded).
+pub(super) fn settle(end: Ended, pump: &watch::Sender<PumpWishes>) -> bool {
     if end.dialtone {
-        ringback.send_replace(false);
+        pump.send_modify(|w| w.ringback = false);
     }
     end.succeeded
 }

@@ -41,7 +41,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tracing::Instrument as _;
 
 use super::Gateway;
-use super::media::{self, PhoneMedia, PumpSetup};
+use super::media::{self, PhoneMedia, PumpSetup, PumpWishes};
 use super::metrics as m;
 use super::registry::{CallCommand, Mailbox};
 use super::reoffer::Renegotiation;
@@ -425,8 +425,8 @@ impl Gateway {
         let mut session: Option<Arc<RoomSession>> = None;
         let mut pump: Option<tokio::task::JoinHandle<()>> = None;
         let (pump_tx, mut pump_events) = mpsc::channel(4);
-        // Whether the room is to hear ringback instead of the phone (a transfer's).
-        let (ringback_tx, ringback_rx) = watch::channel(false);
+        // What the call wants of its pump (a transfer's ringback, the phone's hold).
+        let (wishes_tx, wishes_rx) = watch::channel(PumpWishes::default());
         let mut ended: Option<EndReason> = None;
         // A final non-2xx this side sent (a failed room join), for the call record.
         let mut sent_status: Option<u16> = None;
@@ -546,7 +546,7 @@ impl Gateway {
                                 seed: self.next_seed(),
                                 room_stream: None,
                                 ringback: self.config.rtp.ringback.spec(),
-                                ringback_wanted: ringback_rx.clone(),
+                                wishes: wishes_rx.clone(),
                             },
                             cmd_rx,
                             pump_tx.clone(),
@@ -603,7 +603,14 @@ impl Gateway {
         let mut transfer = Transfers::default();
         let mut reneg = answered_at.map(|_| {
             let cfg = self.media_config(&MediaOptions::default());
-            Renegotiation::new(sdp, &cfg, local, negotiated, phone_control)
+            Renegotiation::new(
+                sdp,
+                &cfg,
+                local,
+                negotiated,
+                phone_control,
+                wishes_tx.clone(),
+            )
         });
         let reason = match ended {
             Some(reason) => reason,
@@ -614,7 +621,7 @@ impl Gateway {
                         Some(Event::Ended { reason, .. }) => break reason,
                         Some(Event::Response { request, status, response, .. }) if transfer.owns(request) => {
                             let end = transfer.on_refer_response(transfer::now(), status, response.as_deref().map(|r| r.message()));
-                            if end.is_some_and(|e| transfer::settle(e, &ringback_tx)) {
+                            if end.is_some_and(|e| transfer::settle(e, &wishes_tx)) {
                                 local_end.get_or_insert((EndCause::Transferred, None));
                                 hangup(&self, call).await;
                             }
@@ -629,7 +636,7 @@ impl Gateway {
                         }
                         Some(Event::Request { request, message, .. }) => {
                             let end = transfer.on_notify(&self, request, message.message()).await;
-                            if end.is_some_and(|e| transfer::settle(e, &ringback_tx)) {
+                            if end.is_some_and(|e| transfer::settle(e, &wishes_tx)) {
                                 local_end.get_or_insert((EndCause::Transferred, None));
                                 hangup(&self, call).await;
                             }
@@ -640,12 +647,12 @@ impl Gateway {
                     },
                     Some(request) = transfers.recv(), if answered_at.is_some() && local_end.is_none() => {
                         if transfer.start(&self, call, request).await {
-                            ringback_tx.send_replace(true);
+                            wishes_tx.send_modify(|w| w.ringback = true);
                         }
                     }
                     () = tokio::time::sleep_until(transfer_ring.map_or_else(tokio::time::Instant::now, tokio::time::Instant::from_std)), if transfer_ring.is_some() => {
                         if let Some(e) = transfer.ring_expired(transfer::now()) {
-                            transfer::settle(e, &ringback_tx);
+                            transfer::settle(e, &wishes_tx);
                         }
                     }
                     Some(CallCommand::Hangup) = commands.recv() => {
