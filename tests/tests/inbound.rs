@@ -805,7 +805,13 @@ fn a_held_call_is_not_ended_as_silent_and_resumes() {
     // after the resume it does again.
     let wait_for_log = |what: &str| {
         let since = Instant::now();
-        while !sipp_log("hold").contains(what) && since.elapsed() < Duration::from_secs(10) {
+        while !sipp_log("hold").contains(what) {
+            assert!(
+                since.elapsed() < Duration::from_secs(10),
+                "SIPp never logged {what:?}:\n{}\ngateway log:\n{}",
+                sipp_log("hold"),
+                gw.log()
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
     };

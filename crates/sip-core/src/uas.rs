@@ -591,7 +591,9 @@ impl Endpoint {
                 // terminated with BYE.
                 let (ended, bye_pending, idx) = (c.ended, c.bye_after_ack, c.answered);
                 c.bye_after_ack = false;
-                if let Some(idx) = idx {
+                // An ended call already sent its BYE, unless it waited for this ACK (a
+                // re-INVITE's 2xx can be pending on a call hung up since).
+                if let Some(idx) = idx.filter(|_| !ended || bye_pending) {
                     self.send_bye(now, call, idx);
                 }
                 if !ended && !bye_pending {

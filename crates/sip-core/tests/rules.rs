@@ -630,3 +630,37 @@ fn ended_uas_call_is_reaped_while_its_transactions_still_answer() {
         "new request"
     );
 }
+
+/// A re-INVITE's 2xx whose ACK never comes, on a call the answerer hangs up meanwhile: one
+/// BYE, not a second one when the ACK timer (64·T1, §13.3.1.4) fires on the ended dialog.
+#[test]
+fn an_unacked_reinvite_2xx_after_our_bye_sends_no_second_bye() {
+    let mut net = Net::pair(23);
+    let call = established_call(&mut net, 200);
+    // Node 0's ACKs are lost from here on.
+    net.drop_if = Some(Box::new(|from, t| {
+        *from == addr(1) && t.payload.starts_with(b"ACK ")
+    }));
+    net.with(0, |ep, now| {
+        ep.request(
+            now,
+            call,
+            sip_core::Method::Invite,
+            Vec::new(),
+            Some(Body::sdp(&b"v=0\r\n"[..])),
+        )
+    })
+    .expect("re-INVITE");
+    net.run_for(Duration::from_millis(100));
+    let callee = net
+        .events(1)
+        .find_map(|e| match e {
+            Event::IncomingCall { call, .. } => Some(*call),
+            _ => None,
+        })
+        .expect("the callee's call");
+    net.with(1, |ep, now| ep.hangup(now, callee))
+        .expect("hangup");
+    net.run_for(Duration::from_secs(40));
+    assert_eq!(net.sent_lines(1, "BYE ").len(), 1, "one BYE");
+}

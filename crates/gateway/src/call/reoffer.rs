@@ -13,7 +13,7 @@
 //! [`Renegotiation::answer`] is the sans-IO part; [`Renegotiation::on_request`] applies it.
 
 use bytes::Bytes;
-use room_link::offer_answer::{LocalEndpoint, MediaConfig, NegotiatedMedia, SdpSession};
+use room_link::offer_answer::{LocalEndpoint, MediaConfig, NegotiatedMedia, RtcpMode, SdpSession};
 use sip_core::{Body, Inbound, Method, Reply, RequestId};
 use sip_message::sdp::Direction;
 
@@ -50,7 +50,7 @@ pub(super) struct Change {
 impl Renegotiation {
     /// The session of a call answered with `current` (written by `sdp`, with `base` as our
     /// configuration, on `local`); `control` reaches the phone's media once it runs, `pump`
-    /// the call's pump.
+    /// the call's pump, told at once whether the first exchange lets us send.
     pub fn new(
         sdp: SdpSession,
         base: &MediaConfig,
@@ -61,6 +61,7 @@ impl Renegotiation {
     ) -> Self {
         let mut cfg = base.clone();
         cfg.codecs = vec![current.codec];
+        pump.send_modify(|w| w.to_phone = current.sends());
         Renegotiation {
             sdp,
             local,
@@ -68,7 +69,7 @@ impl Renegotiation {
             current,
             control,
             pump,
-            held: false,
+            held: silent(&current),
         }
     }
 
@@ -78,66 +79,111 @@ impl Renegotiation {
         // Answer from a copy: a refused offer must leave the description (and its
         // version) as it was (RFC 3264 §8: the old session stays).
         let mut sdp = self.sdp.clone();
-        let (body, neg) = match sdp.answer(offer, &self.cfg, self.local) {
+        let (body, mut neg) = match sdp.answer(offer, &self.cfg, self.local) {
             Ok(answered) => answered,
             Err(room_link::Error::NotAcceptable { .. }) => return Err(488),
             Err(_) => return Err(400),
         };
         let cur = &self.current;
+        // Another payload type, packet time or RTCP port would need a new media path. An
+        // offer without telephone-event (some phones hold that way) keeps the call's.
         if neg.codec != cur.codec
-            || neg.telephone_event != cur.telephone_event
             || neg.local_payload_type != cur.local_payload_type
             || neg.ptime != cur.ptime
+            || neg.rtcp_mux != cur.rtcp_mux
+            || neg
+                .telephone_event
+                .is_some_and(|te| Some(te) != cur.telephone_event)
         {
-            // Another payload type or packet time would need a new media path.
             return Err(488);
         }
+        neg.telephone_event = cur.telephone_event;
+        neg.local_telephone_event = cur.local_telephone_event;
         self.sdp = sdp;
         let moved =
             ((neg.remote_rtp, neg.remote_rtcp) != (cur.remote_rtp, cur.remote_rtcp)).then_some(neg);
-        let silent = matches!(neg.direction, Direction::SendOnly | Direction::Inactive);
-        let hold = (silent != self.held).then_some(silent);
+        Ok((body, self.settle(neg, moved)))
+    }
+
+    /// Makes `neg` the session, returning what changed.
+    fn settle(&mut self, neg: NegotiatedMedia, moved: Option<NegotiatedMedia>) -> Change {
+        let quiet = silent(&neg);
+        let hold = (quiet != self.held).then_some(quiet);
         let send = (neg.sends() != self.current.sends()).then_some(neg.sends());
-        self.held = silent;
+        self.held = quiet;
         self.current = neg;
-        Ok((body, Change { moved, hold, send }))
+        Change { moved, hold, send }
     }
 
-    /// Our current description, as the offer in the 2xx to an offer-less re-INVITE
-    /// (RFC 3261 §14.2). Its answer (in the ACK) is not read: the session stays as it is.
-    pub fn offer(&mut self) -> Bytes {
+    /// Our offer in the 2xx to an offer-less re-INVITE (RFC 3261 §14.2): the call's codec,
+    /// payload types, packet time and RTCP port, `sendrecv` (such re-INVITEs resume or
+    /// refresh a session, e.g. from a third-party controller, RFC 3725). The answer comes in
+    /// the ACK, which sip-core does not pass on: the session is taken as resumed.
+    pub fn offer(&mut self) -> (Bytes, Change) {
+        let cur = self.current;
         let mut cfg = self.cfg.clone();
-        cfg.direction = self.current.direction;
-        self.sdp
+        cfg.codecs = vec![rtp_relay::codec::Codec {
+            kind: cur.codec.kind,
+            payload_type: cur.local_payload_type,
+        }];
+        let wideband_events = cur.clock_rate == 48_000;
+        cfg.telephone_event = cur.local_telephone_event.filter(|_| !wideband_events);
+        cfg.telephone_event_48k = cur.local_telephone_event.filter(|_| wideband_events);
+        cfg.ptime = Some(cur.ptime);
+        cfg.rtcp = if cur.rtcp_mux {
+            RtcpMode::Mux
+        } else {
+            RtcpMode::Separate
+        };
+        cfg.direction = Direction::SendRecv;
+        let body = self
+            .sdp
             .offer(&cfg, self.local)
-            .unwrap_or_else(|_| Bytes::new())
+            .unwrap_or_else(|_| Bytes::new());
+        let mut resumed = cur;
+        resumed.direction = Direction::SendRecv;
+        (body, self.settle(resumed, None))
     }
 
-    /// Answers a re-INVITE or UPDATE of the call and applies what it changes.
+    /// Answers a re-INVITE or UPDATE of the call, then applies what it changes (only once
+    /// the answer is on its way: a request CANCELled meanwhile leaves the session as it was).
     pub async fn on_request(&mut self, gw: &Gateway, request: RequestId, message: &Inbound) {
-        let reply = match (message.method(), message.has_sdp()) {
-            (_, true) => match self.answer(&message.body()) {
-                Ok((body, change)) => {
-                    self.apply(change).await;
-                    Reply::with_body(200, Body::sdp(body))
-                }
+        let before = (self.sdp.clone(), self.current, self.held);
+        let has_body = !message.body().is_empty();
+        let (reply, change) = match (message.method(), message.has_sdp(), has_body) {
+            (_, true, _) => match self.answer(&message.body()) {
+                Ok((body, change)) => (Reply::with_body(200, Body::sdp(body)), Some(change)),
                 Err(status) => {
                     tracing::info!(
                         status,
                         method = message.method_name(),
                         "offer refused; the session stays"
                     );
-                    Reply::status(status)
+                    (Reply::status(status), None)
                 }
             },
+            // A body that is not a session description (e.g. multipart from a SIP-I
+            // trunk): RFC 3261 §21.4.13.
+            (_, false, true) => (Reply::status(415).header("Accept", "application/sdp"), None),
             // A session refresh without a description (RFC 4028 with UPDATE).
-            (Method::Update, false) => Reply::status(200),
-            (_, false) => Reply::with_body(200, Body::sdp(self.offer())),
+            (Method::Update, false, false) => (Reply::status(200), None),
+            (_, false, false) => {
+                let (body, change) = self.offer();
+                (Reply::with_body(200, Body::sdp(body)), Some(change))
+            }
         };
-        let _ = gw
+        let sent = gw
             .sip
             .with(move |ep, now| ep.reply(now, request, reply))
             .await;
+        match (sent, change) {
+            (Ok(Ok(())), Some(change)) => self.apply(change).await,
+            (_, Some(_)) => {
+                tracing::info!("the answer could not be sent; the session stays as it was");
+                (self.sdp, self.current, self.held) = before;
+            }
+            _ => {}
+        }
     }
 
     async fn apply(&mut self, change: Change) {
@@ -161,6 +207,13 @@ impl Renegotiation {
             }
         }
     }
+}
+
+/// Whether the phone will not send in `neg`: we answered `sendonly` or `inactive`, or it
+/// named no address (`c=0.0.0.0`, the old way to hold, RFC 3264 §8.4).
+fn silent(neg: &NegotiatedMedia) -> bool {
+    matches!(neg.direction, Direction::SendOnly | Direction::Inactive)
+        || neg.remote_rtp.ip().is_unspecified()
 }
 
 #[cfg(test)]
@@ -300,9 +353,54 @@ mod tests {
             .answer(offer(40_000, "sendrecv", "0 8 101").as_bytes())
             .expect("same offer");
         assert_eq!(again, first, "refusals did not touch the description");
-        // An offer-less re-INVITE gets our current description as the offer.
-        let ours = r.offer();
-        assert!(String::from_utf8_lossy(&ours).contains("a=rtpmap:0 PCMU/8000"));
-        assert!(!String::from_utf8_lossy(&ours).contains("PCMA"));
+        // Another packet time or RTCP port would need a new media path.
+        let ptime30 = offer(40_000, "sendrecv", "0 101").replace("a=ptime:20", "a=ptime:30");
+        assert_eq!(r.answer(ptime30.as_bytes()), Err(488));
+        // Without telephone-event (a hold from some phones): accepted, the call keeps its.
+        let (_, change) = r
+            .answer(offer(40_000, "sendrecv", "0").as_bytes())
+            .expect("no telephone-event");
+        assert_eq!(change.send, None);
+        assert_eq!(r.current.telephone_event, Some(101));
+    }
+
+    #[test]
+    fn an_offerless_reinvite_gets_our_sendrecv_offer_and_resumes() {
+        let (mut r, _) = established();
+        r.answer(offer(40_000, "inactive", "0 101").as_bytes())
+            .expect("hold");
+        let (ours, change) = r.offer();
+        let text = String::from_utf8_lossy(&ours);
+        assert!(text.contains("a=rtpmap:0 PCMU/8000"), "{text}");
+        assert!(text.contains("a=rtpmap:101 telephone-event/8000"), "{text}");
+        assert!(
+            text.contains("a=sendrecv") && !text.contains("PCMA"),
+            "{text}"
+        );
+        assert_eq!(change.hold, Some(false));
+        assert_eq!(change.send, Some(true));
+    }
+
+    #[test]
+    fn the_first_exchange_sets_the_starting_state() {
+        let base = MediaConfig::new(vec![Codec::with_default_pt(CodecKind::Pcmu)]);
+        let mut sdp = SdpSession::new(9);
+        let (_, neg) = sdp
+            .answer(offer(40_000, "sendonly", "0 101").as_bytes(), &base, LOCAL)
+            .expect("answer");
+        let (pump, wishes) = watch::channel(PumpWishes::default());
+        let r = Renegotiation::new(sdp, &base, LOCAL, neg, None, pump);
+        assert!(
+            !wishes.borrow().to_phone,
+            "we answered recvonly: nothing to the phone"
+        );
+        assert!(!r.held, "the phone sends");
+        let held =
+            offer(40_000, "sendrecv", "0 101").replace("c=IN IP4 127.0.0.1", "c=IN IP4 0.0.0.0");
+        let mut sdp = SdpSession::new(10);
+        let (_, neg) = sdp.answer(held.as_bytes(), &base, LOCAL).expect("answer");
+        let (pump, _) = watch::channel(PumpWishes::default());
+        let r = Renegotiation::new(sdp, &base, LOCAL, neg, None, pump);
+        assert!(r.held, "c=0.0.0.0 is a hold (RFC 3264 §8.4)");
     }
 }
