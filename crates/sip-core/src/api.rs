@@ -242,6 +242,14 @@ pub enum Event {
         /// The ACK (it may carry the SDP answer in the delayed-offer case).
         ack: Box<Inbound>,
     },
+    /// The ACK for our 2xx to a re-INVITE arrived. When that re-INVITE carried no offer,
+    /// our 2xx did, and this ACK carries the answer (RFC 3261 §14.2, §13.2.2.4).
+    ReinviteAcked {
+        /// The call.
+        call: CallHandle,
+        /// The ACK.
+        ack: Box<Inbound>,
+    },
     /// A request the TU must answer with [`Endpoint::reply`](crate::Endpoint::reply): an
     /// in-dialog request other than BYE/ACK/CANCEL, or an out-of-dialog non-INVITE request.
     Request {

@@ -184,6 +184,11 @@ impl Endpoint {
                     ack: Box::new(m),
                 });
             }
+        } else if !c.ended {
+            self.emit(Event::ReinviteAcked {
+                call: CallHandle(call),
+                ack: Box::new(m),
+            });
         }
         self.maybe_reap(call);
     }

@@ -664,3 +664,20 @@ fn an_unacked_reinvite_2xx_after_our_bye_sends_no_second_bye() {
     net.run_for(Duration::from_secs(40));
     assert_eq!(net.sent_lines(1, "BYE ").len(), 1, "one BYE");
 }
+
+/// The ACK for a re-INVITE's 2xx reaches the answerer as `ReinviteAcked` (it carries the
+/// answer when the re-INVITE had no offer, RFC 3261 §14.2); the initial ACK stays
+/// `Confirmed`.
+#[test]
+fn a_reinvite_ack_is_reported_once() {
+    let mut net = Net::pair(24);
+    let call = established_call(&mut net, 200);
+    net.with(0, |ep, now| {
+        ep.request(now, call, sip_core::Method::Invite, Vec::new(), None)
+    })
+    .expect("re-INVITE");
+    net.run_for(Duration::from_secs(5));
+    let count = |f: fn(&Event) -> bool| net.events(1).filter(|e| f(e)).count();
+    assert_eq!(count(|e| matches!(e, Event::Confirmed { .. })), 1);
+    assert_eq!(count(|e| matches!(e, Event::ReinviteAcked { .. })), 1);
+}

@@ -184,6 +184,7 @@ impl Gateway {
                 Event::Progress { call, .. }
                 | Event::Answered { call, .. }
                 | Event::Confirmed { call, .. }
+                | Event::ReinviteAcked { call, .. }
                 | Event::Ended { call, .. }
                 | Event::RingTimeout { call, .. }
                 | Event::Response { call, .. } => self.routes.route(*call, event),

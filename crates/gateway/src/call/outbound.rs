@@ -383,6 +383,11 @@ impl OutboundCall {
                                 hangup_sip(&gw, sip_call).await;
                             }
                         }
+                        Event::ReinviteAcked { ack, .. } => {
+                            if let Some(reneg) = &mut reneg {
+                                reneg.on_ack(&ack).await;
+                            }
+                        }
                         Event::Ended { reason, .. } => {
                             break map_end(reason, local_end, answered_at.is_some());
                         }

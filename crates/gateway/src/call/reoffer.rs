@@ -13,7 +13,9 @@
 //! [`Renegotiation::answer`] is the sans-IO part; [`Renegotiation::on_request`] applies it.
 
 use bytes::Bytes;
-use room_link::offer_answer::{LocalEndpoint, MediaConfig, NegotiatedMedia, RtcpMode, SdpSession};
+use room_link::offer_answer::{
+    LocalEndpoint, MediaConfig, NegotiatedMedia, RtcpMode, SdpSession, process_answer,
+};
 use sip_core::{Body, Inbound, Method, Reply, RequestId};
 use sip_message::sdp::Direction;
 
@@ -34,6 +36,8 @@ pub(super) struct Renegotiation {
     pump: watch::Sender<PumpWishes>,
     /// The media timeouts are paused: the phone said it will not send.
     held: bool,
+    /// Our offer (in a 2xx to an offer-less re-INVITE) awaits its answer in the ACK.
+    awaiting: Option<MediaConfig>,
 }
 
 /// What an accepted offer changes.
@@ -70,6 +74,7 @@ impl Renegotiation {
             control,
             pump,
             held: silent(&current),
+            awaiting: None,
         }
     }
 
@@ -118,8 +123,8 @@ impl Renegotiation {
     /// Our offer in the 2xx to an offer-less re-INVITE (RFC 3261 §14.2): the call's codec,
     /// payload types, packet time and RTCP port, `sendrecv` (such re-INVITEs resume or
     /// refresh a session, e.g. from a third-party controller, RFC 3725). The answer comes in
-    /// the ACK, which sip-core does not pass on: the session is taken as resumed.
-    pub fn offer(&mut self) -> (Bytes, Change) {
+    /// the ACK: [`Renegotiation::answered`].
+    pub fn offer(&mut self) -> Bytes {
         let cur = self.current;
         let mut cfg = self.cfg.clone();
         cfg.codecs = vec![rtp_relay::codec::Codec {
@@ -140,9 +145,57 @@ impl Renegotiation {
             .sdp
             .offer(&cfg, self.local)
             .unwrap_or_else(|_| Bytes::new());
-        let mut resumed = cur;
-        resumed.direction = Direction::SendRecv;
-        (body, self.settle(resumed, None))
+        self.awaiting = Some(cfg);
+        body
+    }
+
+    /// The answer to our offer, from the ACK (`None`: the ACK had no SDP, which RFC 3261
+    /// §13.2.2.4 forbids; the session stays). What changes, if the answer fits the call.
+    pub fn answered(&mut self, answer: Option<&[u8]>) -> Option<Change> {
+        let cfg = self.awaiting.take()?;
+        let neg = match answer.map(|a| process_answer(&cfg, a)) {
+            Some(Ok(neg)) => neg,
+            Some(Err(err)) => {
+                tracing::info!(%err, "unusable answer in the ACK; the session stays");
+                return None;
+            }
+            None => {
+                tracing::info!("ACK without the answer to our offer; the session stays");
+                return None;
+            }
+        };
+        let cur = self.current;
+        if neg.codec.kind != cur.codec.kind
+            || neg.ptime != cur.ptime
+            || neg.rtcp_mux != cur.rtcp_mux
+        {
+            tracing::info!("the answer in the ACK changes the media path; the session stays");
+            return None;
+        }
+        // The payload types stay the call's: the pump was built for them.
+        let neg = NegotiatedMedia {
+            media_index: cur.media_index,
+            codec: cur.codec,
+            local_payload_type: cur.local_payload_type,
+            telephone_event: cur.telephone_event,
+            local_telephone_event: cur.local_telephone_event,
+            ..neg
+        };
+        let moved =
+            ((neg.remote_rtp, neg.remote_rtcp) != (cur.remote_rtp, cur.remote_rtcp)).then_some(neg);
+        Some(self.settle(neg, moved))
+    }
+
+    /// The ACK of a re-INVITE we answered arrived: applies the answer it carries to our
+    /// offer, if we made one.
+    pub async fn on_ack(&mut self, ack: &Inbound) {
+        if self.awaiting.is_none() {
+            return;
+        }
+        let body = ack.has_sdp().then(|| ack.body());
+        if let Some(change) = self.answered(body.as_deref()) {
+            self.apply(change).await;
+        }
     }
 
     /// Answers a re-INVITE or UPDATE of the call, then applies what it changes (only once
@@ -151,6 +204,9 @@ impl Renegotiation {
         let before = (self.sdp.clone(), self.current, self.held);
         let has_body = !message.body().is_empty();
         let (reply, change) = match (message.method(), message.has_sdp(), has_body) {
+            // Our own offer awaits its answer: no second one crosses it (RFC 3261 §14.2,
+            // RFC 3311 §5.2).
+            _ if self.awaiting.is_some() => (Reply::status(491).header("Retry-After", "1"), None),
             (_, true, _) => match self.answer(&message.body()) {
                 Ok((body, change)) => (Reply::with_body(200, Body::sdp(body)), Some(change)),
                 Err(status) => {
@@ -167,10 +223,7 @@ impl Renegotiation {
             (_, false, true) => (Reply::status(415).header("Accept", "application/sdp"), None),
             // A session refresh without a description (RFC 4028 with UPDATE).
             (Method::Update, false, false) => (Reply::status(200), None),
-            (_, false, false) => {
-                let (body, change) = self.offer();
-                (Reply::with_body(200, Body::sdp(body)), Some(change))
-            }
+            (_, false, false) => (Reply::with_body(200, Body::sdp(self.offer())), None),
         };
         let sent = gw
             .sip
@@ -178,11 +231,12 @@ impl Renegotiation {
             .await;
         match (sent, change) {
             (Ok(Ok(())), Some(change)) => self.apply(change).await,
-            (_, Some(_)) => {
-                tracing::info!("the answer could not be sent; the session stays as it was");
+            (Ok(Ok(())), None) => {}
+            _ => {
+                tracing::info!("the reply could not be sent; the session stays as it was");
                 (self.sdp, self.current, self.held) = before;
+                self.awaiting = None;
             }
-            _ => {}
         }
     }
 
@@ -365,11 +419,11 @@ mod tests {
     }
 
     #[test]
-    fn an_offerless_reinvite_gets_our_sendrecv_offer_and_resumes() {
+    fn an_offerless_reinvite_gets_our_sendrecv_offer_and_the_ack_answers_it() {
         let (mut r, _) = established();
         r.answer(offer(40_000, "inactive", "0 101").as_bytes())
             .expect("hold");
-        let (ours, change) = r.offer();
+        let ours = r.offer();
         let text = String::from_utf8_lossy(&ours);
         assert!(text.contains("a=rtpmap:0 PCMU/8000"), "{text}");
         assert!(text.contains("a=rtpmap:101 telephone-event/8000"), "{text}");
@@ -377,8 +431,23 @@ mod tests {
             text.contains("a=sendrecv") && !text.contains("PCMA"),
             "{text}"
         );
+        // The phone answers in the ACK: resumed, from another port.
+        let answer = offer(40_020, "sendrecv", "0 101");
+        let change = r.answered(Some(answer.as_bytes())).expect("answered");
         assert_eq!(change.hold, Some(false));
         assert_eq!(change.send, Some(true));
+        assert_eq!(change.moved.map(|m| m.remote_rtp.port()), Some(40_020));
+        // Nothing is awaited any more: a second ACK changes nothing.
+        assert_eq!(r.answered(Some(answer.as_bytes())), None);
+        // An answer that keeps the phone on hold keeps the hold; an ACK without one
+        // leaves the session as it was.
+        r.offer();
+        let still_held = offer(40_020, "inactive", "0 101");
+        let change = r.answered(Some(still_held.as_bytes())).expect("answered");
+        assert_eq!(change.hold, Some(true));
+        r.offer();
+        assert_eq!(r.answered(None), None);
+        assert!(r.held);
     }
 
     #[test]

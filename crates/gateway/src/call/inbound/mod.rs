@@ -619,6 +619,11 @@ impl Gateway {
                 tokio::select! {
                     event = sip_events.recv() => match event {
                         Some(Event::Ended { reason, .. }) => break reason,
+                        Some(Event::ReinviteAcked { ack, .. }) => {
+                            if let Some(reneg) = &mut reneg {
+                                reneg.on_ack(&ack).await;
+                            }
+                        }
                         Some(Event::Response { request, status, response, .. }) if transfer.owns(request) => {
                             let end = transfer.on_refer_response(transfer::now(), status, response.as_deref().map(|r| r.message()));
                             if end.is_some_and(|e| transfer::settle(e, &wishes_tx)) {
