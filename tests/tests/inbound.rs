@@ -851,3 +851,41 @@ fn a_held_call_is_not_ended_as_silent_and_resumes() {
     );
     assert!(calls.body.contains("media_timeout"), "{}", calls.body);
 }
+
+/// A re-INVITE without an offer (RFC 3261 §14.2): the gateway's 200 carries its offer
+/// (`sendrecv`) and the ACK the answer, which here moves the phone's media to another port:
+/// the room's audio then goes there and no longer to the first one.
+#[test]
+fn an_offerless_reinvite_is_answered_in_the_ack_and_moves_the_media() {
+    let gw = Gateway::start("in-offerless", &open_trunk("offerless", "", ""));
+    let (first, second) = (Phone::new(), Phone::new());
+    let port2 = second.port.to_string();
+    let phone = caller(
+        &gw,
+        "offerless",
+        "uac_offerless.xml",
+        ("+15550009999", "+15550000004"),
+        first.port,
+        3000,
+        &["-key", "phone_rtp2", &port2],
+    );
+    let since = Instant::now();
+    while !sipp_log("offerless").contains("offered: a=sendrecv") {
+        assert!(
+            since.elapsed() < Duration::from_secs(10),
+            "SIPp never logged the offer:\n{}\ngateway log:\n{}",
+            sipp_log("offerless"),
+            gw.log()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    first.clear();
+    second.clear();
+    std::thread::sleep(Duration::from_millis(1000));
+    let (to_first, to_second) = (first.heard().len(), second.heard().len());
+    sipp_ok(phone, "caller");
+    // The room sends each participant its mix (silence here) every 20 ms.
+    assert!(to_second > 4000, "{to_second} samples at the new port");
+    assert_eq!(to_first, 0, "media still went to the old port");
+}
