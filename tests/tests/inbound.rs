@@ -96,6 +96,20 @@ fn sipp_log(name: &str) -> String {
     std::fs::read_to_string(log_path(name)).unwrap_or_default()
 }
 
+/// Waits (at most 10 s) until SIPp `name` logged `what`.
+fn wait_for_log(gw: &Gateway, name: &str, what: &str) {
+    let since = Instant::now();
+    while !sipp_log(name).contains(what) {
+        assert!(
+            since.elapsed() < Duration::from_secs(10),
+            "SIPp {name} never logged {what:?}:\n{}\ngateway log:\n{}",
+            sipp_log(name),
+            gw.log()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 /// Waits until SIPp logged the gateway's RTP port (from the 200 OK).
 fn gateway_rtp_port(name: &str, limit: Duration) -> u16 {
     let start = Instant::now();
@@ -803,24 +817,12 @@ fn a_held_call_is_not_ended_as_silent_and_resumes() {
     );
     // On hold (`a=inactive`: we answered inactive) the phone gets no media (RFC 3264 §6.1);
     // after the resume it does again.
-    let wait_for_log = |what: &str| {
-        let since = Instant::now();
-        while !sipp_log("hold").contains(what) {
-            assert!(
-                since.elapsed() < Duration::from_secs(10),
-                "SIPp never logged {what:?}:\n{}\ngateway log:\n{}",
-                sipp_log("hold"),
-                gw.log()
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    };
-    wait_for_log("held: a=inactive");
+    wait_for_log(&gw, "hold", "held: a=inactive");
     std::thread::sleep(Duration::from_millis(300));
     phone.clear();
     std::thread::sleep(Duration::from_millis(2000));
     let during_hold = phone.heard().len();
-    wait_for_log("resumed: a=sendrecv");
+    wait_for_log(&gw, "hold", "resumed: a=sendrecv");
     phone.clear();
     std::thread::sleep(Duration::from_millis(1000));
     let after_resume = phone.heard().len();
@@ -869,16 +871,7 @@ fn an_offerless_reinvite_is_answered_in_the_ack_and_moves_the_media() {
         3000,
         &["-key", "phone_rtp2", &port2],
     );
-    let since = Instant::now();
-    while !sipp_log("offerless").contains("offered: a=sendrecv") {
-        assert!(
-            since.elapsed() < Duration::from_secs(10),
-            "SIPp never logged the offer:\n{}\ngateway log:\n{}",
-            sipp_log("offerless"),
-            gw.log()
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_for_log(&gw, "offerless", "offered: a=sendrecv");
     std::thread::sleep(Duration::from_millis(500));
     first.clear();
     second.clear();
