@@ -5,7 +5,7 @@ mod support;
 use std::time::Duration;
 
 use sip_core::{Body, CallHandle, EndReason, Event, Method, Reply, TimeoutCause};
-use support::{Action, Net, addr, header, invite_to};
+use support::{Action, Net, addr, header, incoming, invite_to};
 
 const SDP: &[u8] = b"v=0\r\no=- 2 2 IN IP4 10.0.0.2\r\ns=-\r\nc=IN IP4 10.0.0.2\r\nt=0 0\r\nm=audio 5000 RTP/AVP 0\r\n";
 
@@ -481,11 +481,7 @@ fn trying_is_sent_when_the_tu_is_slow() {
 
 #[test]
 fn reinvite_glare_gets_491_on_both_sides() {
-    let mut net = Net::pair(13);
-    uas_policy(&mut net, 1, Some(Duration::ZERO), Some(Duration::ZERO));
-    let uac_call = place_call(&mut net, secs(30));
-    net.run_for(secs(1));
-    let uas_call = incoming(&net, 1);
+    let (mut net, uac_call, uas_call) = answered_call(13);
     // Both sides re-INVITE at the same instant.
     let r0 = net
         .with(0, |ep, now| {
@@ -740,14 +736,14 @@ fn after_hangup_late_2xx_are_acked_and_late_forks_byed_without_the_call() {
     assert_eq!(ended(&net, 0).len(), 1, "one Ended event in all");
 }
 
-/// The incoming call on `node`.
-fn incoming(net: &Net, node: usize) -> CallHandle {
-    net.events(node)
-        .find_map(|e| match e {
-            Event::IncomingCall { call, .. } => Some(*call),
-            _ => None,
-        })
-        .expect("incoming call")
+/// A call from node 0 to node 1, which answers at once: (the caller's call, the callee's).
+fn answered_call(seed: u64) -> (Net, CallHandle, CallHandle) {
+    let mut net = Net::pair(seed);
+    uas_policy(&mut net, 1, Some(Duration::ZERO), Some(Duration::ZERO));
+    let uac_call = place_call(&mut net, secs(30));
+    net.run_for(secs(1));
+    let uas_call = incoming(&net, 1);
+    (net, uac_call, uas_call)
 }
 
 /// A UAS that hangs up while its own re-INVITE is out keeps the call until that
@@ -755,11 +751,7 @@ fn incoming(net: &Net, node: usize) -> CallHandle {
 /// until the caller gives up.
 #[test]
 fn a_reinvite_out_at_hangup_still_acks_its_2xx() {
-    let mut net = Net::pair(21);
-    uas_policy(&mut net, 1, Some(Duration::ZERO), Some(Duration::ZERO));
-    let _ = place_call(&mut net, secs(30));
-    net.run_for(secs(1));
-    let uas_call = incoming(&net, 1);
+    let (mut net, _, uas_call) = answered_call(21);
     // The caller answers in-dialog requests after 200 ms.
     net.react(0, |_, e| match e {
         Event::Request { request, .. } => {
@@ -801,11 +793,7 @@ fn a_reinvite_out_at_hangup_still_acks_its_2xx() {
 /// carries what a late 2xx needs.
 #[test]
 fn a_call_ended_by_the_callees_bye_is_freed_at_once() {
-    let mut net = Net::pair(22);
-    uas_policy(&mut net, 1, Some(Duration::ZERO), Some(Duration::ZERO));
-    let _ = place_call(&mut net, secs(30));
-    net.run_for(secs(1));
-    let uas_call = incoming(&net, 1);
+    let (mut net, _, uas_call) = answered_call(22);
     net.with(1, |ep, now| ep.hangup(now, uas_call))
         .expect("hang up");
     net.run_for(secs(1));

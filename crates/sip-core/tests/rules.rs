@@ -10,7 +10,7 @@ use sip_core::{
     Algorithm, Body, Credentials, DigestParams, DigestServer, EndReason, Endpoint, Event, Reply,
     Transmit, Transport,
 };
-use support::{Action, Net, addr, config, header, invite_to};
+use support::{Action, Net, addr, config, header, incoming, invite_to};
 
 const PEER: &str = "192.0.2.50:40000";
 
@@ -652,13 +652,7 @@ fn an_unacked_reinvite_2xx_after_our_bye_sends_no_second_bye() {
     })
     .expect("re-INVITE");
     net.run_for(Duration::from_millis(100));
-    let callee = net
-        .events(1)
-        .find_map(|e| match e {
-            Event::IncomingCall { call, .. } => Some(*call),
-            _ => None,
-        })
-        .expect("the callee's call");
+    let callee = incoming(&net, 1);
     net.with(1, |ep, now| ep.hangup(now, callee))
         .expect("hangup");
     net.run_for(Duration::from_secs(40));

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use rand_chacha::ChaCha8Rng;
 use rand_core::{RngCore, SeedableRng};
-use sip_core::{Config, Endpoint, Event, InviteOptions, Transmit, Transport};
+use sip_core::{CallHandle, Config, Endpoint, Event, InviteOptions, Transmit, Transport};
 
 /// A deterministic drop rule: return true to lose the message.
 pub type DropRule = Box<dyn FnMut(&SocketAddr, &Transmit) -> bool>;
@@ -284,6 +284,16 @@ impl Net {
     pub fn events(&self, i: usize) -> impl Iterator<Item = &Event> {
         self.nodes[i].events.iter().map(|(_, e)| e)
     }
+}
+
+/// The incoming call on `node`.
+pub fn incoming(net: &Net, node: usize) -> CallHandle {
+    net.events(node)
+        .find_map(|e| match e {
+            Event::IncomingCall { call, .. } => Some(*call),
+            _ => None,
+        })
+        .expect("incoming call")
 }
 
 pub fn invite_to(dest: SocketAddr, ringing: Duration) -> InviteOptions {
