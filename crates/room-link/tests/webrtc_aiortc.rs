@@ -117,10 +117,7 @@ async fn opus_tones_and_data_channel_dtmf_cross_then_aiortc_hangs_up() {
         Some(RoomEvent::Closed(CloseReason::RoomClosed))
     );
     assert_eq!(next_event(&session).await, None);
-    session
-        .leave()
-        .await
-        .unwrap_or_else(|e| panic!("leave: {e}"));
+    support::leave(session).await;
     assert_eq!(state(&room, "a1").await["deleted"], true);
 }
 
@@ -141,10 +138,7 @@ async fn pcmu_passes_through_to_aiortc_and_leaving_deletes() {
     assert_eq!(session.info().media.codec.kind, CodecKind::Pcmu);
     assert_eq!(state(&room, "a2").await["codec"], "PCMU/8000");
     tones_cross(&room, "a2", &session).await;
-    session
-        .leave()
-        .await
-        .unwrap_or_else(|e| panic!("leave: {e}"));
+    support::leave(session).await;
     let st = state(&room, "a2").await;
     assert_eq!(st["deleted"], true, "{st}");
     assert_eq!(st["connection"], "closed", "{st}");

@@ -76,10 +76,7 @@ async fn ends_then_leaves(
 ) {
     assert_eq!(next_event(&session).await, Some(RoomEvent::Closed(reason)));
     assert_eq!(next_event(&session).await, None);
-    session
-        .leave()
-        .await
-        .unwrap_or_else(|e| panic!("leave: {e}"));
+    support::leave(session).await;
     assert_eq!(server.with(id, |r| r.deleted), Some(true));
 }
 
@@ -185,10 +182,7 @@ async fn pcmu_passes_through_when_the_room_accepts_it() {
             .filter(|x| *x)
     })
     .await;
-    session
-        .leave()
-        .await
-        .unwrap_or_else(|e| panic!("leave: {e}"));
+    support::leave(session).await;
 }
 
 /// Regression: `rtc`'s `add_track` narrowed the offer to the track's first codec, so a
@@ -205,10 +199,7 @@ async fn opus_is_the_fallback_when_the_room_refuses_pcmu() {
         "room tone at the phone: {phone_hears:.3}"
     );
     assert_eq!(server.with(&id, |r| r.codec), Some(Some(CodecKind::Opus)));
-    session
-        .leave()
-        .await
-        .unwrap_or_else(|e| panic!("leave: {e}"));
+    support::leave(session).await;
 }
 
 #[tokio::test]
@@ -219,10 +210,7 @@ async fn leaving_closes_dtls_and_deletes_the_session() {
         server.with(&id, |r| r.connected).filter(|c| *c)
     })
     .await;
-    session
-        .leave()
-        .await
-        .unwrap_or_else(|e| panic!("leave: {e}"));
+    support::leave(session).await;
     assert_eq!(server.with(&id, |r| r.deleted), Some(true));
     // The room saw the link's close_notify (its own DELETE handling closes too, so this
     // is either; what matters is that the room's connection ended).
@@ -276,10 +264,7 @@ async fn dtmf_uses_the_data_channel_when_the_room_has_no_telephone_event() {
         Some(RoomEvent::Dtmf { digit, .. }) => assert_eq!(digit, '9'),
         other => panic!("expected DTMF 9, got {other:?}"),
     }
-    session
-        .leave()
-        .await
-        .unwrap_or_else(|e| panic!("leave: {e}"));
+    support::leave(session).await;
 }
 
 #[tokio::test]
@@ -392,10 +377,7 @@ async fn room_server_errors_map_to_link_errors_and_the_token_carries_the_grant()
         .await
         .unwrap_or_else(|e| panic!("join with G.722 only: {e}"));
     assert_eq!(session.info().media.codec, opus());
-    session
-        .leave()
-        .await
-        .unwrap_or_else(|e| panic!("leave: {e}"));
+    support::leave(session).await;
 }
 
 /// A PCMU-only gateway (an inbound call answered in PCMU) joins a room without PCMU with
@@ -440,10 +422,7 @@ async fn a_pcmu_only_gateway_gets_opus_from_a_room_without_pcmu() {
         Some(RoomEvent::Dtmf { digit, .. }) => assert_eq!(digit, '6'),
         other => panic!("expected DTMF 6, got {other:?}"),
     }
-    session
-        .leave()
-        .await
-        .unwrap_or_else(|e| panic!("leave: {e}"));
+    support::leave(session).await;
 }
 
 /// A STUN server on loopback that maps every Binding request to `public` (RFC 8489 §6.3.1
@@ -520,10 +499,7 @@ async fn the_offer_carries_a_server_reflexive_candidate_from_stun() {
         )),
         "{srflx}"
     );
-    session
-        .leave()
-        .await
-        .unwrap_or_else(|e| panic!("leave: {e}"));
+    support::leave(session).await;
 }
 
 /// A STUN server that never answers does not fail the join: the offer carries the host
@@ -554,8 +530,5 @@ async fn an_unanswered_stun_server_leaves_the_host_candidate() {
         requests += 1;
     }
     assert!(requests >= 1, "{requests} STUN requests");
-    session
-        .leave()
-        .await
-        .unwrap_or_else(|e| panic!("leave: {e}"));
+    support::leave(session).await;
 }

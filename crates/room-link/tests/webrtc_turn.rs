@@ -164,10 +164,7 @@ async fn relay_only_media_crosses_both_ways_through_coturn_and_leave_releases_it
     );
 
     // Leave releases the allocation: a Refresh with lifetime 0 (RFC 8656 §7).
-    session
-        .leave()
-        .await
-        .unwrap_or_else(|e| panic!("leave: {e}"));
+    support::leave(session).await;
     turn.expect_log(
         &[USER, "REFRESH processed, success"],
         log_bound,
@@ -203,10 +200,7 @@ async fn the_allocation_is_refreshed_before_it_expires() {
         "no Refresh within 6 s of a 4 s allocation",
     )
     .await;
-    session
-        .leave()
-        .await
-        .unwrap_or_else(|e| panic!("leave: {e}"));
+    support::leave(session).await;
 }
 
 #[tokio::test]
@@ -230,10 +224,7 @@ async fn a_refresh_refused_for_a_stale_nonce_is_sent_again_with_the_new_one() {
         "no successful Refresh",
     )
     .await;
-    session
-        .leave()
-        .await
-        .unwrap_or_else(|e| panic!("leave: {e}"));
+    support::leave(session).await;
 }
 
 #[tokio::test]
@@ -256,10 +247,7 @@ async fn a_release_refused_for_a_stale_nonce_is_sent_again_with_the_new_one() {
         "a Refresh before the release:\n{}",
         turn.log().join("\n")
     );
-    session
-        .leave()
-        .await
-        .unwrap_or_else(|e| panic!("leave: {e}"));
+    support::leave(session).await;
     for parts in [
         &[USER, "error 438: Stale nonce"][..],
         &[USER, "REFRESH processed, success"][..],
@@ -306,10 +294,7 @@ async fn a_lost_release_is_sent_again() {
         .join(request("lossy"), Instant::now() + BOUND)
         .await
         .unwrap_or_else(|e| panic!("join through TURN: {e}"));
-    session
-        .leave()
-        .await
-        .unwrap_or_else(|e| panic!("leave: {e}"));
+    support::leave(session).await;
     // The only Refresh of this short call is the release; the network lost the first one.
     turn.expect_log(
         &[USER, "REFRESH processed, success"],
@@ -348,10 +333,7 @@ async fn one_server_for_stun_and_turn_gives_both_answers_to_the_right_asker() {
         "reflexive duplicate of host:\n{offer}"
     );
     tones_cross(&server, "both", &session).await;
-    session
-        .leave()
-        .await
-        .unwrap_or_else(|e| panic!("leave: {e}"));
+    support::leave(session).await;
 }
 
 #[tokio::test]
@@ -381,10 +363,7 @@ async fn a_wrong_credential_falls_back_to_host_candidates_with_policy_all() {
     )
     .await;
     tones_cross(&server, "fallback", &session).await;
-    session
-        .leave()
-        .await
-        .unwrap_or_else(|e| panic!("leave: {e}"));
+    support::leave(session).await;
 }
 
 #[tokio::test]
@@ -457,8 +436,5 @@ async fn relay_only_media_crosses_with_aiortc_as_the_room() {
         "no allocation",
     )
     .await;
-    session
-        .leave()
-        .await
-        .unwrap_or_else(|e| panic!("leave: {e}"));
+    support::leave(session).await;
 }
