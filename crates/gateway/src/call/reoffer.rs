@@ -205,8 +205,8 @@ impl Renegotiation {
         let has_body = !message.body().is_empty();
         let (reply, change) = match (message.method(), message.has_sdp(), has_body) {
             // Our own offer awaits its answer: no second one crosses it (RFC 3261 §14.2,
-            // RFC 3311 §5.2).
-            _ if self.awaiting.is_some() => (Reply::status(491).header("Retry-After", "1"), None),
+            // RFC 3311 §5.2). The phone picks its own retry delay (RFC 3261 §14.1).
+            _ if self.awaiting.is_some() => (Reply::status(491), None),
             (_, true, _) => match self.answer(&message.body()) {
                 Ok((body, change)) => (Reply::with_body(200, Body::sdp(body)), Some(change)),
                 Err(status) => {
