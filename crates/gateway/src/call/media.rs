@@ -28,6 +28,7 @@ use rtp_relay::tone::ToneSpec;
 use tokio::sync::{mpsc, watch};
 
 use super::MediaRoutes;
+use super::in_call::now;
 use super::ringback::{Ringback, to_room_stream};
 use crate::media::{
     EndpointConfig, LegSpec, MediaEngine, MediaError, MediaEventKind, MediaId, MediaPort, MediaRx,
@@ -363,7 +364,7 @@ async fn pump(setup: PumpSetup, commands: &mut mpsc::Receiver<PumpCommand>) -> P
                 }
             }
             _ = dtmf_tick.tick(), if state.dtmf_pending() => {
-                let now = tokio::time::Instant::now().into_std();
+                let now = now();
                 let to_phone = wishes.borrow().to_phone;
                 while let Some(packet) = state.poll_dtmf(now, &mut out) {
                     if to_phone {
@@ -378,11 +379,6 @@ async fn pump(setup: PumpSetup, commands: &mut mpsc::Receiver<PumpCommand>) -> P
 /// The seed of a ringback the pump plays: its own SSRC, sequence and timestamp start.
 fn ringback_seed(seed: u64) -> u64 {
     seed.rotate_left(17) ^ 0x5249_4E47
-}
-
-/// The pump's clock (tokio's, so paused-time tests control it).
-fn now() -> Instant {
-    tokio::time::Instant::now().into_std()
 }
 
 struct Pump {

@@ -1,6 +1,7 @@
 //! The B2BUA: calls between SIP trunks and rooms, and the [`control::CallService`] the API
 //! drives.
 
+mod in_call;
 pub mod inbound;
 mod media;
 pub mod metrics;

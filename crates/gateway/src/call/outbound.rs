@@ -17,12 +17,12 @@ use sip_core::{Body, EndReason, Event, InviteOptions};
 use tokio::sync::{mpsc, oneshot, watch};
 use tracing::Instrument as _;
 
+use super::in_call::{self, Handled, InCall};
 use super::media::{self, PhoneControl, PhoneMedia, PumpCommand, PumpEvent, PumpSetup, PumpWishes};
 use super::metrics as m;
 use super::registry::{CallCommand, CallUpdater, Mailbox};
 use super::reoffer::Renegotiation;
 use super::ringback::Ringback;
-use super::transfer::{self, Transfers};
 use super::{Gateway, ResolvedTrunk};
 use crate::media::MediaPort;
 
@@ -226,13 +226,12 @@ impl OutboundCall {
         let mut room_stream: Option<Rewriter> = None;
         // Set when the phone's media started from a provisional response (early media).
         let mut early_media: Option<PhoneControl> = None;
-        let mut transfer = Transfers::default();
-        // The phone's media endpoint, once it runs; the SIP session, once answered.
+        let mut in_call = InCall::new(sip_call, wishes_tx);
+        // The phone's media endpoint, once it runs.
         let mut phone_control: Option<PhoneControl> = None;
-        let mut reneg: Option<Renegotiation> = None;
 
         let (cause, sip_status, timeout) = loop {
-            let transfer_ring = transfer.ring_deadline();
+            let transfer_ring = in_call.ring_deadline();
             tokio::select! {
                 joined = &mut join_rx, if !room_joined => {
                     room_joined = true;
@@ -259,6 +258,15 @@ impl OutboundCall {
                 }
                 event = sip_events.recv() => {
                     let Some(event) = event else { break (EndCause::Error, None, None) };
+                    let event = match in_call.on_event(&gw, event).await {
+                        Handled::Done => continue,
+                        Handled::Transferred => {
+                            local_end.get_or_insert((EndCause::Transferred, None));
+                            hangup_sip(&gw, sip_call).await;
+                            continue;
+                        }
+                        Handled::NotMine(event) => event,
+                    };
                     match event {
                         Event::Progress { status, response, .. } if status > 100 => {
                             if first_provisional.is_none() {
@@ -343,7 +351,7 @@ impl OutboundCall {
                             if let Some(neg) = negotiated {
                                 let local = LocalEndpoint { address: gw.config.rtp.address, rtp_port: port };
                                 let control = early_media.clone().or_else(|| phone_control.clone());
-                                reneg = Some(Renegotiation::new(sdp.clone(), &media_cfg, local, neg, control, wishes_tx.clone()));
+                                in_call.answered(|pump| Renegotiation::new(sdp.clone(), &media_cfg, local, neg, control, pump));
                             }
                             maybe_start_pump(&gw, &mut res, &mut phone, &negotiated, &mut room_stream, &pump_tx, (&mut pump_cmd_rx, &wishes_rx));
                             if !req.dtmf.is_empty() {
@@ -362,32 +370,6 @@ impl OutboundCall {
                             );
                             let _ = progress.try_send(Progress::Failed(error));
                         }
-                        Event::Response { request, status, response, .. } if transfer.owns(request) => {
-                            let end = transfer.on_refer_response(transfer::now(), status, response.as_deref().map(|r| r.message()));
-                            if end.is_some_and(|e| transfer::settle(e, &wishes_tx)) {
-                                local_end.get_or_insert((EndCause::Transferred, None));
-                                hangup_sip(&gw, sip_call).await;
-                            }
-                        }
-                        // NOTIFY, INVITE and UPDATE are routed to calls (`Gateway::run_events`).
-                        Event::Request { request, message, .. } if message.method() != sip_core::Method::Notify => {
-                            match &mut reneg {
-                                Some(reneg) => reneg.on_request(&gw, request, &message).await,
-                                None => gw.answer_request(request, &message).await,
-                            }
-                        }
-                        Event::Request { request, message, .. } => {
-                            let end = transfer.on_notify(&gw, request, message.message()).await;
-                            if end.is_some_and(|e| transfer::settle(e, &wishes_tx)) {
-                                local_end.get_or_insert((EndCause::Transferred, None));
-                                hangup_sip(&gw, sip_call).await;
-                            }
-                        }
-                        Event::ReinviteAcked { ack, .. } => {
-                            if let Some(reneg) = &mut reneg {
-                                reneg.on_ack(&ack).await;
-                            }
-                        }
                         Event::Ended { reason, .. } => {
                             break map_end(reason, local_end, answered_at.is_some());
                         }
@@ -401,16 +383,9 @@ impl OutboundCall {
                     }
                 },
                 Some(request) = transfers.recv(), if answered_at.is_some() && local_end.is_none() => {
-                    if transfer.start(&gw, sip_call, request).await {
-                        wishes_tx.send_modify(|w| w.ringback = true);
-                    }
+                    in_call.transfer(&gw, request).await;
                 }
-                () = tokio::time::sleep_until(transfer_ring.map_or_else(tokio::time::Instant::now, tokio::time::Instant::from_std)), if transfer_ring.is_some() => {
-                    let end = transfer.ring_expired(transfer::now());
-                    if let Some(e) = end {
-                        transfer::settle(e, &wishes_tx);
-                    }
-                }
+                () = in_call::sleep_until(transfer_ring), if transfer_ring.is_some() => in_call.ring_expired(),
                 Some(event) = pump_events.recv() => {
                     tracing::info!(?event, "room side ended");
                     local_end.get_or_insert((event.end_cause(), event.timeout_cause()));
@@ -424,7 +399,7 @@ impl OutboundCall {
             }
         };
         gw.routes.remove(sip_call);
-        transfer.call_ended(transfer::now(), cause == EndCause::RemoteHangup);
+        in_call.ended(cause == EndCause::RemoteHangup);
         if answered_at.is_none() {
             let outcome = match timeout {
                 Some(c) => c.as_str(),

@@ -93,7 +93,7 @@ async fn play(
             _ = tick.tick() => {
                 generator.fill(&mut pcm);
                 let Ok(n) = encoder.encode(&pcm, &mut out) else { break };
-                let now = tokio::time::Instant::now().into_std();
+                let now = super::in_call::now();
                 let header = line.map(now, ssrc, sequence, timestamp, clock_rate);
                 let frame = AudioFrame {
                     payload_type: media.codec.payload_type,

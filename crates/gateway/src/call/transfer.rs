@@ -18,7 +18,7 @@
 //! the router's.
 //!
 //! [`Transfers`] is the sans-IO part (time is an argument); [`Transfers::start`] and
-//! [`Transfers::on_notify`] are the I/O around it, used by both call directions.
+//! [`Transfers::on_notify`] are the I/O around it, used through [`super::in_call`].
 
 use std::time::{Duration, Instant};
 
@@ -27,10 +27,10 @@ use control::{CallError, SipStatus, TimeoutCause, TransferCall, TwirpCode};
 use sip_core::{Method, Reply, RequestId};
 use sip_message::Message;
 use sip_message::headers::{Event, SubscriptionState};
-use tokio::sync::{oneshot, watch};
+use tokio::sync::oneshot;
 
 use super::Gateway;
-use super::media::PumpWishes;
+use super::in_call::now;
 use super::registry::TransferRequest;
 
 /// The REFER event package (RFC 3515 §2.4.4).
@@ -428,15 +428,6 @@ impl Transfers {
     }
 }
 
-/// Acts on a transfer's end for its call: stops the ringback it started (`pump`: what the
-/// call wants of its pump); `true` when the call is to be left (the transfer succeeded).
-pub(super) fn settle(end: Ended, pump: &watch::Sender<PumpWishes>) -> bool {
-    if end.dialtone {
-        pump.send_modify(|w| w.ringback = false);
-    }
-    end.succeeded
-}
-
 /// The REFER's headers: the target (RFC 3515 §2.1, in angle brackets so that its own
 /// parameters stay the URI's, RFC 3261 §20.10), then the request's own.
 fn refer_headers(req: &TransferCall) -> Vec<(String, String)> {
@@ -450,11 +441,6 @@ fn status_of(code: u16, reason: &[u8]) -> SipStatus {
         code,
         reason: String::from_utf8_lossy(reason).into_owned(),
     }
-}
-
-/// The clock the call tasks use (tokio's, so paused-time tests control it).
-pub(super) fn now() -> Instant {
-    tokio::time::Instant::now().into_std()
 }
 
 #[cfg(test)]

@@ -41,11 +41,11 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tracing::Instrument as _;
 
 use super::Gateway;
+use super::in_call::{self, Handled, InCall};
 use super::media::{self, PhoneMedia, PumpSetup, PumpWishes};
 use super::metrics as m;
 use super::registry::{CallCommand, Mailbox};
 use super::reoffer::Renegotiation;
-use super::transfer::{self, Transfers};
 use crate::config::{AuthChallenge, InboundConfig, UnknownTrunk};
 use crate::media::MediaPort;
 pub use guard::{AuthFailures, AuthVerdict, SourceLimiter, TrunkCalls, TrunkSlot};
@@ -600,66 +600,36 @@ impl Gateway {
         // 3. The call, until either side ends it.
         let deadline = tokio::time::sleep(max_duration);
         tokio::pin!(deadline);
-        let mut transfer = Transfers::default();
-        let mut reneg = answered_at.map(|_| {
+        let mut in_call = InCall::new(call, wishes_tx);
+        if answered_at.is_some() {
             let cfg = self.media_config(&MediaOptions::default());
-            Renegotiation::new(
-                sdp,
-                &cfg,
-                local,
-                negotiated,
-                phone_control,
-                wishes_tx.clone(),
-            )
-        });
+            in_call.answered(|pump| {
+                Renegotiation::new(sdp, &cfg, local, negotiated, phone_control, pump)
+            });
+        }
         let reason = match ended {
             Some(reason) => reason,
             None => loop {
-                let transfer_ring = transfer.ring_deadline();
+                let transfer_ring = in_call.ring_deadline();
                 tokio::select! {
-                    event = sip_events.recv() => match event {
-                        Some(Event::Ended { reason, .. }) => break reason,
-                        Some(Event::ReinviteAcked { ack, .. }) => {
-                            if let Some(reneg) = &mut reneg {
-                                reneg.on_ack(&ack).await;
-                            }
-                        }
-                        Some(Event::Response { request, status, response, .. }) if transfer.owns(request) => {
-                            let end = transfer.on_refer_response(transfer::now(), status, response.as_deref().map(|r| r.message()));
-                            if end.is_some_and(|e| transfer::settle(e, &wishes_tx)) {
-                                local_end.get_or_insert((EndCause::Transferred, None));
-                                hangup(&self, call).await;
-                            }
-                        }
-                        // Only NOTIFYs are routed to calls (see `Gateway::run_events`).
-                        // NOTIFY, INVITE and UPDATE are routed to calls (`Gateway::run_events`).
-                        Some(Event::Request { request, message, .. }) if message.method() != sip_core::Method::Notify => {
-                            match &mut reneg {
-                                Some(reneg) => reneg.on_request(&self, request, &message).await,
-                                None => self.answer_request(request, &message).await,
-                            }
-                        }
-                        Some(Event::Request { request, message, .. }) => {
-                            let end = transfer.on_notify(&self, request, message.message()).await;
-                            if end.is_some_and(|e| transfer::settle(e, &wishes_tx)) {
-                                local_end.get_or_insert((EndCause::Transferred, None));
-                                hangup(&self, call).await;
-                            }
-                        }
-                        Some(_) => {}
+                    event = sip_events.recv() => {
                         // The SIP stack went away: treat it as the end of the call.
-                        None => break EndReason::Timeout(sip_core::TimeoutCause::AckTimeout),
-                    },
+                        let Some(event) = event else {
+                            break EndReason::Timeout(sip_core::TimeoutCause::AckTimeout);
+                        };
+                        match in_call.on_event(&self, event).await {
+                            Handled::NotMine(Event::Ended { reason, .. }) => break reason,
+                            Handled::Transferred => {
+                                local_end.get_or_insert((EndCause::Transferred, None));
+                                hangup(&self, call).await;
+                            }
+                            Handled::Done | Handled::NotMine(_) => {}
+                        }
+                    }
                     Some(request) = transfers.recv(), if answered_at.is_some() && local_end.is_none() => {
-                        if transfer.start(&self, call, request).await {
-                            wishes_tx.send_modify(|w| w.ringback = true);
-                        }
+                        in_call.transfer(&self, request).await;
                     }
-                    () = tokio::time::sleep_until(transfer_ring.map_or_else(tokio::time::Instant::now, tokio::time::Instant::from_std)), if transfer_ring.is_some() => {
-                        if let Some(e) = transfer.ring_expired(transfer::now()) {
-                            transfer::settle(e, &wishes_tx);
-                        }
-                    }
+                    () = in_call::sleep_until(transfer_ring), if transfer_ring.is_some() => in_call.ring_expired(),
                     Some(CallCommand::Hangup) = commands.recv() => {
                         local_end.get_or_insert((EndCause::ApiHangup, None));
                         hangup(&self, call).await;
@@ -680,10 +650,7 @@ impl Gateway {
 
         // 4. Teardown: media, room leg, port, trunk slot, record.
         self.routes.remove(call);
-        transfer.call_ended(
-            transfer::now(),
-            local_end.is_none() && reason == EndReason::RemoteBye,
-        );
+        in_call.ended(local_end.is_none() && reason == EndReason::RemoteBye);
         if let Some(p) = pump.take() {
             p.abort();
             let _ = p.await;
