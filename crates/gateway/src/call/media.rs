@@ -309,16 +309,10 @@ async fn pump(setup: PumpSetup, commands: &mut mpsc::Receiver<PumpCommand>) -> P
     let mut dtmf_tick = tokio::time::interval(state.ptime);
     dtmf_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     // While it plays, the phone's packets do not reach the room.
-    let mut ringback: Option<Ringback> = None;
-    if wishes.borrow_and_update().ringback {
-        let line = std::mem::replace(&mut state.to_room_line, to_room_stream());
-        ringback = Some(Ringback::start_on(
-            session,
-            ringback_seed(seed),
-            tone.clone(),
-            line,
-        ));
-    }
+    let mut ringback = wishes
+        .borrow_and_update()
+        .ringback
+        .then(|| ringback_on(&mut state, session, seed, &tone));
     loop {
         tokio::select! {
             received = phone.rx.recv() => {
@@ -355,10 +349,7 @@ async fn pump(setup: PumpSetup, commands: &mut mpsc::Receiver<PumpCommand>) -> P
             Ok(()) = wishes.changed() => {
                 let wanted = wishes.borrow_and_update().ringback;
                 match (wanted, ringback.take()) {
-                    (true, None) => {
-                        let line = std::mem::replace(&mut state.to_room_line, to_room_stream());
-                        ringback = Some(Ringback::start_on(session, ringback_seed(seed), tone.clone(), line));
-                    }
+                    (true, None) => ringback = Some(ringback_on(&mut state, session, seed, &tone)),
                     (false, Some(playing)) => state.to_room_line = playing.stop().await,
                     (_, playing) => ringback = playing,
                 }
@@ -376,9 +367,17 @@ async fn pump(setup: PumpSetup, commands: &mut mpsc::Receiver<PumpCommand>) -> P
     }
 }
 
-/// The seed of a ringback the pump plays: its own SSRC, sequence and timestamp start.
-fn ringback_seed(seed: u64) -> u64 {
-    seed.rotate_left(17) ^ 0x5249_4E47
+/// Starts the ringback on the pump's stream toward the room (the tone is a source change
+/// on it, with an SSRC, sequence and timestamp start of its own drawn from `seed`).
+fn ringback_on(
+    state: &mut Pump,
+    session: &Arc<RoomSession>,
+    seed: u64,
+    tone: &ToneSpec,
+) -> Ringback {
+    let line = std::mem::replace(&mut state.to_room_line, to_room_stream());
+    let tone_seed = seed.rotate_left(17) ^ 0x5249_4E47;
+    Ringback::start_on(session, tone_seed, tone.clone(), line)
 }
 
 struct Pump {
