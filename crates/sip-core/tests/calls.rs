@@ -483,28 +483,8 @@ fn trying_is_sent_when_the_tu_is_slow() {
 fn reinvite_glare_gets_491_on_both_sides() {
     let (mut net, uac_call, uas_call) = answered_call(13);
     // Both sides re-INVITE at the same instant.
-    let r0 = net
-        .with(0, |ep, now| {
-            ep.request(
-                now,
-                uac_call,
-                Method::Invite,
-                Vec::new(),
-                Some(Body::sdp(SDP)),
-            )
-        })
-        .expect("uac re-invite");
-    let r1 = net
-        .with(1, |ep, now| {
-            ep.request(
-                now,
-                uas_call,
-                Method::Invite,
-                Vec::new(),
-                Some(Body::sdp(SDP)),
-            )
-        })
-        .expect("uas re-invite");
+    let r0 = reinvite(&mut net, 0, uac_call).expect("uac re-invite");
+    let r1 = reinvite(&mut net, 1, uas_call).expect("uas re-invite");
     // A third one while ours is pending is refused locally.
     assert_eq!(
         net.with(0, |ep, now| ep.request(
@@ -546,17 +526,7 @@ fn reinvite_glare_gets_491_on_both_sides() {
         }
         _ => Vec::new(),
     });
-    let r2 = net
-        .with(0, |ep, now| {
-            ep.request(
-                now,
-                uac_call,
-                Method::Invite,
-                Vec::new(),
-                Some(Body::sdp(SDP)),
-            )
-        })
-        .expect("retry");
+    let r2 = reinvite(&mut net, 0, uac_call).expect("retry");
     net.run_for(secs(5));
     assert_eq!(statuses(&net, 0, r2), vec![200]);
     // ACKs: the initial 2xx (CSeq 1), the 491 inside its transaction (CSeq 2), the 2xx to
@@ -736,6 +706,17 @@ fn after_hangup_late_2xx_are_acked_and_late_forks_byed_without_the_call() {
     assert_eq!(ended(&net, 0).len(), 1, "one Ended event in all");
 }
 
+/// Sends a re-INVITE with an SDP offer from `node` in `call`.
+fn reinvite(
+    net: &mut Net,
+    node: usize,
+    call: CallHandle,
+) -> Result<sip_core::RequestId, sip_core::Error> {
+    net.with(node, |ep, now| {
+        ep.request(now, call, Method::Invite, Vec::new(), Some(Body::sdp(SDP)))
+    })
+}
+
 /// A call from node 0 to node 1, which answers at once: (the caller's call, the callee's).
 fn answered_call(seed: u64) -> (Net, CallHandle, CallHandle) {
     let mut net = Net::pair(seed);
@@ -765,16 +746,7 @@ fn a_reinvite_out_at_hangup_still_acks_its_2xx() {
         }
         _ => Vec::new(),
     });
-    net.with(1, |ep, now| {
-        ep.request(
-            now,
-            uas_call,
-            Method::Invite,
-            Vec::new(),
-            Some(Body::sdp(SDP)),
-        )
-    })
-    .expect("re-INVITE");
+    reinvite(&mut net, 1, uas_call).expect("re-INVITE");
     net.with(1, |ep, now| ep.hangup(now, uas_call))
         .expect("hang up");
     net.run_for(secs(40));
